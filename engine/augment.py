@@ -1,0 +1,58 @@
+"""Koch et al.'s affine distortions, random per image and batched on the training device.
+
+Each image gets T = rotation * shear * scale plus a translation, where each of the four components is
+switched on with probability `p` (0.5 in the paper): rotation +-10 degrees, shear +-0.3, scale 0.8-1.2 (x and y
+independently), translation +-2 px (in 105-px glyph units, whatever the model's input size).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class AffineConfig:
+    """Ranges of the random affine distortion; `p` is each component's probability of being applied."""
+
+    rotation_deg: float = 10.0
+    shear: float = 0.3
+    scale: tuple[float, float] = (0.8, 1.2)
+    translate_px: float = 2.0
+    p: float = 0.5
+
+
+def _uniform(n: int, lo: float, hi: float, gen: torch.Generator, device) -> torch.Tensor:
+    return torch.rand(n, generator=gen, device=device) * (hi - lo) + lo
+
+
+def random_affine_matrices(n: int, cfg: AffineConfig, gen: torch.Generator, device) -> torch.Tensor:
+    """Return (n, 2, 3) affine matrices in the normalised coordinates that `F.affine_grid` uses."""
+    def on() -> torch.Tensor:
+        return (torch.rand(n, generator=gen, device=device) < cfg.p).float()
+
+    theta = _uniform(n, -1, 1, gen, device) * math.radians(cfg.rotation_deg) * on()
+    shear = torch.stack([_uniform(n, -cfg.shear, cfg.shear, gen, device) for _ in range(2)], 1) * on()[:, None]
+    scale_on = on()[:, None]
+    scale = 1 + (torch.stack([_uniform(n, *cfg.scale, gen, device) for _ in range(2)], 1) - 1) * scale_on
+    # Normalised coordinates span 2 units over the image width, so 1 px of a 105-px glyph is 2/105.
+    shift = torch.stack([_uniform(n, -1, 1, gen, device) for _ in range(2)], 1) * (2 * cfg.translate_px / 105)
+    shift = shift * on()[:, None]
+
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    rot = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    one = torch.ones_like(theta)
+    sh = torch.stack([torch.stack([one, shear[:, 0]], -1), torch.stack([shear[:, 1], one], -1)], -2)
+    sc = torch.diag_embed(scale)
+    linear = rot @ sh @ sc
+    return torch.cat([linear, shift[:, :, None]], dim=2)
+
+
+def random_affine(images: torch.Tensor, cfg: AffineConfig, gen: torch.Generator) -> torch.Tensor:
+    """Return images (n, 1, S, S), 1 = ink, each warped by its own random affine distortion (zeros outside)."""
+    mats = random_affine_matrices(images.shape[0], cfg, gen, images.device).to(images.dtype)
+    grid = F.affine_grid(mats, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -1,0 +1,32 @@
+"""`python -m engine embed`: embeddings of images, for scripts and other tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..device import select_device
+from ..embedding import embed_glyphs
+from ..weights import load_weights
+from .common import add_device, add_weights, info
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("embed", help="write the embeddings of images to a .npy file")
+    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("--out", required=True, help="output .npy file: one row per image, in the order given")
+    add_weights(p)
+    add_device(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..glyph import glyph_from_image  # the preprocessing module is heavy-ish; load on use
+
+    loaded = load_weights(args.weights, select_device(args.device))
+    glyphs = np.stack([glyph_from_image(Path(p)).pixels for p in args.images])
+    emb = embed_glyphs(loaded.model, glyphs).cpu().numpy()
+    np.save(args.out, emb, allow_pickle=False)
+    info(f"Wrote {emb.shape[0]} embeddings of size {emb.shape[1]} to {args.out} (model {loaded.name})")
+    return 0

@@ -1,0 +1,128 @@
+"""`python -m engine train`: train a siamese network on the background alphabets."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from ..data import load_omniglot
+from ..model import PRESETS, DEFAULT_PRESET
+from ..train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, Trainer,
+                     ValidationEvent, preset_defaults)
+from ..train.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from ..weights import card_path
+from .common import add_data_dir, add_device, info
+from .progress import bar
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a model on Omniglot's background alphabets",
+                       description="Train a siamese network on the background alphabets (validation on held-out "
+                                   "background alphabets; the evaluation alphabets are never used).")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
+    p.add_argument("--steps", type=int, help="optimisation steps (default: the preset's)")
+    p.add_argument("--minutes", type=float, help="time budget in minutes (stops at whichever comes first)")
+    p.add_argument("--lr", type=float, help="peak learning rate (AdamW, cosine schedule)")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--alphabets", type=int, help="alphabets per batch")
+    p.add_argument("--characters", type=int, help="characters per alphabet in a batch")
+    p.add_argument("--drawers", type=int, help="drawers (images) per character in a batch")
+    p.add_argument("--class-rotations", action=argparse.BooleanOptionalAction, default=None,
+                   help="count each character turned by 90/180/270 degrees as a new character")
+    p.add_argument("--no-augment", action="store_true", help="turn off the affine distortions")
+    p.add_argument("--val-alphabets", type=int, help="background alphabets held out for validation")
+    p.add_argument("--val-every", type=int, help="validate every N steps (0: only at the end)")
+    p.add_argument("--val-tasks", type=int, help="20-way validation tasks per validation")
+    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    p.add_argument("--out", default="runs/latest", help="run folder: checkpoint.pt, best/last weights, log.jsonl")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--export", help="copy the best weights (and card) here when training ends")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device(p)
+    add_data_dir(p)
+    p.set_defaults(func=run)
+
+
+def config_from_args(args) -> TrainConfig:
+    """Return the preset's default config with the command line's overrides applied."""
+    cfg = preset_defaults(args.preset)
+    batch = replace(cfg.batch, **{k: v for k, v in {
+        "alphabets": args.alphabets, "characters": args.characters, "drawers": args.drawers,
+        "class_rotations": args.class_rotations}.items() if v is not None})
+    split = cfg.split if args.val_alphabets is None else replace(cfg.split, val_alphabets=args.val_alphabets)
+    overrides = {"steps": args.steps, "lr": args.lr, "weight_decay": args.weight_decay, "val_every": args.val_every,
+                 "val_tasks": args.val_tasks, "checkpoint_every": args.checkpoint_every, "seed": args.seed,
+                 "time_budget_s": args.minutes * 60 if args.minutes else None}
+    cfg = replace(cfg, batch=batch, split=split, device=args.device, **{k: v for k, v in overrides.items()
+                                                                          if v is not None})
+    if args.minutes and args.steps is None:
+        cfg.steps = 10**9  # the time budget alone bounds the run
+    if args.no_augment:
+        cfg.augment = None
+    if args.no_amp:
+        cfg.amp = False
+    return cfg
+
+
+def run(args) -> int:
+    out = Path(args.out)
+    cfg = config_from_args(args)
+    if args.resume:
+        saved = load_checkpoint(out / CHECKPOINT_NAME)
+        info(f"Resuming {out} from step {saved['step']}")
+        if args.steps is None and not args.minutes:
+            cfg.steps = TrainConfig.from_dict(saved["config"]).steps
+    elif (out / CHECKPOINT_NAME).exists():
+        raise ValueError(f"{out} already holds a run: pass --resume to continue it or choose another --out")
+    data = load_omniglot(args.data_dir, with_evaluation=False).background
+    progress = bar(cfg.steps if cfg.steps < 10**9 else 0, "train", unit="step", quiet=args.quiet)
+    trainer = Trainer(cfg, data, out, callback=_printer(progress), resume=args.resume)
+    progress.n = trainer.step
+    info(f"Training {cfg.preset} on {trainer.device} ({len(trainer.split.train_alphabets)} training alphabets, "
+         f"validation on {', '.join(trainer.split.val_alphabets) or 'none'})")
+    try:
+        result = trainer.run()
+    except KeyboardInterrupt:
+        trainer.save_checkpoint()
+        info(f"Stopped; checkpoint saved. Continue with: python -m engine train --resume --out {out}")
+        raise
+    finally:
+        progress.close()
+    _summary(result)
+    if args.export:
+        _export(result.best_weights or result.last_weights, Path(args.export))
+    return 0
+
+
+def _printer(progress):
+    def on_event(event) -> None:
+        if isinstance(event, StepEvent):
+            progress.n = event.step
+            progress.set_postfix(loss=f"{event.loss:.3f}", pair_acc=f"{event.pair_accuracy:.3f}",
+                                 img_s=f"{event.images_per_s:.0f}", refresh=False)
+            progress.refresh()
+        elif isinstance(event, ValidationEvent):
+            progress.write(f"step {event.step}: validation one-shot accuracy {event.accuracy:.1%} "
+                           f"+- {event.ci95:.1%}{' (best)' if event.is_best else ''}")
+        elif isinstance(event, FailedEvent):
+            progress.write(f"training failed at step {event.step}: {event.message}")
+    return on_event
+
+
+def _summary(result: FinishedEvent) -> None:
+    best = f"{result.best_accuracy:.1%}" if result.best_accuracy is not None else "n/a"
+    info(f"Finished ({result.reason}) at step {result.step} after {result.elapsed_s / 60:.1f} min; "
+         f"best validation accuracy {best}\n  best weights: {result.best_weights}\n  last weights: {result.last_weights}")
+
+
+def _export(src: str | None, dest: Path) -> None:
+    if not src:
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    shutil.copyfile(card_path(src), card_path(dest))
+    info(f"Exported {src} to {dest}")

@@ -1,0 +1,73 @@
+"""Training configuration: one dataclass, saved in checkpoints and model cards."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from ..augment import AffineConfig
+from ..data.splits import SplitConfig
+from ..pairs import BatchConfig
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. `steps` or `time_budget_s` (or both) bound its length."""
+
+    preset: str = "compact"
+    steps: int = 6000
+    time_budget_s: float | None = None
+    lr: float = 1e-3
+    min_lr_fraction: float = 0.02
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    augment: AffineConfig | None = field(default_factory=AffineConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    val_every: int = 500
+    val_tasks: int = 200
+    val_way: int = 20
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+
+    def to_dict(self) -> dict:
+        """Return the config as JSON-ready data."""
+        d = asdict(self)
+        d["split"]["val_names"] = list(self.split.val_names)
+        return d
+
+    @staticmethod
+    def from_dict(data: dict) -> "TrainConfig":
+        """Return a config rebuilt from `to_dict` output (unknown keys are ignored)."""
+        known = {f.name for f in fields(TrainConfig)}
+        d = {k: v for k, v in data.items() if k in known}
+        if isinstance(d.get("batch"), dict):
+            d["batch"] = BatchConfig(**d["batch"])
+        if isinstance(d.get("augment"), dict):
+            aug = dict(d["augment"])
+            aug["scale"] = tuple(aug.get("scale", (0.8, 1.2)))
+            d["augment"] = AffineConfig(**aug)
+        if isinstance(d.get("split"), dict):
+            sp = dict(d["split"])
+            sp["val_names"] = tuple(sp.get("val_names", ()))
+            d["split"] = SplitConfig(**sp)
+        return TrainConfig(**d)
+
+
+def preset_defaults(preset: str) -> TrainConfig:
+    """Return the recommended training config for a preset (the defaults behind the shipped models)."""
+    if preset == "koch2015":
+        # The paper's net is large and unnormalised: a small Adam step, as common reimplementations use.
+        return TrainConfig(preset=preset, lr=1e-4, weight_decay=0.0, steps=20000,
+                           batch=BatchConfig(alphabets=4, characters=8, drawers=4))
+    if preset == "tiny":
+        return TrainConfig(preset=preset, lr=2e-3, steps=6000, val_every=500, val_tasks=100,
+                           batch=BatchConfig(alphabets=2, characters=16, drawers=4))
+    return TrainConfig(preset=preset, batch=BatchConfig(alphabets=4, characters=16, drawers=4))
+
+
+def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
+    """Return a copy of `config` with the given fields replaced (None values are ignored)."""
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})

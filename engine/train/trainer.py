@@ -1,0 +1,316 @@
+"""The Trainer: all-pairs siamese training on the device, with validation, checkpoints and resume.
+
+Split like torchvision's reference script: `train_one_step`, `validate`, `save_checkpoint` / `resume`, and a
+`run` loop that ties them together and reports events through a plain callback. `request_stop`, `pause` and
+`resume_training` may be called from another thread; they take effect within one step.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import __version__
+from ..augment import random_affine
+from ..data.omniglot import OmniglotSet
+from ..data.splits import split_background
+from ..device import autocast, describe_device, select_device
+from ..evaluate import OneShotConfig, evaluate_one_shot
+from ..model import build_model, count_parameters, get_preset
+from ..pairs import AlphabetBatchSampler, apply_rotations, balanced_pair_loss
+from ..weights import save_weights
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .events import CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainEvent, ValidationEvent
+from .schedule import learning_rate
+
+VAL_SEED = 1234  # the same validation tasks at every validation, so curves are comparable
+
+
+class TrainingError(RuntimeError):
+    """Training stopped on an error; the message says what happened and what to do."""
+
+
+@dataclass
+class _Meter:
+    loss: torch.Tensor | None = None
+    acc: torch.Tensor | None = None
+    steps: int = 0
+    t0: float = 0.0
+
+    def add(self, loss: torch.Tensor, acc: torch.Tensor) -> None:
+        # Accumulate on the device: reading .item() every step would stall the GPU.
+        self.loss = loss.detach() if self.loss is None else self.loss + loss.detach()
+        self.acc = acc if self.acc is None else self.acc + acc
+        self.steps += 1
+
+
+class Trainer:
+    """Trains a SiameseNet on the background set's training alphabets; writes everything under `out_dir`."""
+
+    def __init__(self, config: TrainConfig, data: OmniglotSet, out_dir: str | Path,
+                 callback: Callable[[TrainEvent], None] | None = None, resume: bool = False):
+        if data.name != "background":
+            raise ValueError("The Trainer only takes the background set: evaluation alphabets are for testing only.")
+        self.out_dir = Path(out_dir)
+        self.callback = callback or (lambda event: None)
+        self._stop, self._paused = threading.Event(), threading.Event()
+        state = load_checkpoint(self.out_dir / CHECKPOINT_NAME) if resume else None
+        if state is not None:
+            config = _resumed_config(TrainConfig.from_dict(state["config"]), config)
+        self.config = config
+        self.device = select_device(config.device)
+        self.data = data
+        self.split = split_background(data, config.split)
+        self._prepare_training_images(data)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.model = build_model(config.preset).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.sampler_gen = torch.Generator().manual_seed(config.seed)
+        self.aug_gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
+        self.sampler = AlphabetBatchSampler(self.char_alphabet, self.char_images, config.batch, self.sampler_gen)
+        self.step, self.elapsed = 0, 0.0
+        self.best_accuracy: float | None = None
+        self.history: list[dict] = []
+        if state is not None:
+            self._restore(state)
+
+    # --- data ----------------------------------------------------------------------------------------------------
+
+    def _prepare_training_images(self, data: OmniglotSet) -> None:
+        """Move the training alphabets' images to the device, at the model's input size, once."""
+        is_train = np.isin(data.char, self.split.train_chars)
+        self.train_index = np.flatnonzero(is_train)  # positions in `data`, for tests and audits
+        local_char = {int(c): i for i, c in enumerate(self.split.train_chars)}
+        chars = np.array([local_char[int(c)] for c in data.char[self.train_index]])
+        self.char_images = [np.flatnonzero(chars == i) for i in range(len(self.split.train_chars))]
+        self.char_alphabet = data.char_alphabet[self.split.train_chars]
+        size = get_preset(self.config.preset).input_size
+        images = []
+        for start in range(0, len(self.train_index), 2048):
+            chunk = torch.from_numpy(data.pixels(self.train_index[start:start + 2048])).to(self.device)
+            chunk = chunk.unsqueeze(1)
+            if size != chunk.shape[-1]:
+                chunk = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True).half()
+            images.append(chunk)
+        self.images = torch.cat(images)
+
+    # --- one step, validation, checkpoints -------------------------------------------------------------------------
+
+    def sample_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the next augmented batch (B, 1, S, S) on the device and its labels."""
+        batch = self.sampler.sample()
+        x = self.images[batch.index.to(self.device)].float()
+        x = apply_rotations(x, batch.rotation.to(self.device))
+        if self.config.augment is not None:
+            x = random_affine(x, self.config.augment, self.aug_gen)
+        return x, batch.label.to(self.device)
+
+    def train_one_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run one optimisation step on all pairs of one batch; return (loss, pair accuracy) as device tensors."""
+        x, label = self.sample_batch()
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.config.amp):
+            emb = self.model.embed(x)
+        logits = self.model.head.logits(emb.float(), emb.float())
+        loss, acc = balanced_pair_loss(logits, label)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss, acc
+
+    def validate(self) -> float | None:
+        """Return the one-shot accuracy on the validation alphabets (None when there are none)."""
+        if len(self.split.val_chars) == 0:
+            return None
+        counts = np.bincount(self.data.char_alphabet[self.split.val_chars])
+        way = min(self.config.val_way, int(counts.max()))
+        cfg = OneShotConfig(way=way, shot=1, tasks=self.config.val_tasks, seed=VAL_SEED)
+        result = evaluate_one_shot(self.model, self.data, cfg, chars=self.split.val_chars)
+        self.model.train()
+        is_best = self.best_accuracy is None or result.accuracy > self.best_accuracy
+        if is_best:
+            self.best_accuracy = result.accuracy
+            self._write_weights("best.safetensors", {"validation_accuracy": result.accuracy})
+        self._log({"kind": "val", "step": self.step, "elapsed_s": self.elapsed, "accuracy": result.accuracy,
+                   "ci95": result.ci95})
+        self.callback(ValidationEvent(self.step, result.accuracy, result.ci95, self.elapsed, is_best))
+        return result.accuracy
+
+    def state_dict(self) -> dict:
+        """Return everything needed to continue this run exactly where it is."""
+        return {"step": self.step, "elapsed": self.elapsed, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "sampler_rng": self.sampler_gen.get_state(),
+                "aug_rng": self.aug_gen.get_state(), "best_accuracy": self.best_accuracy,
+                "config": self.config.to_dict(), "history": self.history}
+
+    def _restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler_gen.set_state(state["sampler_rng"].cpu())
+        self.aug_gen.set_state(state["aug_rng"].cpu())
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        self.best_accuracy = state.get("best_accuracy")
+        self.history = [row for row in state.get("history", []) if row["step"] <= self.step]
+        self._rewrite_log()
+
+    def save_checkpoint(self) -> Path:
+        """Write the resumable checkpoint and the latest weights atomically; return the checkpoint path."""
+        path = save_checkpoint(self.out_dir / CHECKPOINT_NAME, self.state_dict())
+        self._write_weights("last.safetensors", {})
+        self.callback(CheckpointEvent(self.step, str(path)))
+        return path
+
+    def _write_weights(self, name: str, extra: dict) -> Path:
+        return save_weights(self.model, self.out_dir / name, self.model_card(extra))
+
+    def model_card(self, extra: dict | None = None) -> dict:
+        """Return the model card for the current weights: config, data split, steps, time, device, versions."""
+        return {"name": f"{self.config.preset} step {self.step}", "preset": self.config.preset,
+                "input_size": self.model.config.input_size, "parameters": count_parameters(self.model),
+                "preprocessing": "105x105 glyph, 1 = ink, 0 = background; resized to input_size (bilinear, antialiased)",
+                "training": self.config.to_dict(), "split": self.split.as_dict(), "steps": self.step,
+                "wall_time_s": round(self.elapsed, 1), "device": describe_device(self.device),
+                "best_validation_accuracy": self.best_accuracy,
+                "versions": {"glyphs": __version__, "torch": torch.__version__, "python": platform.python_version()},
+                **(extra or {})}
+
+    # --- control from other threads --------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask the run to stop after the current step (a checkpoint is written)."""
+        self._stop.set()
+
+    def pause(self) -> None:
+        """Pause after the current step; the clock does not run while paused."""
+        self._paused.set()
+
+    def resume_training(self) -> None:
+        """Continue a paused run."""
+        self._paused.clear()
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused.is_set()
+
+    # --- the loop --------------------------------------------------------------------------------------------------
+
+    def run(self) -> FinishedEvent:
+        """Train until the step count or time budget is reached or a stop is requested; return how it ended."""
+        try:
+            return self._run()
+        except Exception as exc:
+            message = _explain(exc)
+            self.callback(FailedEvent(self.step, message))
+            raise TrainingError(message) from exc
+
+    def _progress(self) -> float:
+        cfg = self.config
+        p = self.step / max(1, cfg.steps)
+        if cfg.time_budget_s:
+            p = max(p, self.elapsed / cfg.time_budget_s)
+        return p
+
+    def _run(self) -> FinishedEvent:
+        cfg = self.config
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.model.train()
+        meter, reason, last_val, last_ckpt = _Meter(t0=time.perf_counter()), "completed", -1, -1
+        clock = time.perf_counter()
+        while True:
+            if self.step >= cfg.steps:
+                break
+            if cfg.time_budget_s and self.elapsed >= cfg.time_budget_s:
+                reason = "time budget"
+                break
+            if self._stop.is_set():
+                reason = "stopped"
+                break
+            if self._paused.is_set():
+                self._wait_while_paused()
+                clock = meter.t0 = time.perf_counter()
+                continue
+            lr = learning_rate(cfg.lr, self.step, self._progress(), cfg.warmup_steps, cfg.min_lr_fraction)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            meter.add(*self.train_one_step())
+            self.step += 1
+            now = time.perf_counter()
+            self.elapsed += now - clock  # wall time, validation and checkpoints included; pauses excluded
+            clock = now
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                self._report(meter, lr)
+                meter = _Meter(t0=time.perf_counter())
+            if cfg.val_every and self.step % cfg.val_every == 0:
+                self.validate()
+                last_val = self.step
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                self.save_checkpoint()
+                last_ckpt = self.step
+        if last_val != self.step and cfg.val_every:
+            self.validate()
+            last_ckpt = -1
+        if last_ckpt != self.step:
+            self.save_checkpoint()
+        best = self.out_dir / "best.safetensors"
+        event = FinishedEvent(self.step, reason, self.elapsed, self.best_accuracy,
+                              str(best) if best.is_file() else None, str(self.out_dir / "last.safetensors"))
+        self.callback(event)
+        return event
+
+    def _wait_while_paused(self) -> None:
+        while self._paused.is_set() and not self._stop.is_set():
+            time.sleep(0.02)
+
+    def _report(self, meter: _Meter, lr: float) -> None:
+        if meter.steps == 0:
+            return
+        loss = float(meter.loss) / meter.steps
+        acc = float(meter.acc) / meter.steps
+        dt = max(time.perf_counter() - meter.t0, 1e-9)
+        b = self.config.batch.size
+        ips = meter.steps * b / dt
+        remaining = self.config.steps - self.step
+        eta = remaining * dt / meter.steps
+        if self.config.time_budget_s:
+            eta = min(eta, max(0.0, self.config.time_budget_s - self.elapsed))
+        row = {"kind": "step", "step": self.step, "elapsed_s": self.elapsed, "loss": loss, "pair_accuracy": acc,
+               "lr": lr, "images_per_s": ips}
+        self._log(row)
+        self.callback(StepEvent(self.step, self.config.steps, loss, acc, lr, ips, ips * (b - 1) / 2,
+                                self.elapsed, eta))
+
+    def _log(self, row: dict) -> None:
+        self.history.append(row)
+        with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def _rewrite_log(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.history), encoding="utf-8")
+
+
+def _resumed_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
+    """A resumed run keeps its saved config; only its length and device may change."""
+    saved.steps = requested.steps
+    saved.time_budget_s = requested.time_budget_s
+    saved.device = requested.device
+    return saved
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return ("The GPU ran out of memory. Use a smaller batch (fewer alphabets, characters or drawers per batch) "
+                "or a smaller preset; the last checkpoint is intact.")
+    return f"{type(exc).__name__}: {exc}. The last checkpoint is intact."
