@@ -147,8 +147,30 @@ def framing(folder: Path, n_images: int, seed: int) -> None:
     for key, v in stats.items():
         a = np.array(v)
         print(f"{key:<18} {a.mean():6.2f} {a.std():5.2f} " + " ".join(f"{p:6.1f}" for p in np.percentile(a, qs)))
-    print(f"\nShipped: FRAME_EXTENT_RANGE={G.FRAME_EXTENT_RANGE} FRAME_CENTER_X_RANGE={G.FRAME_CENTER_X_RANGE} "
-          f"FRAME_CENTER_Y_RANGE={G.FRAME_CENTER_Y_RANGE} WIDTH_RANGE={G.WIDTH_RANGE}")
+    inside = {
+        "FRAME_EXTENT_RANGE": (stats["bbox longer side"], G.FRAME_EXTENT_RANGE),
+        "FRAME_CENTER_X_RANGE": (stats["bbox centre x"], G.FRAME_CENTER_X_RANGE),
+        "FRAME_CENTER_Y_RANGE": (stats["bbox centre y"], G.FRAME_CENTER_Y_RANGE),
+        "WIDTH_RANGE": (stats["stroke width est."], G.WIDTH_RANGE),
+    }
+    print("\nShipped ranges (glyph_from_image leaves an image alone inside all of them):")
+    for key, (v, (lo, hi)) in inside.items():
+        a = np.array(v)
+        print(f"  {key:<21} {lo:5.1f} - {hi:5.1f}   holds {np.mean((a >= lo) & (a <= hi)):6.1%} of the images")
+
+    # End to end: how much glyph_from_image changes real Omniglot images (it should leave most exactly alone).
+    t0 = time.time()
+    same, scores = 0, []
+    with zipfile.ZipFile(folder / "images_background.zip") as zi:
+        for i in pick:
+            data = zi.read(names[i])
+            ink = np.asarray(Image.open(io.BytesIO(data))) == 0
+            out = G.glyph_from_image(data).pixels >= 0.5
+            same += bool(np.array_equal(out, ink))
+            scores.append((out & ink).sum() / max((out | ink).sum(), 1))
+    print(f"\nglyph_from_image on the same {len(pick)} images ({(time.time() - t0) / len(pick) * 1000:.1f} ms each): "
+          f"{same / len(pick):.1%} pixel-identical, mean IoU with the input {np.mean(scores):.3f} "
+          f"(median {np.median(scores):.3f})")
 
 
 def main() -> int:

@@ -25,6 +25,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp makes owner-only files; keep the target's mode, or give a new file the usual 0644.
+        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
         _fsync_file(tmp)
         os.replace(tmp, target)
         _fsync_dir(target.parent)

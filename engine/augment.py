@@ -51,8 +51,25 @@ def random_affine_matrices(n: int, cfg: AffineConfig, gen: torch.Generator, devi
     return torch.cat([linear, shift[:, :, None]], dim=2)
 
 
+def quarter_turns(matrices: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+    """Return affine matrices (n, 2, 3) composed with turns[i] quarter turns (exact on a square pixel grid)."""
+    angle = turns.to(matrices.dtype) * (math.pi / 2)
+    cos, sin = torch.cos(angle).round(), torch.sin(angle).round()
+    rot = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    return torch.cat([rot @ matrices[:, :, :2], matrices[:, :, 2:]], dim=2)
+
+
+def identity_matrices(n: int, device) -> torch.Tensor:
+    """Return n identity affine matrices (n, 2, 3)."""
+    return torch.eye(2, 3, device=device).expand(n, 2, 3).clone()
+
+
+def warp(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
+    """Return images (n, 1, S, S) resampled through their affine matrices (bilinear, zeros outside)."""
+    grid = F.affine_grid(matrices.to(images.dtype), list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def random_affine(images: torch.Tensor, cfg: AffineConfig, gen: torch.Generator) -> torch.Tensor:
     """Return images (n, 1, S, S), 1 = ink, each warped by its own random affine distortion (zeros outside)."""
-    mats = random_affine_matrices(images.shape[0], cfg, gen, images.device).to(images.dtype)
-    grid = F.affine_grid(mats, list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return warp(images, random_affine_matrices(images.shape[0], cfg, gen, images.device))

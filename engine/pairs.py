@@ -1,8 +1,9 @@
-"""Batches for the all-pairs loss: a batch of B images gives B(B-1)/2 labelled pairs.
+"""Batches and losses for all-pairs training: a batch of B images gives B(B-1)/2 labelled pairs.
 
 Batches are built alphabet by alphabet (A alphabets x C characters x K drawers), so most negative pairs are
-hard ones from the same alphabet, like the within-alphabet one-shot test. Optionally each character rotated by
-90, 180 and 270 degrees counts as a new character of a new alphabet, which quadruples the training classes.
+hard ones from the same alphabet, like the within-alphabet one-shot test. Optionally each character turned by
+90, 180 or 270 degrees counts as a new character of a new alphabet, which quadruples the training classes.
+Sampling is vectorised (a few tensor ops a batch) and draws from one seeded torch.Generator.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+_UNUSED = 2.0  # sort key for padding slots: after every uniform draw in [0, 1)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,20 @@ class Batch:
     rotation: torch.Tensor
 
 
+def _padded(rows: list[np.ndarray]) -> torch.Tensor:
+    table = torch.full((len(rows), max(len(r) for r in rows)), -1, dtype=torch.long)
+    for i, r in enumerate(rows):
+        table[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
+    return table
+
+
+def _pick(table: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+    """Return k entries drawn without replacement from each row of a -1-padded table (-1 where a row is short)."""
+    keys = torch.rand(table.shape, generator=gen).masked_fill(table < 0, _UNUSED)
+    order = keys.argsort(dim=1)[:, :k]
+    return table.gather(1, order)
+
+
 class AlphabetBatchSampler:
     """Draws batches from the training characters; all randomness comes from one seeded torch.Generator."""
 
@@ -44,40 +61,22 @@ class AlphabetBatchSampler:
                  generator: torch.Generator):
         self.config = config
         self.gen = generator
-        self.char_images = [torch.as_tensor(ix, dtype=torch.long) for ix in char_images]
-        alphabets = np.unique(char_alphabet)
-        self.alphabet_chars = [torch.as_tensor(np.flatnonzero(char_alphabet == a)) for a in alphabets]
+        self.char_table = _padded(char_images)
+        self.alphabet_table = _padded([np.flatnonzero(char_alphabet == a) for a in np.unique(char_alphabet)])
         self.n_rot = 4 if config.class_rotations else 1
 
     def sample(self) -> Batch:
         """Return the next batch of image indices with labels (distinct per character and rotation)."""
         cfg = self.config
-        n_virtual = len(self.alphabet_chars) * self.n_rot
-        picks = torch.randperm(n_virtual, generator=self.gen)[: cfg.alphabets]
-        index, label, rotation = [], [], []
-        for virtual in picks.tolist():
-            alphabet, rot = divmod(virtual, self.n_rot)
-            chars = self.alphabet_chars[alphabet]
-            chosen = chars[torch.randperm(len(chars), generator=self.gen)[: cfg.characters]]
-            for c in chosen.tolist():
-                images = self.char_images[c]
-                take = images[torch.randperm(len(images), generator=self.gen)[: cfg.drawers]]
-                index.append(take)
-                label.append(torch.full((len(take),), c * 4 + rot))
-                rotation.append(torch.full((len(take),), rot))
-        return Batch(torch.cat(index), torch.cat(label), torch.cat(rotation))
-
-
-def apply_rotations(images: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
-    """Return images (n, 1, S, S) each turned by rotation[i] quarter turns."""
-    if not bool((rotation != 0).any()):
-        return images
-    out = images.clone()
-    for k in (1, 2, 3):
-        sel = rotation == k
-        if bool(sel.any()):
-            out[sel] = torch.rot90(images[sel], k, dims=(2, 3))
-    return out
+        picks = torch.randperm(len(self.alphabet_table) * self.n_rot, generator=self.gen)[: cfg.alphabets]
+        alphabet, rot = picks // self.n_rot, picks % self.n_rot
+        chars = _pick(self.alphabet_table[alphabet], cfg.characters, self.gen)
+        rot = rot[:, None].expand_as(chars)[chars >= 0]
+        chars = chars[chars >= 0]
+        images = _pick(self.char_table[chars], cfg.drawers, self.gen)
+        valid = images >= 0
+        label = (chars * 4 + rot)[:, None].expand_as(images)
+        return Batch(images[valid], label[valid], rot[:, None].expand_as(images)[valid])
 
 
 def pair_labels(label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -90,13 +89,31 @@ def balanced_pair_loss(logits: torch.Tensor, label: torch.Tensor) -> tuple[torch
     """Return (loss, balanced pair accuracy) over all pairs of a batch from its [B, B] logits.
 
     Positives are rare (about K-1 of B-1 partners), so the loss is the mean of the positive-pair and
-    negative-pair cross-entropies: both classes weigh the same whatever the batch composition.
+    negative-pair cross-entropies: both classes weigh the same whatever the batch composition. Written without
+    data-dependent branches so the GPU never waits for the host.
     """
     i, j, same = pair_labels(label)
     pair = logits[i, j]
     bce = F.binary_cross_entropy_with_logits(pair, same, reduction="none")
-    pos, neg = same > 0.5, same < 0.5
-    loss = 0.5 * (bce[pos].mean() + bce[neg].mean()) if pos.any() else bce[neg].mean()
-    correct = (pair > 0) == pos
-    acc = 0.5 * (correct[pos].float().mean() + correct[neg].float().mean()) if pos.any() else correct.float().mean()
+    n_pos, n_neg = same.sum().clamp(min=1), (1 - same).sum().clamp(min=1)
+    loss = 0.5 * ((bce * same).sum() / n_pos + (bce * (1 - same)).sum() / n_neg)
+    correct = ((pair > 0).float() == same).float()
+    acc = 0.5 * ((correct * same).sum() / n_pos + (correct * (1 - same)).sum() / n_neg)
     return loss, acc.detach()
+
+
+def ranking_loss(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """Return the mean over images of -log P(a same-class partner scores highest among all batch partners).
+
+    This is the decision an N-way one-shot test makes (the right character must outscore the others), taken
+    over the whole batch through the same Koch head; images without a same-class partner do not count.
+    """
+    eye = torch.eye(len(label), dtype=torch.bool, device=label.device)
+    same = (label[:, None] == label[None, :]) & ~eye
+    # A large finite fill, not -inf: rows without positives must keep finite gradients.
+    masked = logits.masked_fill(eye, -1e4)
+    lse_all = torch.logsumexp(masked, dim=1)
+    lse_pos = torch.logsumexp(masked.masked_fill(~same, -1e4), dim=1)
+    has = same.any(dim=1)
+    per_image = torch.where(has, lse_all - lse_pos, torch.zeros_like(lse_all))
+    return per_image.sum() / has.sum().clamp(min=1)

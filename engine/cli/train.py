@@ -32,6 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument("--class-rotations", action=argparse.BooleanOptionalAction, default=None,
                    help="count each character turned by 90/180/270 degrees as a new character")
     p.add_argument("--no-augment", action="store_true", help="turn off the affine distortions")
+    p.add_argument("--rank-weight", type=float, help="weight of the batch ranking loss term (0: pair loss only)")
     p.add_argument("--val-alphabets", type=int, help="background alphabets held out for validation")
     p.add_argument("--val-every", type=int, help="validate every N steps (0: only at the end)")
     p.add_argument("--val-tasks", type=int, help="20-way validation tasks per validation")
@@ -55,7 +56,7 @@ def config_from_args(args) -> TrainConfig:
         "class_rotations": args.class_rotations}.items() if v is not None})
     split = cfg.split if args.val_alphabets is None else replace(cfg.split, val_alphabets=args.val_alphabets)
     overrides = {"steps": args.steps, "lr": args.lr, "weight_decay": args.weight_decay, "val_every": args.val_every,
-                 "val_tasks": args.val_tasks, "checkpoint_every": args.checkpoint_every, "seed": args.seed,
+                 "val_tasks": args.val_tasks, "rank_weight": args.rank_weight, "checkpoint_every": args.checkpoint_every, "seed": args.seed,
                  "time_budget_s": args.minutes * 60 if args.minutes else None}
     cfg = replace(cfg, batch=batch, split=split, device=args.device, **{k: v for k, v in overrides.items()
                                                                           if v is not None})

@@ -22,6 +22,7 @@ class TrainConfig:
     warmup_steps: int = 200
     batch: BatchConfig = field(default_factory=BatchConfig)
     augment: AffineConfig | None = field(default_factory=AffineConfig)
+    rank_weight: float = 0.0  # weight of the batch ranking term added to the balanced pair loss
     split: SplitConfig = field(default_factory=SplitConfig)
     val_every: int = 500
     val_tasks: int = 200

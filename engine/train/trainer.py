@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
-from ..augment import random_affine
+from ..augment import identity_matrices, quarter_turns, random_affine_matrices, warp
 from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background
 from ..device import autocast, describe_device, select_device
 from ..evaluate import OneShotConfig, evaluate_one_shot
 from ..model import build_model, count_parameters, get_preset
-from ..pairs import AlphabetBatchSampler, apply_rotations, balanced_pair_loss
+from ..pairs import AlphabetBatchSampler, balanced_pair_loss, ranking_loss
 from ..weights import save_weights
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -111,9 +111,13 @@ class Trainer:
         """Return the next augmented batch (B, 1, S, S) on the device and its labels."""
         batch = self.sampler.sample()
         x = self.images[batch.index.to(self.device)].float()
-        x = apply_rotations(x, batch.rotation.to(self.device))
-        if self.config.augment is not None:
-            x = random_affine(x, self.config.augment, self.aug_gen)
+        n, aug = len(x), self.config.augment
+        # Class rotations and the random distortion are one resampling, composed as matrices.
+        mats = random_affine_matrices(n, aug, self.aug_gen, self.device) if aug else identity_matrices(n, self.device)
+        if self.config.batch.class_rotations:
+            mats = quarter_turns(mats, batch.rotation.to(self.device))
+        if aug or self.config.batch.class_rotations:
+            x = warp(x, mats)
         return x, batch.label.to(self.device)
 
     def train_one_step(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,6 +129,8 @@ class Trainer:
             emb = self.model.embed(x)
         logits = self.model.head.logits(emb.float(), emb.float())
         loss, acc = balanced_pair_loss(logits, label)
+        if self.config.rank_weight:
+            loss = loss + self.config.rank_weight * ranking_loss(logits, label)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
