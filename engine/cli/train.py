@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
+import signal
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -75,8 +78,9 @@ def run(args) -> int:
     if args.resume:
         saved = load_checkpoint(out / CHECKPOINT_NAME)
         info(f"Resuming {out} from step {saved['step']}")
-        if args.steps is None and not args.minutes:
-            cfg.steps = TrainConfig.from_dict(saved["config"]).steps
+        if args.steps is None and not args.minutes:  # keep the saved run's length: steps and time budget
+            previous = TrainConfig.from_dict(saved["config"])
+            cfg.steps, cfg.time_budget_s = previous.steps, previous.time_budget_s
     elif (out / CHECKPOINT_NAME).exists():
         raise ValueError(f"{out} already holds a run: pass --resume to continue it or choose another --out")
     data = load_omniglot(args.data_dir, with_evaluation=False).background
@@ -86,17 +90,35 @@ def run(args) -> int:
     info(f"Training {cfg.preset} on {trainer.device} ({len(trainer.split.train_alphabets)} training alphabets, "
          f"validation on {', '.join(trainer.split.val_alphabets) or 'none'})")
     try:
-        result = trainer.run()
-    except KeyboardInterrupt:
-        trainer.save_checkpoint()
-        info(f"Stopped; checkpoint saved. Continue with: python -m engine train --resume --out {out}")
-        raise
+        with _stop_on_ctrl_c(trainer):
+            result = trainer.run()
     finally:
         progress.close()
     _summary(result)
+    if result.reason == "stopped":
+        info(f"Checkpoint saved. Continue with: python -m engine train --resume --out {out}")
     if args.export:
         _export(result.best_weights or result.last_weights, Path(args.export))
     return 0
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(trainer: Trainer):
+    """The first Ctrl+C asks the trainer to stop after the current step (checkpoint included); a second aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, previous)
+        trainer.request_stop()
+        info("\nStopping after this step (Ctrl+C again to abort without a checkpoint)...")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _printer(progress):
