@@ -1,0 +1,35 @@
+"""Turning glyph pixels into pictures that follow the palette (ink = text colour on the base colour)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage, QPalette, QPixmap
+
+
+def glyph_image(pixels: np.ndarray, palette: QPalette) -> QImage:
+    """Return a QImage of glyph pixels (float 0..1 or uint8 0..255, 1/255 = ink) in the palette's colours."""
+    arr = np.asarray(pixels)
+    ink = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else np.clip(arr.astype(np.float32), 0, 1)
+    fg = _rgb(palette.color(QPalette.ColorRole.Text))
+    bg = _rgb(palette.color(QPalette.ColorRole.Base))
+    rgb = (bg[None, None, :] * (1.0 - ink[..., None]) + fg[None, None, :] * ink[..., None]).astype(np.uint8)
+    rgb = np.ascontiguousarray(rgb)
+    h, w = ink.shape
+    # copy(): the QImage must own its bytes once the numpy buffer goes away.
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def glyph_pixmap(pixels: np.ndarray, palette: QPalette, side: int, ratio: float = 1.0) -> QPixmap:
+    """Return a square pixmap of `side` logical pixels (sharp on high-DPI screens at device `ratio`)."""
+    image = glyph_image(pixels, palette)
+    device_side = max(1, round(side * ratio))
+    scaled = image.scaled(device_side, device_side, Qt.AspectRatioMode.KeepAspectRatio,
+                          Qt.TransformationMode.SmoothTransformation)
+    pixmap = QPixmap.fromImage(scaled)
+    pixmap.setDevicePixelRatio(ratio)
+    return pixmap
+
+
+def _rgb(color: QColor) -> np.ndarray:
+    return np.array([color.red(), color.green(), color.blue()], np.float32)

@@ -1,0 +1,556 @@
+"""The main window: menus, the Recognise / Train / Evaluate tabs, the message bar and the status bar.
+
+Startup never waits for the engine: the window shows at once, then the model (torch) and the last gallery
+load in workers while the results pane says "Loading model…". Settings remember the geometry, the last
+gallery and the last model; the first start shows the welcome.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import zipfile
+from pathlib import Path
+
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUndoGroup, QUndoStack
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+
+from . import dialogs
+from .gallery_commands import DeleteCharacter, RenameCharacter
+from .icons import app_icon, icon
+from .message_bar import MessageBar
+from .recognise_tab import RecogniseTab
+from .session import EngineSession, GallerySnapshot, ModelInfo
+from .settings import AppSettings
+from .status import StatusBar
+from .welcome import WelcomeDialog
+from .workers import Task, TaskRunner
+
+SHUTDOWN_TIMEOUT_MS = 30_000  # cancellable work stops within a chunk; loading torch cannot be interrupted
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+OPTIONAL_TABS = (("train_tab", "TrainTab", "Train"), ("evaluate_tab", "EvaluateTab", "Evaluate"))
+
+
+def _optional_tab(module: str, cls: str):
+    """Return the tab class `cls` from `app.<module>`, or None if it is not there or fails to import."""
+    try:
+        return getattr(importlib.import_module(f"app.{module}"), cls)
+    except (ImportError, AttributeError):
+        return None
+
+
+class MainWindow(QMainWindow):
+    """The Glyphs window. `settings` defaults to `AppSettings()`; `welcome=False` skips the first-start welcome."""
+
+    def __init__(self, settings: AppSettings | None = None, welcome: bool = True, optional_tabs: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings or AppSettings()
+        self.runner = TaskRunner(self)
+        self.session = EngineSession(self.runner, self)
+        self.gallery_undo = QUndoStack(self)
+        self.welcome: WelcomeDialog | None = None
+        self._closing = False
+        self._optional_tabs = optional_tabs
+        self.setWindowTitle("Glyphs")
+        self.setWindowIcon(app_icon())
+        self._build()
+        self._make_actions()
+        self._make_menus()
+        self._connect()
+        self._restore_geometry()
+        self._start(welcome)
+
+    # ------------------------------------------------------------------ construction
+
+    def _build(self) -> None:
+        self.message_bar = MessageBar()
+        self.recognise = RecogniseTab(self.session)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.recognise, "Recognise")
+        self._add_optional_tabs()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self.undo_group = QUndoGroup(self)
+        self.undo_group.addStack(self.recognise.canvas.undo_stack)
+        self.undo_group.addStack(self.gallery_undo)
+        self.undo_group.setActiveStack(self.recognise.canvas.undo_stack)
+
+    def _add_optional_tabs(self) -> None:
+        # The Train and Evaluate tabs import torch and pyqtgraph at module level, which takes seconds: they
+        # start as placeholders; their modules are imported in a worker after the first model load.
+        self.train_tab: QWidget | None = None
+        self.evaluate_tab: QWidget | None = None
+        self._pending_tabs: dict[str, tuple[str, str, QWidget]] = {}
+        if not self._optional_tabs:
+            return
+        for module, cls, title in OPTIONAL_TABS:
+            if importlib.util.find_spec(f"app.{module}") is None:
+                continue
+            placeholder = QLabel(f"Loading the {title} tab…")
+            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.tabs.addTab(placeholder, title)
+            self._pending_tabs[title] = (module, cls, placeholder)
+
+    def _import_optional_tabs(self) -> None:
+        """Import the Train/Evaluate modules in a worker (pyqtgraph and friends take seconds), then build them."""
+        if not self._pending_tabs or self._closing:
+            return
+
+        wanted = [(title, module, cls) for title, (module, cls, _p) in self._pending_tabs.items()]
+
+        def job(_ctx) -> dict[str, type | None]:
+            return {title: _optional_tab(module, cls) for title, module, cls in wanted}
+
+        task = self.runner.submit(job, "Preparing the Train and Evaluate tabs", serial=False)
+        task.succeeded.connect(self._build_optional_tabs)
+        task.failed.connect(lambda exc: self._optional_tabs_failed(exc))
+
+    def _optional_tabs_failed(self, exc: BaseException) -> None:
+        self.show_message("error", f"The Train and Evaluate tabs could not be loaded: {exc}. Recognition works "
+                                   "as usual.")
+        self._build_optional_tabs({})
+
+    def _build_optional_tabs(self, classes: dict[str, type | None]) -> None:
+        """Replace the placeholders by the real tabs (or drop those whose module could not be imported)."""
+        if self._closing:
+            return
+        current = self.tabs.currentIndex()
+        for title, (module, _cls, placeholder) in list(self._pending_tabs.items()):
+            index = self.tabs.indexOf(placeholder)
+            tab = self._make_tab(classes.get(title), title)
+            self.tabs.removeTab(index)
+            if tab is not None:
+                self.tabs.insertTab(index, tab, title)
+                setattr(self, module, tab)
+            placeholder.deleteLater()
+        self._pending_tabs.clear()
+        self.tabs.setCurrentIndex(min(current, self.tabs.count() - 1))
+
+    def _make_tab(self, tab_class: type | None, title: str) -> QWidget | None:
+        if tab_class is None:
+            return None
+        try:
+            tab = tab_class(self)
+        except Exception as exc:  # another engineer's tab must not stop the app from starting
+            self.show_message("error", f"The {title} tab could not start: {exc}")
+            return None
+        if hasattr(tab, "model_ready"):
+            tab.model_ready.connect(self.use_model)
+        return tab
+
+    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut is not None:
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _make_actions(self) -> None:
+        Key, A = QKeySequence.StandardKey, self._action
+        self.act_open_image = A("Open &Image…", self.open_image_dialog, Key.Open, "open-image",
+                                "Recognise a character from an image file")
+        self.act_open_model = A("Open &Model…", self.open_model_dialog, None, "model",
+                                "Use another weights file (.safetensors) for recognition")
+        self.act_shipped_model = A("Use the &Shipped Model", lambda: self.use_model(None))
+        self.act_quit = A("&Quit", self.close, Key.Quit)
+        self.act_undo = self.undo_group.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts(QKeySequence.keyBindings(Key.Undo))
+        self.act_undo.setIcon(icon("undo"))
+        self.act_redo = self.undo_group.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts(QKeySequence.keyBindings(Key.Redo))
+        self.act_redo.setIcon(icon("redo"))
+        self.act_clear = A("&Clear Canvas", self.recognise.canvas.clear, [Qt.Key.Key_Escape, Qt.Key.Key_Delete],
+                           "clear", "Clear the drawing (Esc)")
+        self.act_new_gallery = A("&New Gallery…", self.new_gallery, Key.New, "new-gallery", "Create an empty gallery")
+        self.act_open_gallery = A("&Open Gallery…", self.open_gallery_dialog, "Ctrl+Shift+O", "open-gallery",
+                                  "Open a gallery folder")
+        self.act_import_folder = A("Import Alphabet from &Folder…", lambda: self.import_dialog("folder"), "Ctrl+I",
+                                   "import", "Import a folder of images (one per character) as a new gallery")
+        self.act_import_zip = A("Import Alphabet from &Zip…", lambda: self.import_dialog("zip"), None, "import",
+                                "Import a zip of images as a new gallery")
+        self.act_add_images = A("Add &Images to Gallery…", self.add_images_dialog, None, "add-character",
+                                "Add image files as characters of this gallery")
+        self.act_export_zip = A("&Export Gallery as Zip…", lambda: self.export_dialog(True), "Ctrl+E", "export")
+        self.act_export_folder = A("Export Gallery to F&older…", lambda: self.export_dialog(False), None, "export")
+        self.act_omniglot = A("Try an &Omniglot Alphabet…", self.show_welcome, None, "references")
+        self.act_rename = A("&Rename Character…", self.rename_selected, Qt.Key.Key_F2, "rename")
+        self.act_delete = A("&Delete Character", self.delete_selected, Key.Delete, "delete")
+        self.act_merge = A("&Merge Characters…", self.merge_selected, None, "merge",
+                           "Merge the selected characters into one (their examples are pooled)")
+        self.act_about = A("&About Glyphs", self.about)
+        self._scope_shortcuts()
+
+    def _scope_shortcuts(self) -> None:
+        # Esc/Delete clear the canvas when the drawing side has focus, Delete removes a character when the
+        # gallery has focus: scoping both avoids an ambiguous shortcut.
+        within = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        self.act_clear.setShortcutContext(within)
+        self.recognise.left.addAction(self.act_clear)
+        self.recognise.results.addAction(self.act_clear)
+        for act in (self.act_delete, self.act_rename):
+            act.setShortcutContext(within)
+            self.recognise.gallery_view.addAction(act)
+        canvas_tools = self.recognise.canvas_tools
+        for act in (self.act_undo, self.act_redo, self.act_clear, self.act_open_image):
+            canvas_tools.addAction(act)
+        gallery = self.recognise.gallery_view
+        for act in (self.act_new_gallery, self.act_open_gallery, self.act_import_folder, self.act_export_zip,
+                    self.act_rename, self.act_delete, self.act_merge):
+            gallery.toolbar.addAction(act)
+        for act in (self.act_rename, self.act_delete, self.act_merge):
+            gallery.grid.addAction(act)
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for act in (self.act_open_image, None, self.act_open_model, self.act_shipped_model):
+            file_menu.addSeparator() if act is None else file_menu.addAction(act)
+        self.device_menu = file_menu.addMenu("&Device")
+        self.device_menu.setEnabled(False)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        edit = bar.addMenu("&Edit")
+        for act in (self.act_undo, self.act_redo, None, self.act_clear, None, self.act_rename, self.act_delete,
+                    self.act_merge):
+            edit.addSeparator() if act is None else edit.addAction(act)
+        gallery = bar.addMenu("&Gallery")
+        for act in (self.act_new_gallery, self.act_open_gallery):
+            gallery.addAction(act)
+        self.recent_menu = gallery.addMenu("&Recent Galleries")
+        for act in (None, self.act_import_folder, self.act_import_zip, self.act_add_images, self.act_omniglot, None,
+                    self.act_export_zip, self.act_export_folder):
+            gallery.addSeparator() if act is None else gallery.addAction(act)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+        help_menu.addAction(self._action("&Welcome…", self.show_welcome))
+
+    def _connect(self) -> None:
+        s = self.session
+        s.model_loading.connect(self._on_model_loading)
+        s.model_changed.connect(self._on_model_changed)
+        s.model_failed.connect(self._on_model_failed)
+        s.gallery_changed.connect(self._on_gallery_changed)
+        s.error.connect(lambda text: self.show_message("error", text))
+        s.info.connect(lambda text: self.show_message("info", text))
+        self.recognise.message.connect(self.show_message)
+        view = self.recognise.gallery_view
+        view.files_dropped.connect(self.drop_on_gallery)
+        view.switch_requested.connect(self.open_gallery)
+        view.selection_changed.connect(self._update_actions)
+        for stack in (self.recognise.canvas.undo_stack, self.gallery_undo):
+            stack.indexChanged.connect(lambda _i, st=stack: self._activate_stack(st))
+        self.recognise.canvas.installEventFilter(self)
+        view.grid.installEventFilter(self)
+        self.runner.task_started.connect(self._track_task)
+        self._update_actions()
+
+    # ------------------------------------------------------------------ startup and shutdown
+
+    def _start(self, welcome: bool) -> None:
+        self.recognise.results.show_hint("Loading model…")
+        first = self.session.load_model(self.settings.last_model, self.settings.device)
+        first.finished.connect(self._import_optional_tabs)
+        last = self.settings.last_gallery
+        if last is not None and last.is_dir():
+            self.open_gallery(last)
+        elif last is not None:
+            self.show_message("error", f"The last gallery ({last}) is no longer there. Create, open or import "
+                                       "a gallery from the Gallery menu.")
+            self.settings.forget_gallery(last)
+        elif welcome and not self.settings.welcomed:
+            QTimer.singleShot(0, self.show_welcome)
+        self._refresh_recent()
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.geometry("geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1180, 720)
+        splitter = self.settings.geometry("splitter")
+        if splitter is not None:
+            self.recognise.splitter.restoreState(splitter)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Ask the other tabs (a training run may want confirming), save the geometry, stop all work, close."""
+        tabs = [t for t in (self.train_tab, self.evaluate_tab) if t is not None]
+        if any(hasattr(t, "confirm_close") and not t.confirm_close() for t in tabs):
+            event.ignore()
+            return
+        self._closing = True
+        self.settings.set_geometry("geometry", self.saveGeometry())
+        self.settings.set_geometry("splitter", self.recognise.splitter.saveState())
+        if self.welcome is not None:
+            self.welcome.close()
+        for tab in tabs:
+            # Their own threads (training saves a checkpoint) must end before the app does.
+            tab.shutdown() if hasattr(tab, "shutdown") else tab.close()
+        self.hide()  # the window goes at once; uncancellable work (importing torch) may need a few seconds more
+        self._stop_other_threads()
+        self.runner.shutdown(SHUTDOWN_TIMEOUT_MS)
+        event.accept()
+
+    @staticmethod
+    def _stop_other_threads() -> None:
+        # Safety net: a QThread of the Train/Evaluate tabs still running when Python tears the app down
+        # aborts the process ("QThread: Destroyed while thread is still running").
+        worker = sys.modules.get("app.train_worker")
+        if worker is not None and hasattr(worker, "running_threads") and hasattr(worker, "stop_threads"):
+            worker.stop_threads(worker.running_threads(), 30.0)
+
+    def _activate_stack(self, stack: QUndoStack) -> None:
+        # Stacks emit indexChanged while being destroyed at shutdown: ignore that.
+        if not self._closing and shiboken6.isValid(stack) and shiboken6.isValid(self.undo_group):
+            self.undo_group.setActiveStack(stack)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        # Ctrl+Z follows the area last worked in: the canvas's strokes or the gallery's edits.
+        if not self._closing and event.type() in (QEvent.Type.FocusIn, QEvent.Type.MouseButtonPress):
+            if watched is self.recognise.canvas:
+                self.undo_group.setActiveStack(self.recognise.canvas.undo_stack)
+            elif watched is self.recognise.gallery_view.grid:
+                self.undo_group.setActiveStack(self.gallery_undo)
+        return super().eventFilter(watched, event)
+
+    # ------------------------------------------------------------------ messages, status, tasks
+
+    def show_message(self, level: str, text: str) -> None:
+        """Show a message in the window's message bar."""
+        if not self._closing:
+            self.message_bar.show_message(level, text)
+
+    def _track_task(self, task: Task) -> None:
+        # Ranking is too quick and frequent to show; everything else shows its progress.
+        if task.title != "Recognising":
+            self.status.track(task, cancellable=not task.serial or task.title.startswith(("Embedding", "Import")))
+
+    def _on_model_loading(self, text: str) -> None:
+        self.status.set_model(None, "Model: loading…")
+        if self.recognise.canvas.is_empty():
+            self.recognise.results.show_hint(text)
+
+    def _on_model_changed(self, info: ModelInfo) -> None:
+        self.status.set_model(info)
+        self._fill_device_menu(info)
+        if self.recognise.canvas.is_empty():
+            self.recognise.results.show_hint(
+                "Draw a character on the canvas (or drop an image on it) to see which characters it looks like.")
+
+    def _on_model_failed(self, text: str) -> None:
+        self.status.set_model(self.session.model_info, None if self.session.model_info else "Model: none")
+        self.message_bar.error(text, "Open Model…", self.open_model_dialog)
+        if self.session.model_info is None and self.recognise.canvas.is_empty():
+            self.recognise.results.show_hint("No model is loaded, so nothing can be ranked. Choose a weights "
+                                             "file with File > Open model….")
+
+    def _on_gallery_changed(self, snapshot: GallerySnapshot | None) -> None:
+        self.recognise.gallery_view.set_snapshot(snapshot)
+        self.status.set_gallery(snapshot)
+        if snapshot is not None and self.settings.last_gallery != snapshot.path:
+            self.settings.last_gallery = snapshot.path
+            self._refresh_recent()
+        self.setWindowTitle(f"{snapshot.name} — Glyphs" if snapshot else "Glyphs")
+        self._update_actions()
+
+    def _refresh_recent(self) -> None:
+        recent = [p for p in self.settings.recent_galleries() if p.is_dir()]
+        current = self.session.snapshot.path if self.session.snapshot else self.settings.last_gallery
+        self.recognise.gallery_view.set_recent(recent, current)
+        self.recent_menu.clear()
+        for path in recent:
+            self.recent_menu.addAction(path.name, lambda p=path: self.open_gallery(p)).setToolTip(str(path))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _update_actions(self) -> None:
+        has_gallery = self.session.snapshot is not None
+        selected = self.recognise.gallery_view.selected_names()
+        self.act_rename.setEnabled(len(selected) == 1)
+        self.act_delete.setEnabled(len(selected) >= 1)
+        self.act_merge.setEnabled(len(selected) >= 2)
+        for act in (self.act_export_zip, self.act_export_folder, self.act_add_images):
+            act.setEnabled(has_gallery)
+
+    def _fill_device_menu(self, info: ModelInfo) -> None:
+        self.device_menu.clear()
+        group = QActionGroup(self.device_menu)
+        for name, label in (("auto", "Automatic (best available)"), *info.devices):
+            act = self.device_menu.addAction(label, lambda n=name: self.set_device(n))
+            act.setCheckable(True)
+            act.setChecked(name == self.settings.device)
+            group.addAction(act)
+        self.device_menu.setEnabled(True)
+
+    # ------------------------------------------------------------------ model
+
+    def open_model_dialog(self) -> None:
+        """Ask for a weights file and use it."""
+        path = dialogs.open_file(self, "Open model", dialogs.WEIGHTS_FILTER)
+        if path is not None:
+            self.use_model(str(path))
+
+    def use_model(self, path: str | None) -> Task:
+        """Switch recognition to the weights at `path` (None = shipped model); remembered once it loads."""
+        task = self.session.load_model(path, self.settings.device)
+        task.succeeded.connect(lambda _info: setattr(self.settings, "last_model", Path(path) if path else None))
+        task.succeeded.connect(lambda info: self.show_message("info", f"Now recognising with {info.name}."))
+        return task
+
+    def set_device(self, name: str) -> None:
+        """Use compute device `name` ("auto", "cpu", "cuda:0"...) and reload the model there."""
+        self.settings.device = name
+        info = self.session.model_info
+        self.session.load_model(str(info.path) if info and info.path else self.settings.last_model, name)
+
+    # ------------------------------------------------------------------ galleries
+
+    def show_welcome(self) -> None:
+        """Show the welcome (first start, Help > Welcome, Gallery > Try an Omniglot alphabet)."""
+        self.settings.welcomed = True
+        if self.welcome is None:
+            self.welcome = WelcomeDialog(self.runner, self)
+            self.welcome.create_requested.connect(self.new_gallery)
+            self.welcome.import_requested.connect(self.import_dialog)
+            self.welcome.alphabet_requested.connect(self.try_alphabet)
+            self.welcome.finished.connect(self._forget_welcome)
+        self.welcome.open()
+
+    def _forget_welcome(self) -> None:
+        if self.welcome is not None:
+            self.welcome.deleteLater()
+        self.welcome = None
+
+    def new_gallery(self) -> None:
+        """Ask a name and create an empty gallery in the user data folder."""
+        name = dialogs.ask_text(self, "New gallery", "Name of the new gallery:", "My alphabet")
+        if name is not None:
+            self.session.create_gallery(name)
+
+    def open_gallery_dialog(self) -> None:
+        """Ask for a gallery folder and open it."""
+        folder = dialogs.open_folder(self, "Open gallery folder")
+        if folder is not None:
+            self.open_gallery(folder)
+
+    def open_gallery(self, path: str | Path) -> Task:
+        """Open the gallery folder `path`."""
+        return self.session.open_gallery(Path(path))
+
+    def import_dialog(self, kind: str) -> None:
+        """Ask for a folder or zip ("folder" / "zip") and import it as a new gallery."""
+        if kind == "zip":
+            source = dialogs.open_file(self, "Import alphabet from a zip file", "Zip archives (*.zip)")
+        else:
+            source = dialogs.open_folder(self, "Import alphabet from a folder")
+        if source is not None:
+            self.import_gallery(source)
+
+    def import_gallery(self, source: str | Path) -> Task:
+        """Import a folder or zip as a new gallery and switch to it."""
+        task = self.session.import_gallery(source)
+        task.cancelled.connect(lambda: self.show_message("info", "Import cancelled; nothing was changed."))
+        return task
+
+    def try_alphabet(self, alphabet: str) -> Task:
+        """Make a gallery of an Omniglot evaluation alphabet and switch to it."""
+        return self.session.import_omniglot(alphabet)
+
+    def add_images_dialog(self) -> None:
+        """Ask for image files and add them to the current gallery."""
+        paths = dialogs.open_files(self, "Add images to the gallery")
+        if paths:
+            self.session.add_images(paths)
+
+    def drop_on_gallery(self, paths: list[str]) -> None:
+        """Folders and zips dropped on the gallery become new galleries; images join the current one."""
+        images, others = [], []
+        for p in map(Path, paths):
+            if p.is_dir() or (p.suffix.lower() == ".zip" and zipfile.is_zipfile(p)):
+                self.import_gallery(p)
+            elif p.suffix.lower() in IMAGE_SUFFIXES:
+                images.append(p)
+            else:
+                others.append(p.name)
+        if images and self.session.snapshot is None:
+            self.session.create_gallery("Imported images")  # queued first: the images go into it
+        if images:
+            self.session.add_images(images)
+        if others:
+            self.show_message("error", f"Not imported: {', '.join(others[:3])}. Drop image files, a folder of "
+                                       "images or a zip of images.")
+
+    def export_dialog(self, as_zip: bool) -> None:
+        """Ask where and export the current gallery as a zip or a folder."""
+        snapshot = self.session.snapshot
+        if snapshot is None:
+            return
+        if as_zip:
+            dest = dialogs.save_file(self, "Export gallery", f"{snapshot.name}.zip", "Zip archives (*.zip)")
+        else:
+            dest = dialogs.open_folder(self, "Export gallery into folder")
+            dest = dest / snapshot.path.name if dest is not None else None
+        if dest is not None:
+            self.session.export(dest, as_zip)
+
+    def rename_selected(self) -> None:
+        """Rename the selected character (undoable)."""
+        names = self.recognise.gallery_view.selected_names()
+        if len(names) != 1:
+            return
+        new = dialogs.ask_text(self, "Rename character", f"New name for “{names[0]}”:", names[0])
+        if new and new != names[0]:
+            self.gallery_undo.push(RenameCharacter(self.session, names[0], new))
+
+    def delete_selected(self) -> None:
+        """Delete the selected characters (undoable with Edit > Undo)."""
+        names = self.recognise.gallery_view.selected_names()
+        if not names:
+            return
+        self.gallery_undo.beginMacro(f"Delete {len(names)} characters" if len(names) > 1 else f"Delete “{names[0]}”")
+        for name in names:
+            self.gallery_undo.push(DeleteCharacter(self.session, name))
+        self.gallery_undo.endMacro()
+        self.undo_group.setActiveStack(self.gallery_undo)
+        undo_key = QKeySequence(QKeySequence.StandardKey.Undo).toString(QKeySequence.SequenceFormat.NativeText)
+        what = f"“{names[0]}”" if len(names) == 1 else f"{len(names)} characters"
+        self.message_bar.info(f"Deleted {what}. Undo with Edit > Undo ({undo_key}).", "Undo", self.gallery_undo.undo)
+
+    def merge_selected(self) -> None:
+        """Merge the selected characters into one of them (asks which)."""
+        names = self.recognise.gallery_view.selected_names()
+        if len(names) < 2:
+            return
+        into = dialogs.ask_item(self, "Merge characters", "Keep the name:", names)
+        if into is not None:
+            self.session.merge(names, into)
+
+    # ------------------------------------------------------------------ images, about
+
+    def open_image_dialog(self) -> None:
+        """Ask for an image file and recognise it."""
+        path = dialogs.open_file(self, "Open image", dialogs.IMAGE_FILTER)
+        if path is not None:
+            self.recognise.open_image(path)
+
+    def about(self) -> None:
+        """Show what Glyphs is."""
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.about(self, "About Glyphs",
+                          "<b>Glyphs</b><br>One-shot character recognition with a siamese network "
+                          "(Koch et al. 2015) trained on Omniglot.<br>Draw a character to rank the characters "
+                          "you enrolled; enrol a new alphabet with one example per character.")

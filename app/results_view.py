@@ -1,0 +1,180 @@
+"""The ranking: the top-k characters with their best reference, name and similarity (bar + percentage).
+
+States: a hint (nothing drawn, empty gallery, no model...), the ranking, and the ranking under a clear
+"No confident match" banner. Rows are reused, so results update in place as the person draws.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFont, QMouseEvent, QPalette
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget)
+
+from .images import glyph_pixmap
+from .session import TOP_K, MatchView, RankOutcome
+
+THUMB = 52
+
+HINTS = {
+    "empty-canvas": "Draw a character on the canvas (or drop an image on it) to see which characters it "
+                    "looks like.",
+    "no-model": "No model is loaded, so nothing can be ranked. Choose a weights file with File > Open model….",
+    "no-gallery": "No gallery is open. Create one or open one from the Gallery menu, then enrol characters.",
+    "empty-gallery": "This gallery is empty. To enrol a character: draw it, then press “Add as new "
+                     "character”. Or import a whole alphabet with Gallery > Import (a folder or zip of images, "
+                     "one per character).",
+}
+
+
+class _ResultRow(QFrame):
+    """One ranked character; clicking it asks to show all of that character's references."""
+
+    clicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.match: MatchView | None = None
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Click to see all examples of this character")
+        self.thumb = QLabel()
+        self.thumb.setFixedSize(THUMB, THUMB)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.name = QLabel()
+        font = QFont(self.name.font())
+        font.setBold(True)
+        self.name.setFont(font)
+        self.name.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(10)
+        self.percent = QLabel()
+        self.percent.setMinimumWidth(self.percent.fontMetrics().horizontalAdvance("100.0%") + 4)
+        self.percent.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        text = QVBoxLayout()
+        text.addWidget(self.name)
+        bar_row = QHBoxLayout()
+        bar_row.addWidget(self.bar, 1)
+        bar_row.addWidget(self.percent)
+        text.addLayout(bar_row)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.thumb)
+        layout.addLayout(text, 1)
+
+    def set_match(self, rank: int, match: MatchView) -> None:
+        """Show `match` as the `rank`-th result (1-based)."""
+        self.match = match
+        self.name.setText(f"{rank}. {match.name}")
+        self.bar.setValue(round(match.score * 1000))
+        self.percent.setText(f"{match.score * 100:.1f}%")
+        self.setAccessibleName(f"{match.name}, {match.score * 100:.0f} percent")
+        if match.thumbnail is not None:
+            self.thumb.setPixmap(glyph_pixmap(match.thumbnail, self.palette(), THUMB - 2, self.devicePixelRatioF()))
+        else:
+            self.thumb.clear()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton and self.match is not None:
+            self.clicked.emit(self.match.name)
+
+
+class ResultsView(QWidget):
+    """Shows a `RankOutcome`. Emits `updated` after each display and `character_clicked(name)`."""
+
+    updated = Signal(object)
+    character_clicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.outcome: RankOutcome | None = None
+        self.title = QLabel("Closest characters")
+        font = QFont(self.title.font())
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setObjectName("noConfidentMatch")
+        self.banner.setContentsMargins(8, 6, 8, 6)
+        self.banner.hide()
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.hint.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.rows = [_ResultRow(self) for _ in range(TOP_K)]
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.hint)
+        for row in self.rows:
+            row.clicked.connect(self.character_clicked)
+            row.hide()
+            layout.addWidget(row)
+        layout.addStretch(1)
+        self._style_banner()
+        self.show_hint(HINTS["empty-canvas"])
+
+    # ------------------------------------------------------------------ states
+
+    def show_hint(self, text: str) -> None:
+        """Show `text` instead of any ranking (e.g. "Loading model…")."""
+        self.banner.hide()
+        self.hint.setText(text)
+        self.hint.show()
+        for row in self.rows:
+            row.hide()
+
+    def show_outcome(self, outcome: RankOutcome) -> None:
+        """Show a ranking, or the hint that goes with its state; emits `updated`."""
+        self.outcome = outcome
+        if outcome.state != "ranked" or not outcome.matches:
+            self.show_hint(HINTS.get(outcome.state, HINTS["empty-gallery"]))
+        else:
+            self._show_matches(outcome)
+        self.updated.emit(outcome)
+
+    def _show_matches(self, outcome: RankOutcome) -> None:
+        self.hint.hide()
+        if outcome.no_confident_match:
+            self.banner.setText("<b>No confident match.</b> None of the characters below is similar enough "
+                                "to be sure. If this is a new character, add it to the gallery.")
+            self.banner.show()
+        else:
+            self.banner.hide()
+        for i, row in enumerate(self.rows):
+            if i < len(outcome.matches):
+                row.set_match(i + 1, outcome.matches[i])
+                row.show()
+            else:
+                row.hide()
+
+    def visible_matches(self) -> list[tuple[str, float]]:
+        """Return (name, score) of the rows on screen, best first (empty when a hint is shown)."""
+        return [(r.match.name, r.match.score) for r in self.rows if r.isVisibleTo(self) and r.match]
+
+    def is_showing_hint(self) -> bool:
+        """Return True when a hint (no ranking) is shown."""
+        return self.hint.isVisibleTo(self)
+
+    def is_no_confident_match(self) -> bool:
+        """Return True when the "No confident match" banner is shown."""
+        return self.banner.isVisibleTo(self)
+
+    # ------------------------------------------------------------------ palette
+
+    def _style_banner(self) -> None:
+        # A tinted box in the palette's highlight hue reads well on light and dark palettes alike.
+        pal = self.palette()
+        accent = pal.color(QPalette.ColorRole.Highlight)
+        self.banner.setStyleSheet(
+            f"QLabel#noConfidentMatch {{ border: 1px solid {accent.name()}; border-radius: 4px;"
+            f" background: rgba({accent.red()}, {accent.green()}, {accent.blue()}, 40); }}")
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._style_banner()
+            if self.outcome is not None and self.outcome.state == "ranked":
+                self._show_matches(self.outcome)

@@ -1,0 +1,480 @@
+"""The app's bridge to the engine: the loaded model, the open gallery and the recogniser, driven by tasks.
+
+The engine objects are created and touched only inside *serial* tasks (one at a time, in order), so they need
+no locks; the UI sees immutable snapshots (`GallerySnapshot`, `RankOutcome`, `ModelInfo`) sent by signals.
+Engine modules are imported inside the tasks: importing torch takes seconds and must not delay the window.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from .workers import Task, TaskContext, TaskRunner
+
+AREA = 105.0  # the canvas stores strokes in glyph units: a square of side 105, like Omniglot's stroke files
+TOP_K = 5
+
+
+# ------------------------------------------------------------------------------------------------ snapshots
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Return glyph pixels (float, 1 = ink) as a compact uint8 copy (255 = ink)."""
+    return np.ascontiguousarray(np.clip(np.asarray(pixels, np.float32), 0, 1) * 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class CharacterView:
+    """One character as the UI shows it: its name and its references' pixels (uint8, 255 = ink)."""
+
+    name: str
+    references: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class GallerySnapshot:
+    """An immutable copy of the open gallery for the UI."""
+
+    path: Path
+    name: str
+    characters: tuple[CharacterView, ...]
+    suggested_name: str
+
+    @property
+    def n_references(self) -> int:
+        """Return the number of references over all characters."""
+        return sum(len(c.references) for c in self.characters)
+
+    def character(self, name: str) -> CharacterView | None:
+        """Return the character called `name`, or None."""
+        return next((c for c in self.characters if c.name == name), None)
+
+    def names(self) -> list[str]:
+        """Return the character names in gallery order."""
+        return [c.name for c in self.characters]
+
+
+@dataclass(frozen=True)
+class MatchView:
+    """One ranked character: name, score in [0, 1], index of its best reference and that reference's pixels."""
+
+    name: str
+    score: float
+    reference: int
+    thumbnail: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class RankOutcome:
+    """What the recogniser made of one drawing.
+
+    `state` is one of "empty-canvas", "no-model", "no-gallery", "empty-gallery", "ranked". `glyph` is the
+    105x105 glyph the model saw (None when nothing was drawn).
+    """
+
+    request_id: int
+    state: str
+    glyph: Any = None
+    no_confident_match: bool = False
+    matches: tuple[MatchView, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The model in use: its name, weights path, device label and the devices one can switch to."""
+
+    name: str
+    path: Path | None
+    device: str
+    device_label: str
+    devices: tuple[tuple[str, str], ...] = field(default=())
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def galleries_dir() -> Path:
+    """Return the folder where the app keeps galleries it creates (in the user data folder)."""
+    from engine.paths import user_data_dir
+
+    return user_data_dir() / "galleries"
+
+
+def unique_folder(parent: Path, name: str) -> Path:
+    """Return a not-yet-existing folder in `parent` named after `name` (made file-system safe)."""
+    slug = re.sub(r"[^\w\-. ]+", "_", name).strip(" .") or "gallery"
+    candidate = parent / slug
+    n = 2
+    while candidate.exists():
+        candidate = parent / f"{slug} ({n})"
+        n += 1
+    return candidate
+
+
+def describe_error(exc: BaseException) -> str:
+    """Return an exception as one readable sentence (its message, or its type when it has none)."""
+    text = str(exc).strip()
+    return text if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------- session
+
+
+class EngineSession(QObject):
+    """Owns the engine state; every method queues work and returns the Task (its signals report the end)."""
+
+    model_loading = Signal(str)
+    model_changed = Signal(object)  # ModelInfo
+    model_failed = Signal(str)
+    gallery_changed = Signal(object)  # GallerySnapshot or None
+    ranked = Signal(object)  # RankOutcome
+    error = Signal(str)
+    info = Signal(str)
+
+    def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.model_info: ModelInfo | None = None
+        self.snapshot: GallerySnapshot | None = None
+        # Engine state: touched only inside serial tasks.
+        self._loaded: Any = None
+        self._gallery: Any = None
+        self._recognizer: Any = None
+        self._rank_lock = threading.Lock()
+        self._rank_request: tuple[int, Any] | None = None
+        self._rank_queued = False
+        self.gallery_changed.connect(self._remember_snapshot)
+        self.model_changed.connect(self._remember_model)
+
+    # ---------------------------------------------------------------- state mirrors (UI thread)
+
+    def _remember_snapshot(self, snapshot: GallerySnapshot | None) -> None:
+        self.snapshot = snapshot
+
+    def _remember_model(self, info: ModelInfo) -> None:
+        self.model_info = info
+
+    def _task(self, title: str, fn: Callable[[TaskContext], Any], serial: bool = True,
+              on_done: Callable[[Any], None] | None = None, what: str | None = None) -> Task:
+        """Submit `fn`; route its result to `on_done` and its failure to `error` as "<what> failed: ..."."""
+        task = self.runner.submit(fn, title, serial=serial)
+        if on_done is not None:
+            task.succeeded.connect(on_done)
+        failure = what or title.rstrip("…. ")
+        task.failed.connect(lambda exc: self.error.emit(f"{failure} failed: {describe_error(exc)}"))
+        return task
+
+    # ---------------------------------------------------------------- model
+
+    def load_model(self, path: str | Path | None = None, device: str = "auto") -> Task:
+        """Load weights (None = the shipped model) and rebuild the recogniser; reports model_changed/failed."""
+        self.model_loading.emit("Loading model…")
+        task = self.runner.submit(lambda ctx: self._load_model_job(ctx, path, device), "Loading model")
+        task.succeeded.connect(self.model_changed.emit)
+        task.failed.connect(lambda exc: self.model_failed.emit(self._model_error(path, exc)))
+        task.succeeded.connect(lambda _info: self._after_rebuild())
+        return task
+
+    @staticmethod
+    def _model_error(path: str | Path | None, exc: BaseException) -> str:
+        which = f"the model {path}" if path else "the shipped model"
+        return (f"Could not load {which}: {describe_error(exc)} "
+                "Pick another weights file with File > Open model….")
+
+    def _load_model_job(self, ctx: TaskContext, path: str | Path | None, device: str) -> ModelInfo:
+        ctx.progress(0, 0, "Starting PyTorch…")
+        from engine.device import available_devices, describe_device, select_device
+        from engine.weights import load_weights
+
+        ctx.progress(0, 0, "Loading model…")
+        torch_device = select_device(device)
+        loaded = load_weights(path, torch_device)
+        recognizer = self._make_recognizer(ctx, loaded, self._gallery)
+        # Only now, with everything ready, does the new model replace the old one.
+        self._loaded, self._recognizer = loaded, recognizer
+        devices = tuple((d.name, d.label) for d in available_devices())
+        return ModelInfo(loaded.name, Path(loaded.path) if loaded.path else None, str(torch_device),
+                         describe_device(torch_device), devices)
+
+    def _after_rebuild(self) -> None:
+        if self.snapshot is not None:
+            self.gallery_changed.emit(self.snapshot)
+
+    @staticmethod
+    def _make_recognizer(ctx: TaskContext, loaded: Any, gallery: Any) -> Any:
+        """(Serial task) Return a recogniser for `loaded` and `gallery` with the references embedded, or None."""
+        if loaded is None or gallery is None:
+            return None
+        from engine.recognize import Recognizer
+
+        recognizer = Recognizer(loaded, gallery)
+        ctx.progress(0, 0, "Embedding the gallery…")
+        recognizer.refresh(progress=ctx.progress, cancel=ctx.cancel)
+        return recognizer
+
+    # ---------------------------------------------------------------- galleries
+
+    def open_gallery(self, path: str | Path) -> Task:
+        """Open the gallery folder `path` and make it current; reports gallery_changed."""
+        def job(ctx: TaskContext) -> GallerySnapshot:
+            from engine.gallery import Gallery
+
+            return self._adopt(ctx, Gallery.open(Path(path)))
+
+        return self._task(f"Opening gallery {Path(path).name}", job, on_done=self.gallery_changed.emit,
+                          what=f"Opening the gallery {path}")
+
+    def create_gallery(self, name: str, path: str | Path | None = None) -> Task:
+        """Create an empty gallery (in the user data folder unless `path`) and make it current."""
+        def job(ctx: TaskContext) -> GallerySnapshot:
+            from engine.gallery import Gallery
+
+            dest = Path(path) if path else unique_folder(galleries_dir(), name)
+            return self._adopt(ctx, Gallery.create(dest, name))
+
+        return self._task(f"Creating gallery {name}", job, on_done=self.gallery_changed.emit,
+                          what="Creating the gallery")
+
+    def import_gallery(self, source: str | Path, name: str | None = None) -> Task:
+        """Import a folder or zip as a new gallery in the user data folder (in parallel), then make it current."""
+        source = Path(source)
+        label = name or source.stem
+
+        def job(ctx: TaskContext) -> Any:
+            from engine.gallery import import_gallery
+
+            dest = unique_folder(galleries_dir(), label)
+            return import_gallery(source, dest, name=name, progress=ctx.progress, cancel=ctx.cancel)
+
+        return self._task(f"Importing {label}", job, serial=False, on_done=self._adopt_later,
+                          what=f"Importing {source.name}")
+
+    def import_omniglot(self, alphabet: str, data_dir: str | Path | None = None) -> Task:
+        """Make a gallery of one Omniglot evaluation alphabet (one reference per character) and open it."""
+        def job(ctx: TaskContext) -> Any:
+            from engine.data import find_sources, load_set
+            from engine.gallery import import_omniglot_alphabet
+
+            ctx.progress(0, 0, "Reading Omniglot…")
+            sources = find_sources(data_dir, ("evaluation",))
+            dataset = load_set(sources["evaluation"], "evaluation")
+            ctx.check()
+            dest = unique_folder(galleries_dir(), alphabet)
+            return import_omniglot_alphabet(dataset, alphabet, dest, references_per_character=1,
+                                            progress=ctx.progress, cancel=ctx.cancel)
+
+        return self._task(f"Loading the {alphabet} alphabet", job, serial=False, on_done=self._adopt_later,
+                          what=f"Loading the Omniglot alphabet {alphabet}")
+
+    def _adopt_later(self, gallery: Any) -> None:
+        self._task(f"Opening {gallery.name}", lambda ctx: self._adopt(ctx, gallery),
+                   on_done=self.gallery_changed.emit, what="Opening the imported gallery")
+        skipped = list(getattr(gallery, "import_skipped", []) or [])
+        if skipped:
+            self.info.emit(f"Imported “{gallery.name}”; skipped {len(skipped)} blank image(s), e.g. {skipped[0]}.")
+
+    def _adopt(self, ctx: TaskContext, gallery: Any) -> GallerySnapshot:
+        """(Serial task) Make `gallery` current with a new recogniser; return its snapshot.
+
+        Everything that can fail (reading the images, embedding them) happens first, so a gallery that
+        cannot be used leaves the current one in place.
+        """
+        snapshot = self._snapshot(gallery)
+        recognizer = self._make_recognizer(ctx, self._loaded, gallery)
+        self._gallery, self._recognizer = gallery, recognizer
+        return snapshot
+
+    def _snapshot(self, gallery: Any = None) -> GallerySnapshot:
+        """(Serial task) Return an immutable copy of `gallery` (default: the current one)."""
+        g = gallery if gallery is not None else self._gallery
+        characters = tuple(CharacterView(c.name, tuple(to_uint8(r.pixels) for r in c.references))
+                           for c in g.characters)
+        try:
+            suggested = g.suggest_name()
+        except Exception:  # a suggestion is a convenience, never a reason to fail
+            suggested = ""
+        return GallerySnapshot(Path(g.path), str(g.name), characters, suggested)
+
+    # ---------------------------------------------------------------- gallery edits
+
+    def _edit(self, title: str, change: Callable[[Any], str], what: str | None = None) -> Task:
+        """Run `change(gallery)` (returns an info message), re-embed, publish the new snapshot."""
+        def job(ctx: TaskContext) -> tuple[GallerySnapshot, str]:
+            if self._gallery is None:
+                raise RuntimeError("No gallery is open. Create or open one first (Gallery menu).")
+            message = change(self._gallery)  # an edit either happens whole or raises with nothing changed
+            if self._recognizer is not None:
+                # The incremental update (what on_gallery_changed does), with progress and cancel: only new
+                # references are embedded, so the next stroke already ranks against the edited gallery.
+                try:
+                    self._recognizer.refresh(progress=ctx.progress, cancel=ctx.cancel)
+                except Exception as exc:  # the edit is saved; ranking catches up by itself on the next query
+                    message = f"{message} (Embedding the change was interrupted: {describe_error(exc)})".strip()
+            return self._snapshot(), message
+
+        def done(result: tuple[GallerySnapshot, str]) -> None:
+            self.gallery_changed.emit(result[0])
+            if result[1]:
+                self.info.emit(result[1])
+
+        return self._task(title, job, on_done=done, what=what)
+
+    def add_character(self, name: str, glyph: Any) -> Task:
+        """Enrol `glyph` as a new character called `name`."""
+        def change(g: Any) -> str:
+            g.add_character(name, [glyph])
+            return f"Added “{name}”."
+
+        return self._edit(f"Adding {name}", change, what=f"Adding the character “{name}”")
+
+    def add_reference(self, name: str, glyph: Any) -> Task:
+        """Add `glyph` as another example of the character `name`."""
+        def change(g: Any) -> str:
+            g.add_reference(name, glyph)
+            return f"Added another example of “{name}” ({len(g.character(name).references)} now)."
+
+        return self._edit(f"Adding an example of {name}", change, what=f"Adding an example of “{name}”")
+
+    def remove_reference(self, name: str, index: int) -> Task:
+        """Remove reference `index` of character `name`."""
+        def change(g: Any) -> str:
+            g.remove_reference(name, index)
+            return f"Removed an example of “{name}”."
+
+        return self._edit(f"Removing an example of {name}", change, what=f"Removing an example of “{name}”")
+
+    def rename(self, old: str, new: str) -> Task:
+        """Rename a character."""
+        def change(g: Any) -> str:
+            g.rename(old, new)
+            return f"Renamed “{old}” to “{new}”."
+
+        return self._edit(f"Renaming {old}", change, what=f"Renaming “{old}”")
+
+    def delete(self, name: str, holder: dict) -> Task:
+        """Delete a character; its undo token is stored in `holder["token"]` (read by `restore`)."""
+        def change(g: Any) -> str:
+            holder["token"] = g.delete(name)
+            return ""
+
+        return self._edit(f"Deleting {name}", change, what=f"Deleting “{name}”")
+
+    def restore(self, holder: dict) -> Task:
+        """Undo a `delete` whose token is in `holder`."""
+        def change(g: Any) -> str:
+            token = holder.pop("token", None)
+            if token is None:
+                raise RuntimeError("There is nothing to restore (the deletion did not happen).")
+            g.restore(token)
+            return "Restored the deleted character."
+
+        return self._edit("Restoring a character", change, what="Undoing the deletion")
+
+    def merge(self, names: Sequence[str], into: str) -> Task:
+        """Merge characters `names` into the character `into`."""
+        names = list(names)
+
+        def change(g: Any) -> str:
+            g.merge(names, into)
+            return f"Merged {len(names)} characters into “{into}”."
+
+        return self._edit(f"Merging into {into}", change, what="Merging characters")
+
+    def add_images(self, paths: Sequence[str | Path]) -> Task:
+        """Add image files to the current gallery: each a new character named after the file (or a new example)."""
+        def change(g: Any) -> str:
+            from engine.glyph import glyph_from_image
+
+            added, skipped = 0, []
+            for path in map(Path, paths):
+                try:
+                    glyph = glyph_from_image(path)
+                    if glyph.no_ink:
+                        raise ValueError("no ink found in it")
+                    if path.stem in g.names():
+                        g.add_reference(path.stem, glyph)
+                    else:
+                        g.add_character(path.stem, [glyph])
+                    added += 1
+                except Exception as exc:  # one bad file should not stop the others; it is reported below
+                    skipped.append(f"{path.name} ({describe_error(exc)})")
+            message = f"Added {added} image(s) to the gallery."
+            if skipped:
+                message += f" Skipped {len(skipped)}: " + "; ".join(skipped[:3])
+            return message
+
+        return self._edit("Adding images", change, what="Adding images")
+
+    def export(self, dest: str | Path, as_zip: bool) -> Task:
+        """Export the current gallery to a folder or zip; info message names the result."""
+        def job(ctx: TaskContext) -> Path:
+            if self._gallery is None:
+                raise RuntimeError("No gallery is open.")
+            return Path(self._gallery.export(Path(dest), as_zip))
+
+        return self._task("Exporting the gallery", job, on_done=lambda p: self.info.emit(f"Exported to {p}."))
+
+    # ---------------------------------------------------------------- recognition
+
+    def rank(self, request_id: int, source: Any) -> None:
+        """Rank `source` (a list of strokes in AREA units, or a Glyph); emits `ranked` with `request_id`.
+
+        Only the latest request matters: while one is queued, newer requests replace it.
+        """
+        with self._rank_lock:
+            self._rank_request = (request_id, source)
+            if self._rank_queued:
+                return
+            self._rank_queued = True
+        self._task("Recognising", self._rank_job, on_done=self.ranked.emit, what="Recognition")
+
+    def _take_rank_request(self) -> tuple[int, Any]:
+        with self._rank_lock:
+            request, self._rank_request = self._rank_request, None
+            self._rank_queued = False
+            return request if request is not None else (-1, None)
+
+    def _rank_job(self, ctx: TaskContext) -> RankOutcome:
+        request_id, source = self._take_rank_request()
+        glyph = self._glyph_of(source)
+        if glyph is None or glyph.no_ink:
+            return RankOutcome(request_id, "empty-canvas", glyph)
+        if self._loaded is None:
+            return RankOutcome(request_id, "no-model", glyph)
+        if self._gallery is None:
+            return RankOutcome(request_id, "no-gallery", glyph)
+        if len(self._gallery) == 0 or self._recognizer is None:
+            return RankOutcome(request_id, "empty-gallery", glyph)
+        result = self._recognizer.rank(glyph, k=TOP_K)
+        if result.no_ink:
+            return RankOutcome(request_id, "empty-canvas", glyph)
+        matches = tuple(MatchView(m.name, float(m.score), int(m.reference), self._thumbnail(m.name, m.reference))
+                        for m in result.matches)
+        return RankOutcome(request_id, "ranked", glyph, bool(result.no_confident_match), matches)
+
+    @staticmethod
+    def _glyph_of(source: Any) -> Any:
+        if source is None:
+            return None
+        if isinstance(source, (list, tuple)):
+            if not source:
+                return None
+            from engine.glyph import render_strokes
+
+            # frame=True: a small drawing in a corner is brought into Omniglot's framing, as the model expects.
+            return render_strokes(source, area=AREA, frame=True)
+        return source  # already a Glyph
+
+    def _thumbnail(self, name: str, index: int) -> np.ndarray | None:
+        try:
+            return to_uint8(self._gallery.character(name).references[index].pixels)
+        except Exception:  # a missing thumbnail only costs a picture
+            return None

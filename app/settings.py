@@ -1,0 +1,108 @@
+"""Persistent app settings (QSettings): window geometry, last gallery, last model, recent galleries.
+
+Set ``GLYPHS_SETTINGS_DIR`` (or pass a folder) to keep the settings in ``<folder>/Glyphs.ini`` instead of the
+platform's usual place; the tests use that to start each window from a clean slate in a temp folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ENV_VAR = "GLYPHS_SETTINGS_DIR"
+MAX_RECENT = 8
+
+
+class AppSettings:
+    """Typed access to the app's QSettings; every setter writes through at once."""
+
+    def __init__(self, folder: str | os.PathLike | None = None) -> None:
+        folder = folder or os.environ.get(ENV_VAR)
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            self._qs = QSettings(str(Path(folder) / "Glyphs.ini"), QSettings.Format.IniFormat)
+        else:
+            self._qs = QSettings("Glyphs", "Glyphs")
+
+    @property
+    def file_name(self) -> str:
+        """Return where the settings are stored (a path, or a registry key on Windows)."""
+        return self._qs.fileName()
+
+    def _path(self, key: str) -> Path | None:
+        value = self._qs.value(key, "")
+        return Path(str(value)) if value else None
+
+    def _set_path(self, key: str, value: Path | None) -> None:
+        self._qs.setValue(key, str(value) if value else "")
+        self._qs.sync()
+
+    @property
+    def last_gallery(self) -> Path | None:
+        """Return the gallery folder open when the app last ran, or None."""
+        return self._path("gallery/last")
+
+    @last_gallery.setter
+    def last_gallery(self, path: Path | None) -> None:
+        self._set_path("gallery/last", path)
+        if path:
+            self.add_recent_gallery(path)
+
+    @property
+    def last_model(self) -> Path | None:
+        """Return the weights file chosen by the user, or None for the shipped model."""
+        return self._path("model/last")
+
+    @last_model.setter
+    def last_model(self, path: Path | None) -> None:
+        self._set_path("model/last", path)
+
+    @property
+    def device(self) -> str:
+        """Return the compute device name ("auto", "cpu", "cuda:0", ...)."""
+        return str(self._qs.value("model/device", "auto") or "auto")
+
+    @device.setter
+    def device(self, name: str) -> None:
+        self._qs.setValue("model/device", name)
+        self._qs.sync()
+
+    @property
+    def welcomed(self) -> bool:
+        """Return True once the user has seen the first-start welcome."""
+        return str(self._qs.value("app/welcomed", "false")).lower() == "true"
+
+    @welcomed.setter
+    def welcomed(self, value: bool) -> None:
+        self._qs.setValue("app/welcomed", "true" if value else "false")
+        self._qs.sync()
+
+    def recent_galleries(self) -> list[Path]:
+        """Return recently used gallery folders, newest first (missing folders included)."""
+        raw = self._qs.value("gallery/recent", [])
+        items = [raw] if isinstance(raw, str) else list(raw or [])
+        return [Path(str(p)) for p in items if p]
+
+    def add_recent_gallery(self, path: Path) -> None:
+        """Put `path` first in the recent galleries list."""
+        items = [p for p in self.recent_galleries() if p != Path(path)]
+        self._qs.setValue("gallery/recent", [str(p) for p in [Path(path), *items][:MAX_RECENT]])
+        self._qs.sync()
+
+    def forget_gallery(self, path: Path) -> None:
+        """Remove `path` from the recent list (e.g. it was deleted from disk)."""
+        self._qs.setValue("gallery/recent", [str(p) for p in self.recent_galleries() if p != Path(path)])
+        if self.last_gallery == Path(path):
+            self._qs.setValue("gallery/last", "")
+        self._qs.sync()
+
+    def geometry(self, key: str) -> QByteArray | None:
+        """Return saved widget geometry/state bytes for `key`, or None."""
+        value = self._qs.value(f"window/{key}")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def set_geometry(self, key: str, value: QByteArray) -> None:
+        self._qs.setValue(f"window/{key}", value)
+        self._qs.sync()

@@ -1,0 +1,240 @@
+"""The first-start welcome: create an empty gallery, import an alphabet, or try a real Omniglot alphabet.
+
+For the last choice the dialog looks for the Omniglot dataset (in $OMNIGLOT_DIR or the user data folder).
+When it is there, the person picks one of its evaluation alphabets; when it is not, the dialog offers to
+download it with the engine's downloader (progress bar and Cancel; offline, a clear message within seconds,
+and the other two choices stay available).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFrame, QHBoxLayout, QLabel, QMenu,
+                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
+
+from .icons import app_icon, icon
+from .session import describe_error
+from .workers import Task, TaskContext, TaskRunner
+
+PREFERRED_ALPHABETS = ("Tengwar", "Atlantean", "Glagolitic", "Angelic")
+DOWNLOAD_TIMEOUT_S = 5.0
+
+
+def list_alphabets(source: Path) -> list[str]:
+    """Return the alphabet names in an Omniglot set (zip or folder), sorted; cheap (names only)."""
+    if source.is_dir():
+        root = source / source.name if (source / source.name).is_dir() else source
+        return sorted(p.name for p in root.iterdir() if p.is_dir())
+    with zipfile.ZipFile(source) as zf:
+        names = {n.split("/")[1] for n in zf.namelist() if n.count("/") >= 2}
+    return sorted(n for n in names if n)
+
+
+def _find_evaluation(_ctx: TaskContext) -> tuple[Path, list[str]]:
+    from engine.data import find_sources
+
+    source = find_sources(None, ("evaluation",))["evaluation"]
+    return source, list_alphabets(source)
+
+
+def _download(ctx: TaskContext) -> tuple[Path, list[str]]:
+    from engine.data import download_omniglot
+
+    paths = download_omniglot(None, progress=ctx.progress, cancel=ctx.cancel, timeout=DOWNLOAD_TIMEOUT_S)
+    return paths["evaluation"], list_alphabets(paths["evaluation"])
+
+
+class WelcomeDialog(QDialog):
+    """Offers the three ways to start; emits one request signal and closes (the main window acts on it)."""
+
+    create_requested = Signal()
+    import_requested = Signal(str)  # "folder" or "zip"
+    alphabet_requested = Signal(str)
+
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.task: Task | None = None
+        self.setWindowTitle("Welcome to Glyphs")
+        self.setWindowIcon(app_icon())
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._heading())
+        intro = QLabel("Draw a character and Glyphs ranks the characters it knows by similarity. Teach it a new "
+                       "alphabet with one example per character: it recognises them at once, no training needed.")
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        layout.addWidget(self._choice("add-character", "Create an empty gallery",
+                                      "Then draw each character once and name it.", self._create))
+        self.import_button = self._button("import", "Import an alphabet…")
+        menu = QMenu(self.import_button)
+        menu.addAction("From a folder of images…", lambda: self._import("folder"))
+        menu.addAction("From a zip file…", lambda: self._import("zip"))
+        self.import_button.setMenu(menu)
+        layout.addWidget(self._box(self.import_button, "A folder or zip with one image per character (sub-folders "
+                                                       "named after the characters hold several examples)."))
+        layout.addWidget(self._omniglot_box())
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.button(QDialogButtonBox.StandardButton.Close).setText("Skip")
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(600)
+        self._look_for_omniglot()
+
+    # ------------------------------------------------------------------ layout helpers
+
+    def _heading(self) -> QLabel:
+        label = QLabel("Welcome to Glyphs")
+        font = QFont(label.font())
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        label.setFont(font)
+        return label
+
+    def _button(self, icon_name: str, text: str) -> QPushButton:
+        button = QPushButton(icon(icon_name, self.palette()), text)
+        button.setMinimumWidth(210)
+        return button
+
+    def _box(self, button: QPushButton, description: str, extra: QWidget | None = None) -> QFrame:
+        frame = QFrame()
+        frame.setFrameShape(QFrame.Shape.StyledPanel)
+        row = QHBoxLayout(frame)
+        row.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+        text = QVBoxLayout()
+        label = QLabel(description)
+        label.setWordWrap(True)
+        text.addWidget(label)
+        if extra is not None:
+            text.addWidget(extra)
+        row.addLayout(text, 1)
+        return frame
+
+    def _choice(self, icon_name: str, text: str, description: str, slot) -> QFrame:
+        button = self._button(icon_name, text)
+        button.clicked.connect(slot)
+        if text.startswith("Create"):
+            self.create_button = button
+        return self._box(button, description)
+
+    def _omniglot_box(self) -> QFrame:
+        self.try_button = self._button("references", "Try a real alphabet")
+        self.try_button.setEnabled(False)
+        self.try_button.clicked.connect(self._try_alphabet)
+        self.alphabets = QComboBox()
+        self.alphabets.hide()
+        self.omniglot_status = QLabel("Looking for the Omniglot dataset…")
+        self.omniglot_status.setWordWrap(True)
+        self.download_button = QPushButton(icon("import", self.palette()), "Download Omniglot (about 15 MB)")
+        self.download_button.hide()
+        self.download_button.clicked.connect(self._download)
+        self.progress = QProgressBar()
+        self.progress.hide()
+        self.cancel_button = QPushButton(icon("cancel", self.palette()), "Cancel")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self._cancel)
+        extra = QWidget()
+        v = QVBoxLayout(extra)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.omniglot_status)
+        v.addWidget(self.alphabets)
+        h = QHBoxLayout()
+        h.addWidget(self.download_button)
+        h.addWidget(self.progress, 1)
+        h.addWidget(self.cancel_button)
+        v.addLayout(h)
+        return self._box(self.try_button, "One alphabet of the Omniglot dataset (one example per character), "
+                                          "never seen by the model in training.", extra)
+
+    # ------------------------------------------------------------------ choices
+
+    def _create(self) -> None:
+        self.accept()
+        self.create_requested.emit()
+
+    def _import(self, kind: str) -> None:
+        self.accept()
+        self.import_requested.emit(kind)
+
+    def _try_alphabet(self) -> None:
+        alphabet = self.alphabets.currentText()
+        if alphabet:
+            self.accept()
+            self.alphabet_requested.emit(alphabet)
+
+    # ------------------------------------------------------------------ Omniglot
+
+    def _look_for_omniglot(self) -> None:
+        self.task = self._submit(_find_evaluation, "Looking for Omniglot")
+        self.task.succeeded.connect(self._found)
+        self.task.failed.connect(self._missing)
+
+    def _submit(self, fn, title: str) -> Task:
+        task = self.runner.submit(fn, title, serial=False)
+        # Forget the task when it ends: it is deleted soon after.
+        task.finished.connect(lambda: setattr(self, "task", None) if self.task is task else None)
+        return task
+
+    def _found(self, result: tuple[Path, list[str]]) -> None:
+        source, names = result
+        self.alphabets.clear()
+        self.alphabets.addItems(names)
+        preferred = next((a for a in PREFERRED_ALPHABETS if a in names), names[0] if names else "")
+        self.alphabets.setCurrentText(preferred)
+        self.alphabets.setVisible(bool(names))
+        self.try_button.setEnabled(bool(names))
+        self.download_button.hide()
+        self.omniglot_status.setText("Omniglot is on this computer: pick one of its evaluation alphabets.")
+        self.omniglot_status.setToolTip(str(source))
+        self.adjustSize()  # grow with the content that just appeared
+
+    def _missing(self, exc: BaseException) -> None:
+        from engine.data import resolve_data_dir
+
+        self.omniglot_status.setText(f"The Omniglot dataset is not on this computer (looked in {resolve_data_dir()}).")
+        self.download_button.show()
+        self.download_button.setEnabled(True)
+        self.adjustSize()  # grow with the content that just appeared
+
+    def _download(self) -> None:
+        self.download_button.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.omniglot_status.setText("Downloading Omniglot…")
+        self.task = self._submit(_download, "Downloading Omniglot")
+        self.task.progress.connect(self._on_progress)
+        self.task.succeeded.connect(self._found)
+        self.task.failed.connect(self._download_failed)
+        self.task.cancelled.connect(lambda: self._download_ended("Download cancelled. Nothing was kept."))
+
+    def _on_progress(self, done: int, total: int, text: str) -> None:
+        if total > 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(round(1000 * done / total))
+        self.omniglot_status.setText(f"Downloading {text or 'Omniglot'}: {done / 1e6:.1f} of "
+                                     f"{total / 1e6:.1f} MB" if total else f"Downloading {text}…")
+
+    def _download_failed(self, exc: BaseException) -> None:
+        self._download_ended(f"Could not download Omniglot: {describe_error(exc)} You can still create an "
+                             "empty gallery or import an alphabet.")
+
+    def _download_ended(self, message: str) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.download_button.setEnabled(True)
+        self.omniglot_status.setText(message)
+
+    def _cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.omniglot_status.setText("Cancelling…")
+
+    def done(self, result: int) -> None:  # noqa: D401 - Qt override
+        """Close the dialog, cancelling a download in progress."""
+        if self.task is not None and not self.task.is_finished:
+            self.task.cancel()
+        super().done(result)

@@ -1,0 +1,199 @@
+"""Shared fixtures and helpers for the app tests (import with ``from app_fixtures import *``).
+
+Every test gets its own settings folder, user data folder and cache in tmp_path, so windows start from a
+clean slate; `no_threads_left` (autouse where imported) fails a test that leaves a worker thread running.
+Drawings are replayed with real QTest mouse events: Omniglot pen trajectories when $OMNIGLOT_DIR holds
+``strokes_background_subset.zip``, else synthetic shapes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QPointF, Qt, QThreadPool  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from superqt.utils import WorkerBase  # noqa: E402
+
+__all__ = ["app_env", "make_window", "no_threads_left", "draw", "wait_ranked", "wait_gallery", "wait_idle",
+           "sample_drawings", "write_glyph_png", "make_gallery", "Drawing"]
+
+Drawing = list  # a drawing: a list of (n, 2) arrays of x, y in the 105-unit square, y down
+
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch) -> dict[str, Path]:
+    """Point settings, user data and caches at tmp_path; return those folders."""
+    env = {"settings": tmp_path / "settings", "data": tmp_path / "data", "cache": tmp_path / "cache"}
+    monkeypatch.setenv("GLYPHS_SETTINGS_DIR", str(env["settings"]))
+    monkeypatch.setenv("GLYPHS_DATA_HOME", str(env["data"]))
+    monkeypatch.setenv("GLYPHS_CACHE_HOME", str(env["cache"]))
+    return env
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left(qapp):
+    """Fail the test if a worker (superqt runnable or pool thread) is still running after it."""
+    yield
+    pool = QThreadPool.globalInstance()
+    # A runnable that has just emitted `finished` needs a moment to leave the pool; running work does not end
+    # in 2 s, and would fail here.
+    pool.waitForDone(2000)
+    running = [w for w in WorkerBase._worker_set if w.is_running]
+    assert not running, f"{len(running)} worker(s) still running after the test"
+    assert pool.activeThreadCount() == 0, f"{pool.activeThreadCount()} pool thread(s) still active"
+
+
+@pytest.fixture
+def make_window(qtbot, app_env):
+    """Return a factory of shown MainWindows (model loaded) sharing this test's settings; closes them after."""
+    from app.main_window import MainWindow
+    from app.settings import AppSettings
+
+    windows = []
+
+    def factory(wait_model: bool = True, size: tuple[int, int] | None = (1200, 760), **kwargs) -> MainWindow:
+        kwargs.setdefault("welcome", False)
+        kwargs.setdefault("optional_tabs", False)
+        window = MainWindow(AppSettings(app_env["settings"]), **kwargs)
+        qtbot.addWidget(window)
+        if size is not None:
+            window.resize(*size)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        if wait_model:
+            qtbot.waitUntil(lambda: window.session.model_info is not None and not window.runner.busy,
+                            timeout=TIMEOUT_MS)
+        return window
+
+    yield factory
+    for window in windows:
+        window.close()
+
+
+def _wait(qtbot, window, condition, what: str) -> None:
+    """waitUntil that, on timeout, says what was awaited and what the window was showing."""
+    try:
+        qtbot.waitUntil(condition, timeout=TIMEOUT_MS)
+    except Exception as exc:  # pytest-qt's TimeoutError
+        raise AssertionError(f"timed out waiting for {what}; message bar: {window.message_bar.label.text()!r}; "
+                             f"tasks: {[t.title for t in window.runner.active_tasks()]}") from exc
+
+
+def wait_idle(qtbot, window) -> None:
+    """Wait until the window's task runner has nothing queued or running."""
+    _wait(qtbot, window, lambda: not window.runner.busy, "no running tasks")
+
+
+def wait_gallery(qtbot, window, characters: int | None = None):
+    """Wait until a gallery is open (with `characters` characters, if given) and all work is done."""
+    def ready() -> bool:
+        s = window.session.snapshot
+        return s is not None and (characters is None or len(s.characters) == characters) and not window.runner.busy
+
+    _wait(qtbot, window, ready, f"a gallery of {characters} characters")
+    return window.session.snapshot
+
+
+def draw(qtbot, canvas, strokes: Drawing) -> None:
+    """Replay `strokes` on the canvas with QTest mouse press / move / release events."""
+    for stroke in strokes:
+        points = [canvas.area_to_widget(QPointF(float(x), float(y))).toPoint() for x, y in np.asarray(stroke)]
+        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
+        for p in points[1:]:
+            QTest.mouseMove(canvas, p)
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[-1])
+
+
+def wait_ranked(qtbot, window, state: str | None = "ranked"):
+    """Wait until the results show the outcome for the drawing on screen (in `state`); return it."""
+    tab = window.recognise
+
+    def current():
+        o = tab.results.outcome
+        return o is not None and o.request_id == tab.drawing_id and (state is None or o.state == state)
+
+    _wait(qtbot, window, lambda: current() and not window.runner.busy, f"a {state} outcome")
+    return tab.results.outcome
+
+
+# ---------------------------------------------------------------------------------------------- drawings
+
+
+def _synthetic() -> dict[str, tuple[Drawing, Drawing]]:
+    """Return {name: (reference drawing, query drawing)} of simple, clearly different shapes."""
+    t = np.linspace(0, 2 * np.pi, 48)
+
+    def circle(cx, cy, r):
+        return [np.column_stack([cx + r * np.cos(t), cy + r * np.sin(t)])]
+
+    def cross(c, h):
+        return [np.array([[c - h, c], [c + h, c]]), np.array([[c, c - h], [c, c + h]])]
+
+    def zigzag(o):
+        return [np.array([[25 + o, 25], [80 + o, 25], [25 - o, 80], [80 - o, 80]])]
+
+    return {"ring": (circle(52, 52, 28), circle(54, 50, 25)),
+            "cross": (cross(52, 30), cross(50, 27)),
+            "zed": (zigzag(0), zigzag(3))}
+
+
+def _omniglot(folder: Path) -> dict[str, tuple[Drawing, Drawing]] | None:
+    """Return three Tagalog characters (drawer 01 as reference, drawer 02 as query) from the stroke files."""
+    from engine.strokes import parse_omniglot_strokes
+
+    archive = folder / "strokes_background_subset.zip"
+    if not archive.is_file():
+        return None
+    out = {}
+    with zipfile.ZipFile(archive) as zf:
+        names = set(zf.namelist())
+        for ch, (ref_id, query_id) in {"character01": ("0893_01", "0893_02"), "character05": ("0897_01", "0897_02"),
+                                       "character09": ("0901_01", "0901_02")}.items():
+            files = [f"strokes_background/Tagalog/{ch}/{i}.txt" for i in (ref_id, query_id)]
+            if not all(f in names for f in files):
+                return None
+            ref, query = (parse_omniglot_strokes(zf.read(f).decode("ascii"), f) for f in files)
+            out[f"tagalog-{ch[-2:]}"] = ([s.points for s in ref], [s.points for s in query])
+    return out
+
+
+def sample_drawings() -> dict[str, tuple[Drawing, Drawing]]:
+    """Return {name: (reference drawing, query drawing)}: Omniglot strokes if $OMNIGLOT_DIR has them, else shapes."""
+    folder = os.environ.get("OMNIGLOT_DIR")
+    real = _omniglot(Path(folder)) if folder else None
+    return real or _synthetic()
+
+
+def write_glyph_png(path: Path, drawing: Drawing) -> Path:
+    """Render `drawing` with the engine and save it as an Omniglot-style PNG (black ink on white)."""
+    from engine.glyph import render_strokes
+    from engine.strokes import Stroke
+
+    glyph = render_strokes([Stroke(s) for s in drawing], area=105.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    glyph.to_image().save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def make_gallery(folder: Path, drawings: dict[str, tuple[Drawing, Drawing]], name: str = "Test alphabet") -> Path:
+    """Create a gallery in `folder` with each drawing's reference as one character; return the folder."""
+    from engine.gallery import Gallery
+    from engine.glyph import render_strokes
+    from engine.strokes import Stroke
+
+    gallery = Gallery.create(folder, name)
+    for char, (reference, _query) in drawings.items():
+        gallery.add_character(char, [render_strokes([Stroke(s) for s in reference], area=105.0, frame=True)])
+    return folder
