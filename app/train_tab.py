@@ -1,0 +1,751 @@
+"""The Train tab: dataset, hyperparameters, device, output folder; start / pause / stop; live curves.
+
+Training runs in a TrainThread that reports through batched signals, so the UI thread only appends a few
+numbers per event and redraws at most ten times a second. A run folder holding checkpoint.pt is continued
+("Continue") rather than overwritten; "Resume run…" picks such a folder and loads its settings and curves.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
+                               QRadioButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+from superqt import QCollapsible
+
+from engine.device import available_devices
+from engine.model import PRESETS
+from engine.pairs import BatchConfig
+from engine.paths import user_data_dir
+from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, ValidationEvent,
+                          preset_defaults)
+from engine.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from engine.weights import WeightsError, read_metadata
+
+from .curves import TrainingCurves
+from .dataset_panel import DatasetPanel, DatasetStatus
+from .train_worker import SpeedEstimate, TaskThread, TrainThread, estimate_speed, is_running, stop_threads
+
+ENDLESS_STEPS = 10**9  # with a time budget alone, as the command line does
+_PRESET_NOTES = {"compact": "the shipped model's network, 105 px", "koch2015": "Koch et al.'s network, ~39 M "
+                 "parameters, needs a GPU", "tiny": "48 px, fast on a laptop CPU"}
+
+
+def _hms(seconds: float) -> str:
+    """Return seconds as H:MM:SS (or M:SS under an hour)."""
+    seconds = max(0, int(round(seconds)))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _spin(lo: int, hi: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setGroupSeparatorShown(True)
+    return box
+
+
+def _combo() -> QComboBox:
+    # Long entries (GPU names, preset notes) must not widen the whole settings column.
+    box = QComboBox()
+    box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(14)
+    return box
+
+
+def _double(lo: float, hi: float, decimals: int, step: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    return box
+
+
+class TrainTab(QWidget):
+    """Train a model on Omniglot's background set from the app; `model_ready(path)` offers the result."""
+
+    model_ready = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, data_dir: str | Path | None = None,
+                 runs_root: str | Path | None = None, auto_estimate: bool = True):
+        super().__init__(parent)
+        self._filling = True  # set while the form is filled programmatically: no change handlers
+        self.runs_root = Path(runs_root) if runs_root else user_data_dir() / "runs"
+        self.auto_estimate = auto_estimate
+        self._base = preset_defaults("compact")  # fields the form does not show come from here
+        self._thread: TrainThread | None = None
+        self._state = "idle"
+        self._tasks: list[TaskThread] = []  # estimates and run loads still running
+        self._estimate_task: TaskThread | None = None
+        self._estimate: SpeedEstimate | None = None
+        self._estimate_key: tuple | None = None  # what the estimate measured: preset, batch, device
+        self._auto_out: Path | None = None  # the automatic run folder, renamed with the preset
+        self._weights: str | None = None  # best (else last) weights of the latest run
+        self._resume_step: int | None = None  # step of the checkpoint in the output folder, when known
+        self.last_step_event: StepEvent | None = None
+        self.best_validation: ValidationEvent | None = None
+        self._build(data_dir)
+        self._filling = False
+        self.set_config(self._base)
+        self.new_run()
+
+    # --- layout -------------------------------------------------------------------------------------------------
+
+    def _build(self, data_dir: str | Path | None) -> None:
+        self.dataset = DatasetPanel(("background",), self, folder=data_dir)
+        self.dataset.dataset_changed.connect(self._on_dataset_changed)
+        controls = QWidget()
+        col = QVBoxLayout(controls)
+        for part in (self.dataset, self._build_settings(), self._build_device(), self._build_output(),
+                     self._build_buttons()):
+            col.addWidget(part)
+        col.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(420)
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(self._build_progress())
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([480, 900])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self._estimate_timer = QTimer(self, singleShot=True, interval=800)
+        self._estimate_timer.timeout.connect(self.measure_speed)
+
+    def _build_settings(self) -> QGroupBox:
+        box = QGroupBox("Model and training")
+        outer = QVBoxLayout(box)
+        form = QFormLayout()
+        outer.addLayout(form)
+        self.preset_combo = _combo()
+        for name in PRESETS:
+            self.preset_combo.addItem(f"{name} — {_PRESET_NOTES.get(name, '')}", name)
+        self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
+        form.addRow("Preset", self.preset_combo)
+        form.addRow("Length", self._build_length())
+        self.lr_spin = _double(1e-6, 1.0, 6, 1e-4)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Batch", self._build_batch())
+        self.val_every_spin = _spin(0, 10**6, 100)
+        self.val_every_spin.setSpecialValueText("only at the end")
+        form.addRow("Validate every", self.val_every_spin)
+        self.ckpt_every_spin = _spin(0, 10**6, 100)
+        self.ckpt_every_spin.setSpecialValueText("only at the end")
+        form.addRow("Checkpoint every", self.ckpt_every_spin)
+        form.addRow(self._build_advanced())
+        # Outside the form: a wrapped label inside a QFormLayout row gets too little height.
+        self.locked_note = QLabel()
+        self.locked_note.setWordWrap(True)
+        self.locked_note.setVisible(False)
+        outer.addWidget(self.locked_note)
+        return box
+
+    def _build_length(self) -> QWidget:
+        self.steps_radio = QRadioButton("Steps")
+        self.budget_radio = QRadioButton("Minutes")
+        group = QButtonGroup(self)
+        group.addButton(self.steps_radio)
+        group.addButton(self.budget_radio)
+        self.steps_spin = _spin(1, ENDLESS_STEPS - 1, 500)
+        self.budget_spin = _double(0.1, 100000, 1, 5)
+        self.steps_radio.toggled.connect(self._on_length_mode)
+        self.steps_spin.valueChanged.connect(self._on_form_changed)
+        self.budget_spin.valueChanged.connect(self._on_form_changed)
+        row = QWidget()
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for w in (self.steps_radio, self.steps_spin, self.budget_radio, self.budget_spin):
+            lay.addWidget(w)
+        return row
+
+    def _build_batch(self) -> QWidget:
+        self.alphabets_spin, self.characters_spin, self.drawers_spin = _spin(1, 30), _spin(1, 60), _spin(2, 20)
+        self.batch_note = QLabel()
+        self.batch_note.setWordWrap(True)
+        row = QWidget()
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for w, tip in ((self.alphabets_spin, "alphabets per batch"), (self.characters_spin, "characters per alphabet"),
+                       (self.drawers_spin, "drawers (images) per character")):
+            w.setToolTip(tip)
+            w.valueChanged.connect(self._on_form_changed)
+            lay.addWidget(w)
+            if w is not self.drawers_spin:
+                lay.addWidget(QLabel("×"))
+        lay.addWidget(self.batch_note, 1)
+        return row
+
+    def _build_advanced(self) -> QCollapsible:
+        adv = QCollapsible("Advanced")
+        inner = QWidget()
+        form = QFormLayout(inner)
+        self.wd_spin = _double(0.0, 1.0, 6, 1e-4)
+        self.warmup_spin = _spin(0, 10**6, 50)
+        self.val_tasks_spin = _spin(1, 100000, 50)
+        self.val_alphabets_spin = _spin(0, 29)
+        self.seed_spin = _spin(0, 2**31 - 1)
+        self.rotations_box = QCheckBox("Rotated characters count as new classes")
+        self.augment_box = QCheckBox("Affine distortions (Koch et al.)")
+        form.addRow("Weight decay", self.wd_spin)
+        form.addRow("Warm-up steps", self.warmup_spin)
+        form.addRow("Validation tasks", self.val_tasks_spin)
+        form.addRow("Validation alphabets", self.val_alphabets_spin)
+        form.addRow("Seed", self.seed_spin)
+        form.addRow(self.rotations_box)
+        form.addRow(self.augment_box)
+        adv.addWidget(inner)
+        return adv
+
+    def _build_device(self) -> QGroupBox:
+        box = QGroupBox("Device")
+        self.device_combo = _combo()
+        for dev in available_devices():
+            self.device_combo.addItem(f"{dev.label} ({dev.name})" if dev.name != "cpu" else dev.label, dev.name)
+        self.device_combo.currentIndexChanged.connect(self._on_form_changed)
+        self.measure_button = QPushButton("Measure speed")
+        self.measure_button.clicked.connect(self.measure_speed)
+        self.estimate_label = QLabel("Speed: choose a dataset to measure it.")
+        self.estimate_label.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.device_combo, 1)
+        row.addWidget(self.measure_button)
+        layout = QVBoxLayout(box)
+        layout.addLayout(row)
+        layout.addWidget(self.estimate_label)
+        return box
+
+    def _build_output(self) -> QGroupBox:
+        box = QGroupBox("Run folder")
+        self.out_edit = QLineEdit()
+        self.out_edit.editingFinished.connect(self._on_output_edited)
+        choose = QPushButton("Choose…")
+        choose.clicked.connect(self._choose_output)
+        new = QPushButton("New run")
+        new.setToolTip("A fresh run folder with the preset's settings")
+        new.clicked.connect(self.new_run)
+        row = QHBoxLayout()
+        row.addWidget(self.out_edit, 1)
+        row.addWidget(choose)
+        row.addWidget(new)
+        self.out_note = QLabel()
+        self.out_note.setWordWrap(True)
+        layout = QVBoxLayout(box)
+        layout.addLayout(row)
+        layout.addWidget(self.out_note)
+        return box
+
+    def _build_buttons(self) -> QWidget:
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step; a checkpoint is saved")
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_run_button = QPushButton("Resume run…")
+        self.resume_run_button.setToolTip("Continue an earlier run from its last checkpoint")
+        self.resume_run_button.clicked.connect(self._choose_run)
+        self.use_button = QPushButton("Use this model")
+        self.use_button.clicked.connect(self.use_model)
+        self.use_file_button = QPushButton("Use weights file…")
+        self.use_file_button.setToolTip("Use best/last weights or a checkpoint from any run folder")
+        self.use_file_button.clicked.connect(self._choose_weights)
+        box = QWidget()
+        grid = QVBoxLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for buttons in ((self.start_button, self.pause_button, self.stop_button),
+                        (self.resume_run_button, self.use_button, self.use_file_button)):
+            row = QHBoxLayout()
+            for b in buttons:
+                row.addWidget(b)
+            grid.addLayout(row)
+        return box
+
+    def _build_progress(self) -> QWidget:
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Not started")
+        self.rate_label = QLabel(" ")
+        self.val_label = QLabel(" ")
+        self.message_label = QLabel(" ")
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.message_label.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+        self.curves = TrainingCurves(self)
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        for w in (self.progress_bar, self.rate_label, self.val_label, self.message_label):
+            layout.addWidget(w)
+        layout.addWidget(self.curves, 1)
+        return panel
+
+    # --- the form <-> TrainConfig --------------------------------------------------------------------------------
+
+    def set_config(self, config: TrainConfig) -> None:
+        """Show `config` in the form; fields the form does not show (e.g. val_way) are kept as given."""
+        self._base = config
+        self._filling = True
+        try:
+            self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(config.preset)))
+            endless = config.steps >= ENDLESS_STEPS and bool(config.time_budget_s)
+            self.steps_radio.setChecked(not config.time_budget_s)
+            self.budget_radio.setChecked(bool(config.time_budget_s))
+            self.steps_spin.setValue(preset_defaults(config.preset).steps if endless else config.steps)
+            self.budget_spin.setValue((config.time_budget_s or 1800) / 60)
+            self.lr_spin.setValue(config.lr)
+            self.alphabets_spin.setValue(config.batch.alphabets)
+            self.characters_spin.setValue(config.batch.characters)
+            self.drawers_spin.setValue(config.batch.drawers)
+            self.val_every_spin.setValue(config.val_every)
+            self.ckpt_every_spin.setValue(config.checkpoint_every)
+            self.wd_spin.setValue(config.weight_decay)
+            self.warmup_spin.setValue(config.warmup_steps)
+            self.val_tasks_spin.setValue(config.val_tasks)
+            self.val_alphabets_spin.setValue(config.split.val_alphabets)
+            self.seed_spin.setValue(config.seed)
+            self.rotations_box.setChecked(config.batch.class_rotations)
+            self.augment_box.setChecked(config.augment is not None)
+            index = self.device_combo.findData(config.device)
+            if index >= 0:
+                self.device_combo.setCurrentIndex(index)
+        finally:
+            self._filling = False
+        self._on_length_mode()
+
+    def config(self) -> TrainConfig:
+        """Return the TrainConfig the form describes."""
+        base = self._base
+        budget = self.budget_spin.value() * 60 if self.budget_radio.isChecked() else None
+        batch = replace(base.batch, alphabets=self.alphabets_spin.value(), characters=self.characters_spin.value(),
+                        drawers=self.drawers_spin.value(), class_rotations=self.rotations_box.isChecked())
+        augment = (base.augment or preset_defaults(base.preset).augment) if self.augment_box.isChecked() else None
+        return replace(base, preset=self.preset_combo.currentData(), time_budget_s=budget,
+                       steps=ENDLESS_STEPS if budget else self.steps_spin.value(), lr=self.lr_spin.value(),
+                       batch=batch, augment=augment, val_every=self.val_every_spin.value(),
+                       checkpoint_every=self.ckpt_every_spin.value(), weight_decay=self.wd_spin.value(),
+                       warmup_steps=self.warmup_spin.value(), val_tasks=self.val_tasks_spin.value(),
+                       split=replace(base.split, val_alphabets=self.val_alphabets_spin.value()),
+                       seed=self.seed_spin.value(), device=self.device_combo.currentData())
+
+    def _on_preset_changed(self) -> None:
+        if self._filling:
+            return
+        device = self.device_combo.currentData()
+        self.set_config(replace(preset_defaults(self.preset_combo.currentData()), device=device))
+        if self.output_dir() == self._auto_out:
+            self.new_run()  # the automatic folder name carries the preset
+        self._on_form_changed()
+
+    def _on_length_mode(self) -> None:
+        self._enable_length()
+        self._on_form_changed()
+
+    def _enable_length(self) -> None:
+        self.steps_spin.setEnabled(self.steps_radio.isChecked() and self._form_editable("steps"))
+        self.budget_spin.setEnabled(self.budget_radio.isChecked() and self._form_editable("steps"))
+
+    def _on_form_changed(self) -> None:
+        if self._filling:
+            return
+        b = BatchConfig(self.alphabets_spin.value(), self.characters_spin.value(), self.drawers_spin.value())
+        self.batch_note.setText(f"= {b.size:,} images, {b.size * (b.size - 1) // 2:,} pairs")
+        self._show_estimate(self._estimate)
+        if self.auto_estimate and self._state == "idle":
+            self._estimate_timer.start()
+
+    def _form_editable(self, field: str) -> bool:
+        # A run being continued keeps its saved settings: only its length and device may change (as the engine does).
+        return self._state == "idle" and (self._resume_step is None or field in ("steps", "device"))
+
+    def _lock_form(self) -> None:
+        locked_all = self._state != "idle"
+        keep_settings = self._resume_step is not None
+        for w in (self.preset_combo, self.lr_spin, self.alphabets_spin, self.characters_spin, self.drawers_spin,
+                  self.val_every_spin, self.ckpt_every_spin, self.wd_spin, self.warmup_spin, self.val_tasks_spin,
+                  self.val_alphabets_spin, self.seed_spin, self.rotations_box, self.augment_box):
+            w.setEnabled(not locked_all and not keep_settings)
+        for w in (self.steps_radio, self.budget_radio, self.device_combo, self.out_edit):
+            w.setEnabled(not locked_all)
+        self._enable_length()
+        self.locked_note.setVisible(keep_settings and not locked_all)
+        self.locked_note.setText("Continuing a run keeps its settings; you may change its length and device.")
+
+    # --- dataset and speed estimate -----------------------------------------------------------------------------
+
+    def _on_dataset_changed(self, status: DatasetStatus) -> None:
+        self._estimate = None
+        if "background" in status.sets:
+            n = len(status.sets["background"].alphabets)
+            self.val_alphabets_spin.setMaximum(max(0, n - 1))
+            self._on_form_changed()
+        else:
+            self.estimate_label.setText("Speed: choose a dataset to measure it.")
+        self._update_buttons()
+
+    def measure_speed(self) -> None:
+        """Measure seconds per step on the chosen device with a few real steps, in a worker."""
+        data = self.dataset.sets.get("background")
+        if data is None or self._state != "idle":
+            return
+        self._cancel_estimate()
+        config = self.config()
+        task = TaskThread(lambda progress, cancel: estimate_speed(config, data, cancel), key=self._speed_key())
+        task.succeeded.connect(self._on_estimate)
+        task.failed.connect(self._on_estimate_failed)
+        task.finished.connect(self._forget_task)
+        self._estimate_task = task
+        self._tasks.append(task)
+        self.estimate_label.setText(f"Speed: measuring a few steps on {config.device}…")
+        task.start()
+
+    def _cancel_estimate(self) -> None:
+        self._estimate_timer.stop()
+        if self._estimate_task is not None:
+            self._estimate_task.cancel()
+            self._estimate_task = None
+
+    def _on_estimate(self, estimate: SpeedEstimate) -> None:
+        if self.sender() is self._estimate_task:
+            self._estimate, self._estimate_key = estimate, self.sender().info["key"]
+            self._show_estimate(estimate)
+
+    def _on_estimate_failed(self, message: str) -> None:
+        if self.sender() is self._estimate_task:
+            self.estimate_label.setText(f"Speed: could not measure ({message})")
+
+    def _speed_key(self) -> tuple:
+        cfg = self.config()
+        return cfg.preset, cfg.batch, cfg.device, cfg.augment is not None
+
+    def _show_estimate(self, est: SpeedEstimate | None) -> None:
+        if est is None:
+            return
+        if self._estimate_key != self._speed_key():
+            again = self.auto_estimate and self._state == "idle" and "background" in self.dataset.sets
+            if again:
+                self._estimate_timer.start()
+            self.estimate_label.setText("Speed: measured for other settings; " +
+                                        ("measuring again shortly…" if again else "press “Measure speed”."))
+            return
+        cfg = self.config()
+        run = (f"this run ≈ {_hms(cfg.time_budget_s)} (time budget)" if cfg.time_budget_s
+               else f"{cfg.steps:,} steps ≈ {_hms(cfg.steps * est.seconds_per_step)}")
+        self.estimate_label.setText(
+            f"Speed on {est.device}: {est.seconds_per_step * 1000:.0f} ms/step ({est.images_per_s:,.0f} images/s). "
+            f"One epoch ({est.train_images:,} training images, {est.steps_per_epoch:,.0f} steps) ≈ "
+            f"{_hms(est.seconds_per_epoch)}; {run}, validation not counted.")
+
+    def _forget_task(self) -> None:
+        task = self.sender()
+        if task in self._tasks:
+            self._tasks.remove(task)
+        if task is self._estimate_task:
+            self._estimate_task = None
+
+    # --- run folder ---------------------------------------------------------------------------------------------
+
+    def output_dir(self) -> Path:
+        """Return the run folder the next Start writes to."""
+        return Path(self.out_edit.text()).expanduser()
+
+    def set_output_dir(self, folder: str | Path) -> None:
+        """Use `folder` as the run folder; one holding a checkpoint is loaded for continuing."""
+        self.out_edit.setText(str(folder))
+        self._on_output_edited()
+
+    def new_run(self) -> None:
+        """Start over with a fresh run folder (the settings stay; they can be continued from no checkpoint)."""
+        if self._state != "idle":
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self._auto_out = self.runs_root / f"{self.preset_combo.currentData()}-{stamp}"
+        self.out_edit.setText(str(self._auto_out))
+        self._resume_step = None
+        self._weights = None
+        self.out_note.setText("A new run will be written here.")
+        self._lock_form()
+        self._update_buttons()
+
+    def _choose_output(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Run folder", str(self.runs_root))
+        if chosen:
+            self.set_output_dir(chosen)
+
+    def _on_output_edited(self) -> None:
+        folder = self.output_dir()
+        if (folder / CHECKPOINT_NAME).is_file():
+            self.open_run(folder)
+        else:
+            self._resume_step = None
+            self.out_note.setText("A new run will be written here.")
+            self._lock_form()
+            self._update_buttons()
+
+    def _choose_run(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Resume run: choose a run folder", str(self.runs_root))
+        if chosen:
+            self.open_run(chosen)
+
+    def open_run(self, folder: str | Path, start: bool = False) -> None:
+        """Load a run folder's checkpoint (settings, step, curves) in a worker so that Start continues it."""
+        folder = Path(folder)
+        self.out_edit.setText(str(folder))
+        if not (folder / CHECKPOINT_NAME).is_file():
+            self._say(f"{folder} holds no {CHECKPOINT_NAME}: not a run that can be continued.", error=True)
+            return
+        self.out_note.setText("Reading the checkpoint…")
+        task = TaskThread(lambda progress, cancel: load_checkpoint(folder), folder=folder, start=start)
+        task.succeeded.connect(self._on_run_loaded)
+        task.failed.connect(self._on_error)
+        task.finished.connect(self._forget_task)
+        self._tasks.append(task)
+        task.start()
+
+    def _on_run_loaded(self, state: dict) -> None:
+        folder, start = self.sender().info["folder"], self.sender().info["start"]
+        if self.output_dir() != folder or self._state != "idle":
+            return
+        saved = TrainConfig.from_dict(state["config"])
+        self.set_config(replace(saved, device=self.device_combo.currentData()))
+        self._resume_step = int(state["step"])
+        self.curves.load_history(state.get("history", []))
+        best = folder / "best.safetensors"
+        self._weights = str(best if best.is_file() else folder / "last.safetensors")
+        self.out_note.setText(f"Holds a run at step {self._resume_step:,}: Start continues it from its checkpoint.")
+        if saved.steps <= self._resume_step and not saved.time_budget_s:
+            self.out_note.setText(self.out_note.text() + " It has reached its steps: raise them to train on.")
+        self._lock_form()
+        self._update_buttons()
+        if start:
+            self.start()
+
+    # --- start, pause, stop -------------------------------------------------------------------------------------
+
+    def is_training(self) -> bool:
+        """Return True while a training thread is running."""
+        return is_running(self._thread)
+
+    def start(self) -> bool:
+        """Start (or continue) training in a worker thread; return False with a message when it cannot start."""
+        data = self.dataset.sets.get("background")
+        if self._thread is not None:
+            return False
+        if data is None:
+            self._say("Choose the Omniglot folder first (see “How to get the dataset…”).", error=True)
+            return False
+        out = self.output_dir()
+        resume = (out / CHECKPOINT_NAME).is_file()
+        self._cancel_estimate()
+        if not resume:
+            self.curves.clear()
+            self.best_validation = None
+        thread = TrainThread(self.config(), data, out, resume=resume)
+        thread.ready.connect(self._on_ready)
+        # Queued even for batches flushed from this thread (on pause), so batches are handled in send order.
+        thread.events.connect(self._on_events, Qt.QueuedConnection)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread = thread
+        self.last_step_event = None
+        self._set_state("starting")
+        self._say(f"{'Continuing' if resume else 'Starting'} training in {out}…")
+        thread.start()
+        return True
+
+    def toggle_pause(self) -> None:
+        """Pause a running run, or resume a paused one."""
+        if self._thread is None:
+            return
+        if self._state == "paused":
+            self._thread.resume_training()
+            self._set_state("running")
+        elif self._state in ("running", "starting"):
+            self._thread.pause()
+            self._set_state("paused")
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current step; it validates and saves a checkpoint, then ends."""
+        if self._thread is None or self._state == "stopping":
+            return
+        self._thread.request_stop()
+        self._thread.resume_training()
+        self._set_state("stopping")
+        self._say("Stopping: finishing the step, validating and saving a checkpoint…")
+
+    def _set_state(self, state: str) -> None:
+        self._state = state
+        self._lock_form()
+        self._update_buttons()
+        if state == "paused":
+            step = self.last_step_event.step if self.last_step_event else 0
+            self.progress_bar.setFormat(f"Paused at step {step:,}")
+
+    def _update_buttons(self) -> None:
+        s = self._state
+        has_data = "background" in self.dataset.sets
+        self.start_button.setEnabled(s == "idle" and has_data)
+        self.start_button.setText(f"Continue from step {self._resume_step:,}" if self._resume_step is not None
+                                  else "Start")
+        self.pause_button.setEnabled(s in ("running", "paused", "starting"))
+        self.pause_button.setText("Resume" if s == "paused" else "Pause")
+        self.stop_button.setEnabled(s in ("running", "paused", "starting"))
+        self.resume_run_button.setEnabled(s == "idle")
+        self.measure_button.setEnabled(s == "idle" and has_data)
+        self.use_button.setEnabled(self._weights is not None and Path(self._weights).is_file())
+
+    # --- events from the training thread ------------------------------------------------------------------------
+
+    def _on_ready(self, info: dict) -> None:
+        if self._state == "starting":
+            self._set_state("running")
+        step = info["step"]
+        self.curves.truncate(step)  # a resumed run repeats what came after its checkpoint
+        val = ", ".join(info["val_alphabets"]) or "none"
+        self._say(f"Training on {info['device']} from step {step:,}: {len(info['train_alphabets'])} training "
+                  f"alphabets ({info['train_images']:,} images); validation on {val}.")
+
+    def _on_events(self, batch: list) -> None:
+        steps = [e for e in batch if isinstance(e, StepEvent)]
+        vals = [e for e in batch if isinstance(e, ValidationEvent)]
+        self.curves.add_steps(steps)
+        self.curves.add_validation(vals)
+        if steps:
+            self.last_step_event = steps[-1]
+            self._show_progress(steps[-1])
+        for event in vals:
+            self._show_validation(event)
+        for event in batch:
+            if isinstance(event, CheckpointEvent):
+                self._on_checkpoint(event)
+            elif isinstance(event, FinishedEvent):
+                self._on_finished(event)
+            elif isinstance(event, FailedEvent):
+                self._on_failed(event)
+
+    def _show_progress(self, e: StepEvent) -> None:
+        cfg = self._thread.config if self._thread else self._base
+        if cfg.time_budget_s:
+            fraction = min(1.0, max(e.elapsed_s / cfg.time_budget_s, e.step / max(1, e.total_steps)))
+            total = f"{_hms(cfg.time_budget_s)} budget"
+        else:
+            fraction = e.step / max(1, e.total_steps)
+            total = f"{e.total_steps:,}"
+        self.progress_bar.setValue(int(1000 * fraction))
+        if self._state != "paused":
+            self.progress_bar.setFormat(f"step {e.step:,} / {total} ({fraction:.0%})")
+        self.rate_label.setText(f"{e.images_per_s:,.0f} images/s · {e.pairs_per_s:,.0f} pairs/s · loss {e.loss:.4f}"
+                                f" · elapsed {_hms(e.elapsed_s)} · ETA {_hms(e.eta_s)}")
+
+    def _show_validation(self, e: ValidationEvent) -> None:
+        if e.is_best or self.best_validation is None:
+            self.best_validation = e
+        best = self.best_validation
+        self.val_label.setText(f"Validation one-shot accuracy at step {e.step:,}: {e.accuracy:.1%} ± {e.ci95:.1%}"
+                               f" (best {best.accuracy:.1%} at step {best.step:,})")
+
+    def _on_checkpoint(self, e: CheckpointEvent) -> None:
+        folder = Path(e.path).parent
+        best = folder / "best.safetensors"
+        self._weights = str(best if best.is_file() else folder / "last.safetensors")
+        self._resume_step = e.step
+        self.out_note.setText(f"Checkpoint saved at step {e.step:,}.")
+        self._update_buttons()
+
+    def _on_finished(self, e: FinishedEvent) -> None:
+        self._weights = e.best_weights or e.last_weights
+        best = f"{e.best_accuracy:.1%}" if e.best_accuracy is not None else "n/a"
+        self.progress_bar.setFormat(f"{e.reason.capitalize()} at step {e.step:,}")
+        self._say(f"Training {e.reason} at step {e.step:,} after {_hms(e.elapsed_s)}; best validation accuracy "
+                  f"{best}. “Use this model” takes {Path(self._weights).name if self._weights else 'nothing'}; "
+                  f"Start continues the run.")
+
+    def _on_failed(self, e: FailedEvent) -> None:
+        self.progress_bar.setFormat(f"Failed at step {e.step:,}")
+        self._say(f"Training failed at step {e.step:,}: {e.message}", error=True)
+
+    def _on_thread_finished(self) -> None:
+        self._thread = None  # the thread deletes itself
+        if not (self.output_dir() / CHECKPOINT_NAME).is_file():
+            self._resume_step = None  # failed before its first checkpoint: a new run again
+        self._set_state("idle")
+
+    def _on_error(self, message: str) -> None:
+        self._say(message, error=True)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        colour = "#b3261e" if error else "palette(text)"
+        self.message_label.setText(f"<span style='color:{colour}'>{text}</span>")
+
+    # --- using the result ---------------------------------------------------------------------------------------
+
+    def use_model(self) -> None:
+        """Emit `model_ready` with the latest run's best (else last) weights."""
+        if self._weights:
+            self.use_weights_file(self._weights)
+
+    def _choose_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Use weights", str(self.output_dir()),
+                                              "Weights or checkpoint (*.safetensors checkpoint.pt)")
+        if path:
+            self.use_weights_file(path)
+
+    def use_weights_file(self, path: str | Path) -> bool:
+        """Check a weights file (a checkpoint.pt maps to the last.safetensors written with it) and emit
+        `model_ready` with its path; return False with a message when it is not usable."""
+        path = Path(path)
+        if path.name == CHECKPOINT_NAME:
+            path = path.with_name("last.safetensors")  # written beside every checkpoint, same step
+        try:
+            _, card = read_metadata(path)
+        except WeightsError as exc:
+            self._say(str(exc), error=True)
+            return False
+        self._say(f"Using {card.get('name', path.stem)} ({path}).")
+        self.model_ready.emit(str(path))
+        return True
+
+    # --- closing ------------------------------------------------------------------------------------------------
+
+    def threads(self) -> list:
+        """Return this tab's running background threads (training, estimates, loads, dataset checks)."""
+        mine = [t for t in (self._thread, *self._tasks) if is_running(t)]
+        return mine + self.dataset.threads()
+
+    def confirm_close(self) -> bool:
+        """Ask whether to stop a running training before closing; return True if closing may go on."""
+        if not self.is_training():
+            return True
+        answer = QMessageBox.question(
+            self, "Training is running",
+            "Stop training and close? A checkpoint is saved first; continue later with “Resume run…”.",
+            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+        return answer == QMessageBox.Yes
+
+    def shutdown(self, timeout_s: float = 60.0) -> bool:
+        """Stop training (saving a checkpoint) and every background task; wait; return True when all ended."""
+        self._cancel_estimate()
+        self._say("Stopping training and saving a checkpoint…")
+        ok = stop_threads(self.threads(), timeout_s)
+        if self._thread is not None and not is_running(self._thread):
+            self._on_thread_finished()  # its queued `finished` may never be delivered if the app quits now
+        return ok
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        # Standalone, the tab asks itself; inside a window, that window asks first (confirm_close) and then
+        # closes the tab, which must just stop cleanly without asking a second time.
+        if self.isWindow() and not self.confirm_close():
+            event.ignore()
+            return
+        self.shutdown()
+        event.accept()

@@ -1,0 +1,274 @@
+"""The Train tab's cost: how long the UI event loop stalls while training runs at full speed, and how much the
+UI slows training down.
+
+Stalls: a 5 ms QTimer measures its own lateness (gap between ticks minus 5 ms) from the first step event until
+the stop; max and 99th percentile are reported. Throughput: images/s from the Trainer's step events (steps x
+batch over its clock), for a run continued from the Train tab (shown, its curves holding --prefill points of
+history: a long run resumed) against the Trainer alone in the same process (--rounds interleaved pairs of runs,
+medians compared, so that a shared machine's changing load cancels out).
+
+Data: the real background set when found (--data-dir, $OMNIGLOT_DIR or .data/omniglot), else synthetic strokes.
+
+    python benchmarks/bench_ui.py [--preset tiny] [--seconds 10] [--rounds 3] [--device auto]
+                                  [--prefill 100000] [--batch A,C,D] [--log-every 1] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
+
+from engine.data import DatasetMissing, OmniglotSet, load_omniglot  # noqa: E402
+from engine.train import StepEvent, TrainConfig, Trainer, preset_defaults  # noqa: E402
+
+TICK_MS = 5
+WARMUP_EVENTS = 3  # step events skipped before measuring: first steps pay allocations and kernel choice
+
+
+def synthetic_background(alphabets: int = 12, chars: int = 20, drawers: int = 20, seed: int = 0) -> OmniglotSet:
+    """Return a background-like set of random 3-stroke glyphs (one shape per character, jittered per drawer)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:105, 0:105]
+    images = []
+    for _ in range(alphabets * chars):
+        strokes = rng.integers(15, 90, size=(3, 4)).astype(float)
+        for _ in range(drawers):
+            ink = np.zeros((105, 105), bool)
+            for x0, y0, x1, y1 in strokes + rng.normal(0, 2, size=strokes.shape):
+                t = np.linspace(0, 1, 60)[:, None, None]
+                px, py = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
+                ink |= ((xx - px) ** 2 + (yy - py) ** 2 < 4).any(axis=0)
+            images.append(np.packbits(ink, axis=-1))
+    n_chars = alphabets * chars
+    return OmniglotSet(name="background", images=np.stack(images),
+                       char=np.repeat(np.arange(n_chars, dtype=np.int32), drawers),
+                       drawer=np.tile(np.arange(1, drawers + 1, dtype=np.int16), n_chars),
+                       char_alphabet=np.repeat(np.arange(alphabets, dtype=np.int32), chars),
+                       char_names=[f"character{c % chars + 1:02d}" for c in range(n_chars)],
+                       alphabets=[f"Alphabet_{a:02d}" for a in range(alphabets)])
+
+
+def load_data(data_dir: str | None) -> tuple[OmniglotSet, str]:
+    """Return the background set and where it came from (real Omniglot when found, else synthetic)."""
+    candidates = [data_dir, os.environ.get("OMNIGLOT_DIR"), Path(__file__).resolve().parent.parent / ".data/omniglot"]
+    for folder in [c for c in candidates if c]:
+        try:
+            return load_omniglot(folder, with_evaluation=False).background, f"omniglot ({folder})"
+        except (DatasetMissing, OSError, ValueError):
+            continue
+    return synthetic_background(), "synthetic"
+
+
+def throughput(events: list[StepEvent], batch: int) -> float:
+    """Return images/s over the step events after the warm-up (steps x batch over the Trainer's clock)."""
+    if len(events) < 2:
+        raise RuntimeError("too few step events: raise --seconds or lower --batch")
+    steady = events[min(WARMUP_EVENTS, len(events) - 2):]
+    first, last = steady[0], steady[-1]
+    return (last.step - first.step) * batch / max(last.elapsed_s - first.elapsed_s, 1e-9)
+
+
+def run_alone(config: TrainConfig, data: OmniglotSet, seconds: float, warm_up: bool = False) -> float:
+    """Return the Trainer's images/s with no UI in the process doing anything (0 for a warm-up run).
+
+    It runs in a plain background thread, as in the app: on CPU the same torch steps measured 2-4x slower on the
+    main thread than on another thread here, which would be mistaken for a gain from the UI.
+    """
+    events: list[StepEvent] = []
+
+    def train() -> None:
+        with tempfile.TemporaryDirectory() as out:
+            trainer = Trainer(replace(config, time_budget_s=seconds), data, out,
+                              callback=lambda e: events.append(e) if isinstance(e, StepEvent) else None)
+            trainer.run()
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    worker.join()
+    return 0.0 if warm_up else throughput(events, config.batch.size)
+
+
+class StallMeter:
+    """A 5 ms precise timer that records how late each tick comes, while `measuring` is set."""
+
+    def __init__(self):
+        from PySide6.QtCore import Qt, QTimer
+
+        self.late_ms: list[float] = []
+        self.measuring = False
+        self._last = time.perf_counter()
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.PreciseTimer)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self.measuring:
+            self.late_ms.append(max(0.0, (now - self._last) * 1000 - TICK_MS))
+        self._last = now
+
+
+def make_long_run(folder: Path, config: TrainConfig, data: OmniglotSet, points: int) -> None:
+    """Write a run folder whose checkpoint is at step `points` with that many logged steps (a long run to
+    resume: its history fills the curves when the tab opens it)."""
+    trainer = Trainer(config, data, folder)
+    rng = np.random.default_rng(0)
+    loss = np.exp(-np.arange(points) / max(points, 1)) + 0.05 * rng.standard_normal(points)
+    trainer.history = [{"kind": "step", "step": s + 1, "elapsed_s": 0.01 * s, "loss": float(loss[s]),
+                        "pair_accuracy": 0.5, "lr": 1e-3, "images_per_s": 1000.0} for s in range(points)]
+    trainer.step = points
+    folder.mkdir(parents=True, exist_ok=True)
+    trainer.save_checkpoint()
+
+
+def idle_baseline(seconds: float) -> list[float]:
+    """Return tick lateness (ms) with the event loop idle: the machine's own noise floor (a shared, loaded
+    machine delays timers without any help from the app)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.instance() or QApplication([])
+    meter = StallMeter()
+    meter.measuring = True
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+    meter.timer.stop()
+    return meter.late_ms
+
+
+def run_with_ui(config: TrainConfig, data: OmniglotSet, seconds: float, points: int) -> tuple[float, list[float]]:
+    """Return (images/s, tick lateness in ms) for a long run resumed from the Train tab (shown) and trained
+    for `seconds` under a real event loop."""
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.train_tab import TrainTab
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as out:
+        run = Path(out) / "run"
+        make_long_run(run, config, data, points)
+        tab = TrainTab(auto_estimate=False)
+        tab.resize(1400, 900)
+        tab.show()
+        tab.dataset.set_dataset({"background": data})
+        tab.open_run(run)
+        while tab._resume_step != points:  # the checkpoint (and its history) loads in a worker
+            app.processEvents()
+            time.sleep(0.01)
+        tab.steps_spin.setValue(2 * points + 10**6)
+        meter = StallMeter()
+        seen: list[StepEvent] = []
+        loop = QEventLoop()
+        state = {"deadline": None}
+
+        def watch() -> None:
+            # Sampled every 20 ms: rates only need the first and last events seen (same Trainer clock).
+            event = tab.last_step_event
+            if event is not None and (not seen or event.step != seen[-1].step):
+                seen.append(event)
+                if state["deadline"] is None and len(seen) > WARMUP_EVENTS:
+                    meter.measuring, state["deadline"] = True, time.perf_counter() + seconds
+            if state["deadline"] and time.perf_counter() > state["deadline"] and tab._state == "running":
+                meter.measuring = False
+                tab.stop()
+            if state["deadline"] and not tab.is_training() and tab._state == "idle":
+                loop.quit()
+
+        watcher = QTimer()
+        watcher.timeout.connect(watch)
+        watcher.start(20)
+        tab.start()
+        loop.exec()
+        watcher.stop()
+        meter.timer.stop()
+        tab.shutdown()
+        tab.close()
+    return throughput(seen, config.batch.size), meter.late_ms
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default="tiny")
+    p.add_argument("--seconds", type=float, default=10.0, help="measured training time per run")
+    p.add_argument("--rounds", type=int, default=3, help="alone/with-tab pairs of runs (medians are compared)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--prefill", type=int, default=100_000, help="steps of history in the curves")
+    p.add_argument("--log-every", type=int, default=1, help="steps per step event (the app's default is 10)")
+    p.add_argument("--batch", help="alphabets,characters,drawers per batch (default: the preset's)")
+    p.add_argument("--switch-interval", type=float, help="sys.setswitchinterval (s): how often the GIL changes hands")
+    p.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--data-dir")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON")
+    args = p.parse_args()
+
+    from app.train_worker import guard_pyside_refcounts
+
+    guard_pyside_refcounts()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    data, source = load_data(args.data_dir)
+    # Every step reported: the most events the UI can get (log_every 10 is the default), a conservative load.
+    config = replace(preset_defaults(args.preset), val_every=0, checkpoint_every=0, device=args.device,
+                     log_every=args.log_every)
+    if args.batch:
+        a, c, d = (int(v) for v in args.batch.split(","))
+        config = replace(config, batch=replace(config.batch, alphabets=a, characters=c, drawers=d))
+    print(f"data: {source}, {data.summary()}; preset {args.preset}, batch {config.batch.size}, device {args.device}",
+          file=sys.stderr)
+    run_alone(replace(config, steps=30), data, 5.0, warm_up=True)  # imports, allocations, caches
+    baseline = np.asarray(idle_baseline(min(args.seconds, 5.0)))
+    alone, ui, late = [], [], []
+    for r in range(args.rounds):  # interleaved, order alternating: load drifts on a shared machine cancel out
+        for kind in (("alone", "ui") if r % 2 == 0 else ("ui", "alone")):
+            if kind == "alone":
+                alone.append(run_alone(config, data, args.seconds))
+            else:
+                ips, ticks = run_with_ui(config, data, args.seconds, args.prefill)
+                ui.append(ips)
+                late += ticks
+        print(f"round {r + 1}: alone {alone[-1]:.0f} images/s, with the tab {ui[-1]:.0f}", file=sys.stderr)
+    alone_ips, ui_ips = float(np.median(alone)), float(np.median(ui))
+    late_arr = np.asarray(late) if late else np.zeros(1)
+    result = {"max_stall_ms": round(float(late_arr.max()), 1),
+              "p99_stall_ms": round(float(np.percentile(late_arr, 99)), 1),
+              "throughput_cost": round(1 - ui_ips / alone_ips, 3),
+              "images_per_s_alone": round(alone_ips, 1), "images_per_s_ui": round(ui_ips, 1),
+              "rounds_alone": [round(v, 1) for v in alone], "rounds_ui": [round(v, 1) for v in ui],
+              "ticks": len(late), "prefill_points": args.prefill, "preset": args.preset, "device": args.device,
+              "data": source.split(" ")[0], "log_every": args.log_every, "batch": config.batch.size,
+              "idle_max_stall_ms": round(float(baseline.max()), 1),
+              "idle_p99_stall_ms": round(float(np.percentile(baseline, 99)), 1),
+              "cpu_load_1min": round(os.getloadavg()[0], 1), "cpus": os.cpu_count(),
+              "switch_interval_s": sys.getswitchinterval()}
+    print(f"UI stalls while training: max {result['max_stall_ms']} ms, p99 {result['p99_stall_ms']} ms over "
+          f"{len(late)} ticks (idle loop: max {result['idle_max_stall_ms']} ms, p99 "
+          f"{result['idle_p99_stall_ms']} ms); median throughput {ui_ips:.0f} images/s with the tab vs "
+          f"{alone_ips:.0f} alone: "
+          f"cost {result['throughput_cost']:.1%}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

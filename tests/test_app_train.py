@@ -1,0 +1,384 @@
+"""The Train tab on tiny synthetic Omniglot data: dataset checks, start / pause / resume / stop, checkpoints,
+continuing a run, closing during training, failures, and curves that stay fast with 100,000 points."""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shiboken6
+from PIL import Image, ImageDraw
+
+pytest.importorskip("pytestqt")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QThread  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+from app.curves import TrainingCurves  # noqa: E402
+from app.dataset_panel import DatasetPanel  # noqa: E402
+from app.train_tab import TrainTab  # noqa: E402
+from app.train_worker import running_threads, stop_threads  # noqa: E402
+from engine.data.splits import SplitConfig  # noqa: E402
+from engine.pairs import BatchConfig  # noqa: E402
+from engine.train import StepEvent, TrainConfig, ValidationEvent  # noqa: E402
+from engine.train.checkpoint import load_checkpoint  # noqa: E402
+
+ALPHABETS, CHARACTERS, DRAWERS = 3, 6, 20
+
+
+# --- fixtures ---------------------------------------------------------------------------------------------------
+
+def write_synthetic_omniglot(root: Path, name: str = "background", alphabets: int = ALPHABETS,
+                             characters: int = CHARACTERS, drawers: int = DRAWERS, seed: int = 0) -> Path:
+    """Write random-stroke 105x105 1-bit PNGs in the official layout under root/images_<name>; return root."""
+    rng = np.random.default_rng(seed)
+    char_id = 0
+    for a in range(alphabets):
+        for c in range(characters):
+            char_id += 1
+            folder = root / f"images_{name}" / f"Alphabet_{a}" / f"character{c + 1:02d}"
+            folder.mkdir(parents=True)
+            strokes = rng.integers(15, 90, size=(3, 4))  # one shape per character, jittered per drawer
+            for d in range(drawers):
+                img = Image.new("1", (105, 105), 1)
+                draw = ImageDraw.Draw(img)
+                for x0, y0, x1, y1 in strokes + rng.integers(-4, 5, size=strokes.shape):
+                    draw.line([(int(x0), int(y0)), (int(x1), int(y1))], fill=0, width=3)
+                img.save(folder / f"{char_id:04d}_{d + 1:02d}.png")
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_dirs(tmp_path_factory):
+    """Keep the engine's caches and default run folders out of the user's home."""
+    base = tmp_path_factory.mktemp("home")
+    old = {k: os.environ.get(k) for k in ("GLYPHS_CACHE_HOME", "GLYPHS_DATA_HOME")}
+    os.environ["GLYPHS_CACHE_HOME"] = str(base / "cache")
+    os.environ["GLYPHS_DATA_HOME"] = str(base / "data")
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_torch():
+    """Make the tests' timings measure the app, not torch: import what the first optimiser imports
+    (torch._dynamo, ~5 s here) once, and use one intra-op thread, since OpenMP threads spinning on a
+    shared 2-core machine can make a tiny step 5x slower."""
+    import torch
+    import torch._dynamo  # noqa: F401
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def omniglot_dir(tmp_path_factory) -> Path:
+    return write_synthetic_omniglot(tmp_path_factory.mktemp("omniglot"))
+
+
+@pytest.fixture(autouse=True)
+def no_qthread_left(qtbot):
+    """Fail any test that leaves a QThread running (checked before qtbot closes the test's widgets).
+
+    A thread that has just sent its last signal needs a moment to exit; real work does not end in 2 s.
+    """
+    yield
+    if running_threads():
+        try:
+            qtbot.waitUntil(lambda: not running_threads(), timeout=2000)
+        except Exception:
+            pass  # reported below
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # isinstance over every object touches deprecated module attributes
+        objects = [o for o in gc.get_objects() if isinstance(o, QThread)]
+    left = [t for t in objects if shiboken6.isValid(t) and t.isRunning()]
+    left += [t for t in running_threads() if t not in left]
+    if left:
+        stop_threads(left, timeout_s=20)
+        pytest.fail(f"test left {len(left)} QThread(s) running: {left}")
+
+
+@pytest.fixture(autouse=True)
+def no_surprise_dialogs(monkeypatch):
+    """A modal dialog would hang an offscreen test: an unexpected question is answered Yes, then fails the test.
+
+    Raising inside the dialog instead would surface in a Qt virtual (closeEvent) and hide the real failure.
+    """
+    asked: list[tuple] = []
+
+    def unexpected(*args, **kwargs):
+        asked.append(args[1:3])
+        return QMessageBox.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", unexpected)
+    yield
+    assert not asked, f"unexpected dialog(s): {asked}"
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    """A run that trains in milliseconds a step on CPU."""
+    base = TrainConfig(preset="tiny", steps=100_000, lr=2e-3, warmup_steps=5, batch=BatchConfig(2, 3, 2),
+                       split=SplitConfig(val_alphabets=1), val_every=0, val_tasks=5, val_way=5,
+                       checkpoint_every=0, log_every=2, device="cpu", amp=False)
+    return TrainConfig(**{**base.__dict__, **overrides})
+
+
+def make_tab(qtbot, data_dir: Path, runs: Path) -> TrainTab:
+    tab = TrainTab(data_dir=data_dir, runs_root=runs, auto_estimate=False)
+    qtbot.addWidget(tab)
+    qtbot.waitUntil(lambda: "background" in tab.dataset.sets and not tab.dataset.is_loading(), timeout=PROGRESS_MS)
+    return tab
+
+
+# Generous waits for progress (the machine may be shared and busy); the 2 s limits are on reactions only.
+PROGRESS_MS = 60_000
+
+
+def wait_steps(qtbot, tab: TrainTab, at_least: int, timeout: int = PROGRESS_MS) -> int:
+    qtbot.waitUntil(lambda: tab.last_step_event is not None and tab.last_step_event.step >= at_least,
+                    timeout=timeout)
+    return tab.last_step_event.step
+
+
+def wait_thread_gone(qtbot, tab: TrainTab, timeout: int = 2000) -> None:
+    qtbot.waitUntil(lambda: not tab.is_training() and tab._state == "idle", timeout=timeout)
+
+
+# --- dataset panel ----------------------------------------------------------------------------------------------
+
+def test_dataset_panel_reports_found_missing_and_damaged(qtbot, omniglot_dir, tmp_path):
+    panel = DatasetPanel(("background",), folder=omniglot_dir)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.dataset_changed, timeout=PROGRESS_MS) as found:
+        pass
+    status = found.args[0]
+    assert status.state == "found"
+    assert status.sets["background"].n_characters == ALPHABETS * CHARACTERS
+    assert "3 alphabets, 18 characters, 360 images" in panel.state_label.text()
+
+    with qtbot.waitSignal(panel.dataset_changed, timeout=PROGRESS_MS) as missing:
+        panel.set_folder(tmp_path / "empty")
+    assert missing.args[0].state == "missing" and not panel.sets
+    assert "images_background.zip" in panel.state_label.text()
+    assert not panel.help_box.isHidden()  # the "get the dataset" help opens by itself
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "images_background.zip").write_bytes(b"PK\x03\x04 truncated")
+    with qtbot.waitSignal(panel.dataset_changed, timeout=PROGRESS_MS) as corrupt:
+        panel.set_folder(damaged)
+    assert corrupt.args[0].state == "corrupt"
+    assert "truncated" in panel.state_label.text() or "zip" in panel.state_label.text()
+
+
+def test_dataset_panel_reads_a_zip_archive(qtbot, omniglot_dir, tmp_path):
+    archive_dir = tmp_path / "zipped"
+    archive_dir.mkdir()
+    with zipfile.ZipFile(archive_dir / "images_background.zip", "w") as zf:
+        for png in sorted((omniglot_dir / "images_background").rglob("*.png"))[:40]:
+            zf.write(png, png.relative_to(omniglot_dir).as_posix())
+    panel = DatasetPanel(("background",), folder=archive_dir)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.status is not None and not panel.is_loading(), timeout=PROGRESS_MS)
+    assert panel.status.state == "found" and len(panel.sets["background"]) == 40
+
+
+# --- training ---------------------------------------------------------------------------------------------------
+
+def test_train_pause_resume_stop_and_checkpoint(qtbot, omniglot_dir, tmp_path):
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.set_config(tiny_config())
+    tab.set_output_dir(tmp_path / "run1")
+    assert tab.start_button.isEnabled() and tab.start_button.text() == "Start"
+    assert tab.start()
+    wait_steps(qtbot, tab, 10)
+    assert tab.curves.point_count() >= 5
+    x = tab.curves.series["loss"].x
+    assert np.all(np.diff(x) > 0), "step events must arrive in order"
+    assert np.isfinite(tab.curves.series["loss"].smoothed).all()
+
+    t0 = time.monotonic()
+    tab.toggle_pause()
+    qtbot.waitUntil(lambda: tab._thread.trainer is not None and tab._thread.trainer.is_paused, timeout=2000)
+    paused_at = tab._thread.trainer.step
+    qtbot.wait(300)
+    assert tab._thread.trainer.step <= paused_at + 1  # at most the step in flight finishes
+    assert tab.pause_button.text() == "Resume" and time.monotonic() - t0 < 2
+
+    tab.toggle_pause()
+    wait_steps(qtbot, tab, paused_at + 6)
+
+    t0 = time.monotonic()
+    tab.stop()
+    wait_thread_gone(qtbot, tab, timeout=2000)
+    assert time.monotonic() - t0 < 2
+    state = load_checkpoint(tmp_path / "run1")
+    assert state["step"] >= paused_at + 6
+    assert (tmp_path / "run1" / "last.safetensors").is_file()
+    assert tab.start_button.text() == f"Continue from step {state['step']:,}"
+    assert "stopped" in tab.message_label.text()
+
+    with qtbot.waitSignal(tab.model_ready, timeout=1000) as ready:
+        tab.use_button.click()
+    assert Path(ready.args[0]).name in ("best.safetensors", "last.safetensors")
+
+
+def test_resume_run_continues_from_checkpoint(qtbot, omniglot_dir, tmp_path):
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.set_config(tiny_config(val_every=10, checkpoint_every=10))
+    tab.set_output_dir(tmp_path / "run")
+    tab.start()
+    wait_steps(qtbot, tab, 12)
+    tab.stop()
+    wait_thread_gone(qtbot, tab)
+    saved = load_checkpoint(tmp_path / "run")["step"]
+    assert tab.curves.val.n >= 1  # validation ran at step 10 and on stop
+
+    other = make_tab(qtbot, omniglot_dir, tmp_path / "runs")  # "later": a fresh tab
+    other.open_run(tmp_path / "run")
+    qtbot.waitUntil(lambda: other._resume_step == saved, timeout=PROGRESS_MS)
+    assert other.curves.point_count() > 0, "curves come back from the checkpoint's history"
+    assert not other.preset_combo.isEnabled() and other.steps_spin.isEnabled()
+    assert other.config().preset == "tiny" and other.config().batch == BatchConfig(2, 3, 2)
+    other.start()
+    wait_steps(qtbot, other, saved + 4)
+    first = other.curves.series["loss"].x
+    assert np.all(np.diff(first) > 0)
+    other.stop()
+    wait_thread_gone(qtbot, other)
+    assert load_checkpoint(tmp_path / "run")["step"] > saved
+
+
+def test_closing_during_training_asks_then_stops_cleanly(qtbot, omniglot_dir, tmp_path, monkeypatch):
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.set_config(tiny_config())
+    tab.set_output_dir(tmp_path / "run")
+    tab.show()
+    tab.start()
+    wait_steps(qtbot, tab, 4)
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Cancel)
+    assert tab.close() is False and tab.is_training()  # the user kept training
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
+    t0 = time.monotonic()
+    assert tab.close() is True
+    assert time.monotonic() - t0 < 2
+    assert not tab.is_training() and not tab.threads()
+    assert load_checkpoint(tmp_path / "run")["step"] >= 4
+
+
+def test_confirm_close_without_training_does_not_ask(qtbot, omniglot_dir, tmp_path):
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    assert tab.confirm_close() is True
+    assert tab.shutdown() is True
+
+
+def test_device_error_is_reported_and_nothing_runs(qtbot, omniglot_dir, tmp_path):
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.set_config(tiny_config(device="cuda:99"))
+    tab.device_combo.addItem("missing GPU", "cuda:99")
+    tab.device_combo.setCurrentIndex(tab.device_combo.count() - 1)
+    tab.set_output_dir(tmp_path / "run")
+    tab.start()
+    wait_thread_gone(qtbot, tab, timeout=PROGRESS_MS)
+    assert "Could not start training" in tab.message_label.text()
+    assert "cuda" in tab.message_label.text().lower()
+    assert tab.start_button.text() == "Start"  # nothing was written: still a new run
+
+
+def test_gpu_out_of_memory_mid_run_keeps_the_checkpoint(qtbot, omniglot_dir, tmp_path, monkeypatch):
+    import torch
+
+    from engine.train.trainer import Trainer
+
+    real_step = Trainer.train_one_step
+
+    def failing_step(self):
+        if self.step >= 7:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "train_one_step", failing_step)
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.set_config(tiny_config(checkpoint_every=5))
+    tab.set_output_dir(tmp_path / "run")
+    tab.start()
+    wait_thread_gone(qtbot, tab, timeout=PROGRESS_MS)
+    assert "out of memory" in tab.message_label.text()
+    assert "Failed at step 7" in tab.progress_bar.format()
+    assert load_checkpoint(tmp_path / "run")["step"] == 5  # the last checkpoint is intact
+    assert tab.start_button.text() == "Continue from step 5"
+
+
+def test_speed_estimate_on_the_chosen_device(qtbot, omniglot_dir, tmp_path):
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.set_config(tiny_config())
+    tab.measure_speed()
+    qtbot.waitUntil(lambda: "ms/step" in tab.estimate_label.text(), timeout=PROGRESS_MS)
+    assert "One epoch" in tab.estimate_label.text()
+    qtbot.waitUntil(lambda: not tab.threads(), timeout=5000)
+
+
+def test_new_run_unlocks_the_form(qtbot, omniglot_dir, tmp_path):
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("tiny"))
+    assert tab.config().preset == "tiny" and tab.config().lr == pytest.approx(2e-3)  # the preset's defaults
+    tab.budget_radio.setChecked(True)
+    tab.budget_spin.setValue(2)
+    assert tab.config().time_budget_s == pytest.approx(120) and tab.config().steps >= 10**9
+    tab.new_run()
+    assert tab.output_dir().parent == tmp_path / "runs" and tab.preset_combo.isEnabled()
+
+
+# --- curves -----------------------------------------------------------------------------------------------------
+
+def _steps(n: int, start: int = 0, total: int = 200_000) -> list[StepEvent]:
+    rng = np.random.default_rng(start)
+    loss = np.exp(-(start + np.arange(n)) / total) + 0.05 * rng.standard_normal(n)
+    return [StepEvent(start + i + 1, total, float(loss[i]), 0.5, 1e-3, 1000.0, 9000.0, float(i), 0.0)
+            for i in range(n)]
+
+
+def test_curves_stay_fast_with_100k_points_and_export(qtbot, tmp_path):
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    curves.resize(900, 600)
+    curves.show()
+    for chunk in range(10):
+        curves.add_steps(_steps(10_000, start=chunk * 10_000))
+    curves.add_validation([ValidationEvent(s, 0.5 + s / 400_000, 0.02, 0.0, False) for s in range(0, 100_001, 500)])
+    assert curves.point_count() == 100_000
+    curves.refresh()
+    qtbot.wait(50)
+    costs = []
+    for i in range(12):  # what the UI does per timer tick: redraw one plot, then paint what changed
+        curves.add_steps(_steps(10, start=100_000 + 10 * i))
+        t0 = time.perf_counter()
+        curves._redraw_if_dirty()
+        QApplication.processEvents()
+        costs.append(time.perf_counter() - t0)
+    assert np.median(costs) < 0.05, f"a redraw tick with 100k points took {np.median(costs) * 1000:.0f} ms"
+
+    csv_path = curves.export_csv(tmp_path / "curves.csv")
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].startswith("step,loss,loss_smoothed,pair_accuracy,lr")
+    assert len(lines) == 1 + 100_120 + 1  # + the validation at step 0
+    png = curves.export_png(tmp_path / "curves.png")
+    assert png.stat().st_size > 1000
+
+    curves.truncate(50_000)
+    assert curves.point_count() == 50_000 and curves.val.x.max() <= 50_000
