@@ -15,6 +15,7 @@ from ..model import PRESETS, DEFAULT_PRESET
 from ..train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, Trainer,
                      ValidationEvent, preset_defaults)
 from ..train.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from ..train.distributed import DistContext, init_from_env
 from ..weights import card_path
 from .common import add_data_dir, add_device, info
 from .progress import bar
@@ -46,6 +47,9 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--export", help="copy the best weights (and card) here when training ends")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dist-timeout", type=float, metavar="SECONDS",
+                   help="under torchrun: how long a rank waits for the others before failing (default 600; must "
+                        "cover rank 0's validation and checkpoints). See docs/distributed.md")
     add_device(p)
     add_data_dir(p)
     p.set_defaults(func=run)
@@ -73,30 +77,52 @@ def config_from_args(args) -> TrainConfig:
 
 
 def run(args) -> int:
+    # Under torchrun (2+ processes in all) join the process group; a plain run gets None and no group.
+    dist = init_from_env(args.device, args.dist_timeout)
+    ok = False
+    try:
+        code = _train(args, dist)
+        ok = True
+        return code
+    finally:
+        if dist is not None:
+            dist.close(ok)
+
+
+def _train(args, dist: DistContext | None) -> int:
+    main = dist is None or dist.is_main
+    say = info if main else (lambda message: None)  # under torchrun only rank 0 talks
     out = Path(args.out)
     cfg = config_from_args(args)
     if args.resume:
         saved = load_checkpoint(out / CHECKPOINT_NAME)
-        info(f"Resuming {out} from step {saved['step']}")
+        say(f"Resuming {out} from step {saved['step']}")
         if args.steps is None and not args.minutes:  # keep the saved run's length: steps and time budget
             previous = TrainConfig.from_dict(saved["config"])
             cfg.steps, cfg.time_budget_s = previous.steps, previous.time_budget_s
     elif (out / CHECKPOINT_NAME).exists():
         raise ValueError(f"{out} already holds a run: pass --resume to continue it or choose another --out")
     data = load_omniglot(args.data_dir, with_evaluation=False).background
-    progress = bar(cfg.steps if cfg.steps < 10**9 else 0, "train", unit="step", quiet=args.quiet)
-    trainer = Trainer(cfg, data, out, callback=_printer(progress), resume=args.resume)
+    progress = bar(cfg.steps if cfg.steps < 10**9 else 0, "train", unit="step", quiet=args.quiet or not main)
+    trainer = Trainer(cfg, data, out, callback=_printer(progress), resume=args.resume, dist=dist)
     progress.n = trainer.step
-    info(f"Training {cfg.preset} on {trainer.device} ({len(trainer.split.train_alphabets)} training alphabets, "
-         f"validation on {', '.join(trainer.split.val_alphabets) or 'none'})")
+    say(f"Training {trainer.config.preset} on {trainer.device} ({len(trainer.split.train_alphabets)} training "
+        f"alphabets, validation on {', '.join(trainer.split.val_alphabets) or 'none'})")
+    if dist is not None:
+        b = trainer.config.batch.size
+        say(f"Distributed: {dist.world_size} processes ({dist.backend}), batch {b} per rank and {b * dist.world_size} "
+            f"in all (the loss covers the pairs across ranks); rank 0 validates and writes {out}")
     try:
-        with _stop_on_ctrl_c(trainer):
+        with _stop_on_ctrl_c(trainer), _stop_on_sigterm(trainer, dist):
             result = trainer.run()
     finally:
         progress.close()
+    if not main:
+        return 0
     _summary(result)
     if result.reason == "stopped":
-        info(f"Checkpoint saved. Continue with: python -m engine train --resume --out {out}")
+        again = "the same torchrun command with --resume" if dist else f"python -m engine train --resume --out {out}"
+        info(f"Checkpoint saved. Continue with: {again}")
     if args.export:
         _export(result.best_weights or result.last_weights, Path(args.export))
     return 0
@@ -119,6 +145,27 @@ def _stop_on_ctrl_c(trainer: Trainer):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm(trainer: Trainer, dist: DistContext | None):
+    """Under torchrun, Ctrl+C reaches the launcher, which sends SIGTERM to every rank (and SIGKILL 30 s later):
+    stop after the current step instead, all ranks at the same one (rank 0's request counts), with a checkpoint."""
+    if dist is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, previous)
+        trainer.request_stop()
+        if dist.is_main:
+            info("\nStopping after this step (torchrun is shutting the ranks down)...")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _printer(progress):

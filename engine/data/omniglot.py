@@ -20,6 +20,7 @@ import json
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,7 @@ def _iter_files(source: Path) -> Iterator[tuple[str, bytes | Path]]:
                 if info.is_dir():
                     continue
                 yield info.filename, zf.read(info)
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, zlib.error) as exc:  # zlib: damaged member
         raise DataError(f"{source} is not a readable zip archive ({exc}); it may be truncated: download it again.") from exc
 
 

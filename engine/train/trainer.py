@@ -7,6 +7,7 @@ Split like torchvision's reference script: `train_one_step`, `validate`, `save_c
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import threading
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +34,9 @@ from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .events import CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainEvent, ValidationEvent
 from .schedule import learning_rate
+
+if TYPE_CHECKING:  # a plain run never imports torch.distributed's machinery
+    from .distributed import DistContext
 
 VAL_SEED = 1234  # the same validation tasks at every validation, so curves are comparable
 
@@ -54,27 +59,44 @@ class _Meter:
         self.steps += 1
 
 
+def _main_rank_only(what: str):
+    """In a distributed run only rank 0 runs the method (the others get None); then all ranks meet at a barrier."""
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            if self.dist is None:
+                return method(self, *args, **kwargs)
+            result = method(self, *args, **kwargs) if self.dist.is_main else None
+            self.dist.barrier(what)
+            return result
+        return wrapper
+    return decorate
+
+
 class Trainer:
     """Trains a SiameseNet on the background set's training alphabets; writes everything under `out_dir`."""
 
     def __init__(self, config: TrainConfig, data: OmniglotSet, out_dir: str | Path,
-                 callback: Callable[[TrainEvent], None] | None = None, resume: bool = False):
+                 callback: Callable[[TrainEvent], None] | None = None, resume: bool = False,
+                 dist: DistContext | None = None):
         if data.name != "background":
             raise ValueError("The Trainer only takes the background set: evaluation alphabets are for testing only.")
         self.out_dir = Path(out_dir)
-        self.callback = callback or (lambda event: None)
+        self.dist = dist  # None: one process. Else a torchrun rank (distributed.py): only rank 0 reports
+        self.callback = (callback if dist is None or dist.is_main else None) or (lambda event: None)
         self._stop, self._paused = threading.Event(), threading.Event()
         state = load_checkpoint(self.out_dir / CHECKPOINT_NAME) if resume else None
         if state is not None:
             config = _resumed_config(TrainConfig.from_dict(state["config"]), config)
         self.config = config
-        self.device = select_device(config.device)
+        self.device = dist.device if dist is not None else select_device(config.device)
         self.data = data
         self.split = split_background(data, config.split)
         self._prepare_training_images(data)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = build_model(config.preset).to(self.device)
+        self.ddp = dist.wrap(self.model) if dist is not None else None  # DDP over model.embed, synced batch norms
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.sampler_gen = torch.Generator().manual_seed(config.seed)
         self.aug_gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
@@ -109,6 +131,8 @@ class Trainer:
 
     def sample_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the next augmented batch (B, 1, S, S) on the device and its labels."""
+        if self.dist is not None:  # each rank's streams are derived from (seed, rank, step): resumable anywhere
+            self.dist.seed_streams(self.sampler_gen, self.aug_gen, self.config.seed, self.step)
         batch = self.sampler.sample()
         x = self.images[batch.index.to(self.device)].float()
         n, aug = len(x), self.config.augment
@@ -126,7 +150,9 @@ class Trainer:
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.config.amp):
-            emb = self.model.embed(x)
+            emb = self.model.embed(x) if self.ddp is None else self.ddp(x)
+        if self.dist is not None:  # all ranks' embeddings (with gradients): the loss covers pairs across ranks
+            emb, label = self.dist.gather_batch(emb, label)
         logits = self.model.head.logits(emb.float(), emb.float())
         loss, acc = balanced_pair_loss(logits, label)
         if self.config.rank_weight:
@@ -136,6 +162,7 @@ class Trainer:
         self.optimizer.step()
         return loss, acc
 
+    @_main_rank_only("validation on rank 0")
     def validate(self) -> float | None:
         """Return the one-shot accuracy on the validation alphabets (None when there are none)."""
         if len(self.split.val_chars) == 0:
@@ -169,8 +196,10 @@ class Trainer:
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.best_accuracy = state.get("best_accuracy")
         self.history = [row for row in state.get("history", []) if row["step"] <= self.step]
-        self._rewrite_log()
+        if self.dist is None or self.dist.is_main:
+            self._rewrite_log()
 
+    @_main_rank_only("the checkpoint on rank 0")
     def save_checkpoint(self) -> Path:
         """Write the resumable checkpoint and the latest weights atomically; return the checkpoint path."""
         path = save_checkpoint(self.out_dir / CHECKPOINT_NAME, self.state_dict())
@@ -217,7 +246,7 @@ class Trainer:
         try:
             return self._run()
         except Exception as exc:
-            message = _explain(exc)
+            message = (self.dist is not None and self.dist.explain(exc)) or _explain(exc)
             self.callback(FailedEvent(self.step, message))
             raise TrainingError(message) from exc
 
@@ -235,12 +264,15 @@ class Trainer:
         meter, reason, last_val, last_ckpt = _Meter(t0=time.perf_counter()), "completed", -1, -1
         clock = time.perf_counter()
         while True:
+            stop = self._stop.is_set()
+            if self.dist is not None:  # every rank takes rank 0's clock and stop request: all stop at one step
+                self.elapsed, stop = self.dist.follow_main(self.elapsed, stop)
             if self.step >= cfg.steps:
                 break
             if cfg.time_budget_s and self.elapsed >= cfg.time_budget_s:
                 reason = "time budget"
                 break
-            if self._stop.is_set():
+            if stop:
                 reason = "stopped"
                 break
             if self._paused.is_set():
@@ -280,12 +312,12 @@ class Trainer:
             time.sleep(0.02)
 
     def _report(self, meter: _Meter, lr: float) -> None:
-        if meter.steps == 0:
+        if meter.steps == 0 or (self.dist is not None and not self.dist.is_main):
             return
         loss = float(meter.loss) / meter.steps
         acc = float(meter.acc) / meter.steps
         dt = max(time.perf_counter() - meter.t0, 1e-9)
-        b = self.config.batch.size
+        b = self.config.batch.size * (self.dist.world_size if self.dist is not None else 1)  # effective batch
         ips = meter.steps * b / dt
         remaining = self.config.steps - self.step
         eta = remaining * dt / meter.steps

@@ -1,0 +1,103 @@
+"""`python -m engine gallery import|export|list`: build, copy and inspect galleries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..gallery import Gallery, import_gallery, import_omniglot_alphabet, load_gallery
+from .common import add_data_dir, info, print_json_line
+from .progress import bar, callback_for
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("gallery", help="import, export or list galleries (the characters the app knows)",
+                       description="A gallery is a folder: gallery.json (the index) plus one PNG per reference.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    imp = actions.add_parser("import", help="make a gallery folder from images or from Omniglot",
+                             description="SOURCE: a folder of CHARACTER/ image folders (e.g. an Omniglot alphabet), "
+                                         "a flat folder of images (one character per file), a gallery, or a zip "
+                                         "of any of these. With --omniglot, give only DEST.")
+    imp.add_argument("paths", nargs="+", metavar="PATH",
+                     help="SOURCE DEST: what to import, then the new gallery folder (with --omniglot: DEST only)")
+    imp.add_argument("--name", help="gallery name (default: the source's name)")
+    imp.add_argument("--omniglot", metavar="ALPHABET", help="import this alphabet from the Omniglot dataset")
+    imp.add_argument("--set", choices=["background", "evaluation"], default="background",
+                     help="Omniglot set holding the alphabet (default: background)")
+    imp.add_argument("--references", type=int, default=1, help="Omniglot drawings per character (default 1)")
+    imp.add_argument("--seed", type=int, help="pick the Omniglot drawers at random with this seed "
+                                              "(default: the lowest-numbered drawers)")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_data_dir(imp)
+    imp.set_defaults(func=run_import)
+
+    exp = actions.add_parser("export", help="copy a gallery to a new folder or a zip")
+    exp.add_argument("gallery", help="gallery folder")
+    exp.add_argument("dest", help="new folder, or a .zip file")
+    exp.add_argument("--zip", action="store_true", help="write a zip (implied by a .zip DEST)")
+    exp.set_defaults(func=run_export)
+
+    lst = actions.add_parser("list", help="list a gallery's characters (or Omniglot's alphabets)")
+    lst.add_argument("gallery", nargs="?", help="gallery folder, or anything `import` takes (read, not written)")
+    lst.add_argument("--omniglot", action="store_true", help="list the alphabets of an Omniglot set instead")
+    lst.add_argument("--set", choices=["background", "evaluation"], default="background")
+    lst.add_argument("--json", action="store_true", help="one line of JSON")
+    add_data_dir(lst)
+    lst.set_defaults(func=run_list)
+
+
+def _omniglot_set(args):
+    from ..data import load_omniglot
+
+    data = load_omniglot(args.data_dir, with_evaluation=args.set == "evaluation")
+    return data.evaluation if args.set == "evaluation" else data.background
+
+
+def run_import(args) -> int:
+    if len(args.paths) != (1 if args.omniglot else 2):
+        info("error: give SOURCE DEST, or --omniglot ALPHABET DEST")
+        return 2
+    dest = Path(args.paths[-1])
+    with bar(0, "importing", unit="img", quiet=args.quiet) as b:
+        if args.omniglot:
+            gallery = import_omniglot_alphabet(_omniglot_set(args), args.omniglot, dest, args.references, args.seed,
+                                               progress=callback_for(b), name=args.name)
+        else:
+            gallery = import_gallery(args.paths[0], dest, name=args.name, progress=callback_for(b))
+    info(f"Imported {gallery.name!r}: {len(gallery)} characters, {gallery.n_references} references -> {dest}")
+    for skipped in gallery.import_skipped:
+        info(f"  skipped (no ink): {skipped}")
+    return 0
+
+
+def run_export(args) -> int:
+    gallery = Gallery.open(args.gallery)
+    as_zip = args.zip or args.dest.lower().endswith(".zip")
+    out = gallery.export(Path(args.dest), as_zip=as_zip)
+    info(f"Exported {gallery.name!r} ({len(gallery)} characters, {gallery.n_references} references) to {out}")
+    return 0
+
+
+def run_list(args) -> int:
+    if args.omniglot:
+        data = _omniglot_set(args)
+        rows = {a: int(len(data.alphabet_characters(i))) for i, a in enumerate(data.alphabets)}
+        if args.json:
+            print_json_line({"set": args.set, "alphabets": rows})
+        else:
+            for a, n in rows.items():
+                print(f"{a}\t{n} characters")
+        return 0
+    if not args.gallery:
+        info("error: give a gallery (or --omniglot)")
+        return 2
+    gallery = load_gallery(args.gallery)
+    if args.json:
+        print_json_line({"name": gallery.name, "path": str(gallery.path) if gallery.path else None,
+                         "characters": [{"name": c.name, "references": [r.file for r in c.references]}
+                                        for c in gallery.characters]})
+        return 0
+    print(f"{gallery.name}: {len(gallery)} characters, {gallery.n_references} references")
+    for c in gallery.characters:
+        print(f"  {c.name}\t{len(c.references)}")
+    return 0

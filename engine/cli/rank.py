@@ -1,0 +1,84 @@
+"""`python -m engine rank`: rank images (or Omniglot stroke files) against a gallery.
+
+Each query is reported on its own: an unreadable image (or a gallery that cannot be loaded) gives an
+error for that query and the others still run; the exit code is 1 if any query failed. With --json,
+stdout holds exactly one JSON line per query, in the order given:
+
+    {"image": "a.png", "no_ink": false, "no_confident_match": false,
+     "results": [{"name": "alpha", "score": 0.97, "reference": 0}, ...]}        (best first)
+    {"image": "b.png", "error": "b.png: cannot read an image from it (...)", "no_ink": null, "results": []}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..device import select_device
+from ..gallery import load_gallery, read_glyph
+from ..glyph import GlyphError
+from ..recognize import RankResult, Recognizer
+from ..weights import load_weights
+from .common import add_device, add_weights, info
+from .progress import bar, callback_for
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("rank", help="rank images against a gallery",
+                       description="Rank each IMAGE (any image file, or an Omniglot stroke file .txt drawn like "
+                                   "the canvas) against a gallery, best character first.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or Omniglot stroke files (.txt)")
+    p.add_argument("--gallery", required=True, help="gallery folder, or anything `gallery import` takes "
+                                                    "(imported on the fly, nothing written)")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="characters to list per image (default 5)")
+    p.add_argument("--threshold", type=float, help="score under which a match is not confident "
+                                                   "(default: the model's calibrated one)")
+    p.add_argument("--json", action="store_true", help="one line of JSON per image on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_weights(p)
+    add_device(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    loaded = load_weights(args.weights, select_device(args.device))
+    recognizer, gallery_error = None, None
+    try:
+        recognizer = Recognizer(loaded, load_gallery(args.gallery), threshold=args.threshold)
+        with bar(0, "embedding references", unit="ref", quiet=args.quiet or not sys.stderr.isatty()) as b:
+            recognizer.refresh(progress=callback_for(b))
+    except (OSError, ValueError) as exc:  # GalleryError is a ValueError
+        gallery_error = f"cannot use the gallery {args.gallery}: {exc}"
+    glyphs, errors = {}, {}
+    for i, path in enumerate(args.images):
+        if gallery_error:
+            errors[i] = gallery_error
+            continue
+        try:
+            glyphs[i] = read_glyph(path)
+        except GlyphError as exc:
+            errors[i] = str(exc)
+    ranked = dict(zip(glyphs, recognizer.rank_many(list(glyphs.values()), k=args.top))) if glyphs else {}
+    for i, path in enumerate(args.images):
+        _report(path, ranked.get(i), errors.get(i), args.json)
+    return 1 if errors else 0
+
+
+def _report(image: str, result: RankResult | None, error: str | None, as_json: bool) -> None:
+    if as_json:
+        if error is not None:
+            line = {"image": image, "error": error, "no_ink": None, "results": []}
+        else:
+            line = {"image": image, "no_ink": result.no_ink, "no_confident_match": result.no_confident_match,
+                    "results": [{"name": m.name, "score": round(m.score, 6), "reference": m.reference}
+                                for m in result.matches]}
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+        return
+    if error is not None:
+        info(f"{image}: error: {error}")
+    elif result.no_ink:
+        print(f"{image}: no ink (nothing to recognise)")
+    else:
+        ranking = ", ".join(f"{m.name} {m.score:.3f}" for m in result.matches) or "(empty gallery)"
+        note = "  [no confident match]" if result.no_confident_match and result.matches else ""
+        print(f"{image}: {ranking}{note}")

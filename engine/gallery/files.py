@@ -1,0 +1,206 @@
+"""The files of a gallery: its JSON index, its reference PNGs, names and paths (no state here)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import secrets
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from ..glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph
+
+if TYPE_CHECKING:
+    from .store import Character
+
+INDEX_NAME = "gallery.json"
+IMAGES_DIR = "images"
+CACHE_DIR = ".embeddings"
+FORMAT = "glyphs-gallery"
+FORMAT_VERSION = 1
+MAX_NAME_LENGTH = 200
+
+
+class GalleryError(ValueError):
+    """A gallery or import source that cannot be used (corrupt index, missing file, hostile archive...).
+
+    The message names the file concerned and says what is wrong.
+    """
+
+
+def pixels_digest(pixels: np.ndarray) -> str:
+    """Return the hex digest (32 chars) of glyph pixels as they are stored, the key of their embedding."""
+    return hashlib.sha256(np.ascontiguousarray(pixels, dtype=np.float32).tobytes()).hexdigest()[:32]
+
+
+def as_pixels(glyph: Glyph | np.ndarray, what: str = "glyph") -> np.ndarray:
+    """Return a glyph (Glyph or (105, 105) array in [0, 1], 1 = ink) as stored pixels: float32, 8-bit levels.
+
+    Binary glyphs stay exact; soft ones are rounded to the 256 grey levels a PNG holds, so that pixels
+    read back from disk equal those in memory. Raises GalleryError for a wrong shape, values outside
+    [0, 1] or a glyph with (almost) no ink.
+    """
+    px = glyph.pixels if isinstance(glyph, Glyph) else np.asarray(glyph)
+    if px.shape != (GLYPH_SIZE, GLYPH_SIZE):
+        raise GalleryError(f"{what}: expected a {GLYPH_SIZE}x{GLYPH_SIZE} glyph, got shape {px.shape}")
+    px = px.astype(np.float32)
+    if not np.all(np.isfinite(px)) or px.min() < 0.0 or px.max() > 1.0:
+        raise GalleryError(f"{what}: glyph pixels must be within [0, 1] (1 = ink)")
+    px = _from_gray(_to_gray(px))
+    if np.count_nonzero(px >= 0.5) < MIN_INK_PIXELS:
+        raise GalleryError(f"{what}: the glyph has no ink; draw something first")
+    return px
+
+
+def _to_gray(pixels: np.ndarray) -> np.ndarray:
+    """Return glyph pixels as an 8-bit image, ink black (0) on white (255)."""
+    return np.round((1.0 - pixels.astype(np.float32)) * 255.0).astype(np.uint8)
+
+
+def _from_gray(gray: np.ndarray) -> np.ndarray:
+    # The one conversion from 8-bit to pixels, used in memory and when reading a PNG, so both give the
+    # same floats bit for bit (and so the same digest).
+    return (np.float32(1.0) - gray.astype(np.float32) / np.float32(255.0)).astype(np.float32)
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """Return PNG bytes of stored pixels, ink black on white: 1-bit like Omniglot when binary, else 8-bit."""
+    gray = _to_gray(pixels)
+    binary = np.isin(gray, (0, 255)).all()
+    img = Image.fromarray(gray, mode="L")
+    buf = io.BytesIO()
+    (img.convert("1") if binary else img).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def decode_png(data: bytes | Path, label: str) -> np.ndarray:
+    """Return the stored pixels of a reference PNG (exactly as written: ``1 - gray``), or raise GalleryError."""
+    try:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
+            img.load()
+            gray = np.asarray(img.convert("L"))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise GalleryError(f"{label}: cannot read the reference image ({exc})") from exc
+    if gray.shape != (GLYPH_SIZE, GLYPH_SIZE):
+        raise GalleryError(f"{label}: a reference image must be {GLYPH_SIZE}x{GLYPH_SIZE}, got "
+                           f"{gray.shape[1]}x{gray.shape[0]}")
+    return _from_gray(gray)
+
+
+# ------------------------------------------------------------------------------------------------ names
+
+
+def check_name(name: str, what: str = "character name") -> str:
+    """Return `name` stripped of surrounding spaces, or raise GalleryError if it is empty or unusable."""
+    if not isinstance(name, str):
+        raise GalleryError(f"A {what} must be text, got {type(name).__name__}")
+    cleaned = name.strip()
+    if not cleaned:
+        raise GalleryError(f"A {what} cannot be empty")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise GalleryError(f"A {what} is limited to {MAX_NAME_LENGTH} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
+        raise GalleryError(f"A {what} cannot contain control characters: {cleaned!r}")
+    return cleaned
+
+
+def slug(name: str) -> str:
+    """Return a file-name-safe version of a character name (letters and digits kept, others '_')."""
+    slug = "".join(c if (c.isalnum() or c in "-_") else "_" for c in name)[:40].strip("._")
+    return slug or "character"
+
+
+def staging_dir(dest: Path) -> Path:
+    """Return a new hidden folder beside `dest` to build it in (renamed to `dest` when complete).
+
+    Unlike mkdtemp's owner-only folders, it gets the usual permissions (umask applies), which the
+    finished gallery keeps.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            tmp.mkdir()
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def safe_relative(file: str, label: str) -> PurePosixPath:
+    """Return a relative posix path that stays inside its folder, or raise GalleryError naming `label`."""
+    if not isinstance(file, str) or not file or "\\" in file or "\x00" in file:
+        raise GalleryError(f"{label}: invalid file name {file!r}")
+    p = PurePosixPath(file)
+    if p.is_absolute() or ".." in p.parts or re.match(r"^[A-Za-z]:", file) or p.parts[0] in ("", "."):
+        raise GalleryError(f"{label}: the path {file!r} leaves the gallery folder; refusing it")
+    return p
+
+
+# --------------------------------------------------------------------------------------------- the index
+
+
+def index_json(name: str, characters: Sequence[Character]) -> str:
+    """Return the index text of a gallery (format, version, name, characters with their files and digests)."""
+    data = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "characters": [{"name": c.name, "references": [{"file": r.file, "digest": r.key} for r in c.references]}
+                       for c in characters],
+    }
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+def parse_index(text: str | bytes, label: str) -> tuple[str, list[tuple[str, list[tuple[str, str]]]]]:
+    """Return (gallery name, [(character name, [(file, digest)])]) of an index, or raise GalleryError.
+
+    Checks the format and version, the types, that names are unique and usable, and that every file
+    stays inside the gallery folder. It does not look at the files themselves.
+    """
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GalleryError(f"{label} is not valid JSON ({exc}); the gallery index is damaged. "
+                           f"Nothing was changed; restore it from a copy or export.") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise GalleryError(f"{label} is not a Glyphs gallery index (no \"format\": \"{FORMAT}\")")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise GalleryError(f"{label}: missing or invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise GalleryError(f"{label} was written by a newer Glyphs (gallery format {version}; this one reads "
+                           f"up to {FORMAT_VERSION}); update Glyphs to open it")
+    name, chars = data.get("name", ""), data.get("characters")
+    if not isinstance(name, str) or not isinstance(chars, list):
+        raise GalleryError(f"{label}: \"name\" must be text and \"characters\" a list")
+    out, seen = [], set()
+    for i, ch in enumerate(chars):
+        where = f"{label}, character {i + 1}"
+        if not isinstance(ch, dict) or not isinstance(ch.get("references"), list):
+            raise GalleryError(f"{where}: expected {{\"name\": ..., \"references\": [...]}}")
+        try:
+            cname = check_name(ch.get("name"))
+        except GalleryError as exc:
+            raise GalleryError(f"{where}: {exc}") from None
+        if cname in seen:
+            raise GalleryError(f"{where}: the name {cname!r} appears twice")
+        seen.add(cname)
+        refs = []
+        for ref in ch["references"]:
+            if isinstance(ref, str):
+                ref = {"file": ref}
+            if not isinstance(ref, dict):
+                raise GalleryError(f"{where}: a reference must be {{\"file\": ..., \"digest\": ...}}")
+            file = str(safe_relative(ref.get("file"), where))
+            digest = ref.get("digest", "")
+            if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{0,64}", digest):
+                raise GalleryError(f"{where}: invalid digest for {file}")
+            refs.append((file, digest))
+        out.append((cname, refs))
+    return name, out

@@ -1,0 +1,407 @@
+"""Ranking a drawn glyph against a gallery: one forward pass, then one vectorised comparison.
+
+Score: the siamese network's similarity sigmoid(sum_j alpha_j |q_j - r_j| + bias) in [0, 1] between the
+query's embedding q and a reference's r. A character with several references scores the MAXIMUM over its
+references (the drawing only has to look like one way of writing it; averaging would punish a character
+for having varied examples), and `Match.reference` says which reference that was.
+
+"No confident match" is reported when the best score is below the threshold: the one given, else the
+model card's ``rank_threshold``, else `DEFAULT_THRESHOLD`, calibrated for the shipped model (see there).
+
+Speed: reference embeddings are computed once per model and cached beside the gallery (engine.gallery.cache);
+in memory they are kept pre-multiplied by |alpha| and split by the sign of alpha, so that a query costs two
+L1 distance sweeps (`torch.cdist`, p=1) over the store and no per-query rescaling of it (see
+`ReferenceIndex`). The query's encoder is a copy of the model's with each convolution and its batch norm
+folded into one, in channels-last layout (checked equal to the model at start-up; `fast_encoder`).
+`benchmarks/bench_recognition.py` measures it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from .embedding import embed_glyphs
+from .gallery import Gallery
+from .gallery.cache import cache_path, read_embeddings, write_embeddings
+from .glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph
+from .model import SiameseNet, model_fingerprint
+from .weights import LoadedModel, load_weights
+
+# "No confident match" below this score. Calibrated for the shipped model "Glyphs compact v1" (fingerprint
+# b1733769e86d1650) by `python benchmarks/bench_recognition.py --calibrate` on the background set's 4 held-out
+# validation alphabets (Asomtavruli, Early_Aramaic, Futurama, Latin; the evaluation alphabets were not used):
+# one-shot galleries of a whole alphabet (1 reference per character, 5 choices of reference drawer), 10,830
+# queries from the other drawers, each also scored as if its own character were not enrolled (its best score
+# over the other characters). Rule: the highest threshold that keeps >= 95% of the right top-1 answers
+# confident. At 0.85: 95.1% of right answers kept (one-shot top-1 87.5%), 69.6% of queries whose character is
+# not in the gallery rejected (same-alphabet look-alikes, the hardest case; at 0.5 only 47.8% would be).
+# A model card's "rank_threshold" overrides it: recalibrate and set that when shipping another model.
+DEFAULT_THRESHOLD = 0.85
+CARD_THRESHOLD_KEY = "rank_threshold"
+EMBED_CHUNK = 256  # references embedded per step of `refresh` (bounds memory; progress and cancel per step)
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class Match:
+    """One ranked character: its name, its score in [0, 1] and the index of its best-matching reference."""
+
+    name: str
+    score: float
+    reference: int
+
+
+@dataclass
+class RankResult:
+    """The ranking of one query: best first. `no_ink`: nothing drawn (the model did not run).
+
+    `no_confident_match`: the best score is below `threshold` (or there are no matches at all).
+    """
+
+    no_ink: bool
+    no_confident_match: bool
+    matches: list[Match] = field(default_factory=list)
+    threshold: float = DEFAULT_THRESHOLD
+
+    @property
+    def best(self) -> Match | None:
+        """Return the top match, or None."""
+        return self.matches[0] if self.matches else None
+
+
+# ------------------------------------------------------------------------------------------- fast scoring
+
+
+class ReferenceIndex:
+    """Reference embeddings prepared for scoring one query against all of them at once.
+
+    sum_j alpha_j |q_j - r_j| splits by the sign of alpha into two weighted L1 distances, and for alpha_j > 0,
+    alpha_j |q_j - r_j| = |alpha_j q_j - alpha_j r_j|. So the store keeps r * |alpha| for the positive and the
+    negative dimensions separately (same memory as the raw embeddings), and a query's logits are
+    cdist(q+, R+) - cdist(q-, R-) + bias: exact, with nothing of the store's size allocated per query.
+
+    Rows are grouped by character (`starts[c]:starts[c+1]` are character c's references, in order).
+    """
+
+    def __init__(self, model: SiameseNet, embeddings: torch.Tensor, counts: Sequence[int], names: Sequence[str]):
+        alpha = model.head.alpha.detach().float().to(embeddings.device)
+        self.bias = float(model.head.bias.detach())
+        self.pos_dims = torch.nonzero(alpha > 0).squeeze(1)
+        self.neg_dims = torch.nonzero(alpha < 0).squeeze(1)
+        self.pos_scale, self.neg_scale = alpha[self.pos_dims], -alpha[self.neg_dims]
+        emb = embeddings.float()
+        self.pos = (emb[:, self.pos_dims] * self.pos_scale).contiguous()
+        self.neg = (emb[:, self.neg_dims] * self.neg_scale).contiguous()
+        self.names = list(names)
+        counts_t = torch.as_tensor(list(counts), dtype=torch.long)
+        self.starts = torch.zeros(len(self.names) + 1, dtype=torch.long)
+        self.starts[1:] = torch.cumsum(counts_t, 0) if len(counts_t) else counts_t
+        self.owner = torch.repeat_interleave(torch.arange(len(self.names)), counts_t).to(emb.device)
+        self.single = bool(len(counts_t) and int(counts_t.max()) == 1)
+
+    def __len__(self) -> int:
+        return self.pos.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        """Return the memory held by the scaled embeddings and the character map."""
+        return sum(t.numel() * t.element_size() for t in (self.pos, self.neg, self.owner, self.starts))
+
+    def logits(self, query: torch.Tensor) -> torch.Tensor:
+        """Return the logits (q, n) of queries (q, D) against every reference."""
+        q = query.float().to(self.pos.device)
+        out = torch.cdist(q[:, self.pos_dims] * self.pos_scale, self.pos, p=1)
+        if self.neg.shape[1]:
+            out -= torch.cdist(q[:, self.neg_dims] * self.neg_scale, self.neg, p=1)
+        return out + self.bias
+
+    def top(self, logits: torch.Tensor, k: int | None) -> list[tuple[int, float, int]]:
+        """Return [(character, logit, reference within it)] of the best `k` characters (all if None), best first.
+
+        A character's logit is the max over its references (sigmoid is monotonic, so max of scores).
+        """
+        n_chars = len(self.names)
+        if self.single:
+            best = logits
+        else:
+            best = torch.full((n_chars,), -torch.inf, device=logits.device)
+            best.scatter_reduce_(0, self.owner, logits, reduce="amax")
+        k = n_chars if k is None or k <= 0 else min(k, n_chars)
+        values, chars = torch.topk(best, k)
+        out = []
+        for v, c in zip(values.tolist(), chars.tolist()):
+            s, e = int(self.starts[c]), int(self.starts[c + 1])
+            ref = 0 if e - s == 1 else int(torch.argmax(logits[s:e]))
+            out.append((c, v, ref))
+        return out
+
+
+def fast_encoder(model: SiameseNet) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Return a function computing `model.embed` faster for inference: each conv + batch norm folded into one
+    conv, run in channels-last layout (oneDNN's native one: no layout conversion around every convolution).
+
+    Together about 12% less CPU time per query than `model.embed` (benchmarks/bench_recognition.py). Checked
+    against `model.embed` on a test batch; if they disagree (an encoder this does not understand),
+    `model.embed` itself is returned.
+    """
+    try:
+        fast = _ChannelsLast(_fuse(copy.deepcopy(model.encoder)).eval())
+        device = next(model.parameters()).device
+        x = torch.rand(2, 1, model.config.input_size, model.config.input_size, device=device)
+        with torch.inference_mode():
+            was = model.training
+            model.eval()
+            expected = model.embed(x)
+            model.train(was)
+            if torch.allclose(fast(x), expected, atol=1e-4, rtol=1e-3):
+                return fast
+    except Exception:  # anything unexpected: the plain path is always correct
+        pass
+    return model.embed
+
+
+class _ChannelsLast(nn.Module):
+    """Runs a network with its weights and input in channels-last memory layout."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.contiguous(memory_format=torch.channels_last))
+
+
+def _fuse(module: nn.Module) -> nn.Module:
+    """Return `module` with every Conv2d directly followed by BatchNorm2d (inside Sequentials) folded together."""
+    if not isinstance(module, nn.Sequential):
+        return module
+    layers, out, i = list(module), [], 0
+    while i < len(layers):
+        layer = layers[i]
+        if (isinstance(layer, nn.Conv2d) and i + 1 < len(layers) and isinstance(layers[i + 1], nn.BatchNorm2d)
+                and layers[i + 1].track_running_stats):
+            out.append(fuse_conv_bn_eval(layer.eval(), layers[i + 1].eval()))
+            i += 2
+        else:
+            out.append(_fuse(layer))
+            i += 1
+    return nn.Sequential(*out)
+
+
+# --------------------------------------------------------------------------------------------- recognizer
+
+
+def query_pixels(glyph: Glyph | np.ndarray) -> tuple[np.ndarray, bool]:
+    """Return (pixels float32 (105, 105), no_ink) of a Glyph or a glyph array (1 = ink, values in [0, 1]).
+
+    Raises ValueError for an array of another shape or range (use `glyph_from_image` for images).
+    """
+    if isinstance(glyph, Glyph):
+        return glyph.pixels, glyph.no_ink
+    px = np.asarray(glyph)
+    if px.shape != (GLYPH_SIZE, GLYPH_SIZE):
+        raise ValueError(f"A query glyph is a {GLYPH_SIZE}x{GLYPH_SIZE} array, got {px.shape}; "
+                         f"use engine.glyph.glyph_from_image for other images")
+    px = px.astype(np.float32)
+    if not np.all(np.isfinite(px)) or px.min() < 0 or px.max() > 1:
+        raise ValueError("A query glyph's pixels must be within [0, 1] (1 = ink)")
+    return px, bool(np.count_nonzero(px >= 0.5) < MIN_INK_PIXELS)
+
+
+class Recognizer:
+    """Ranks glyphs against a gallery with a loaded model.
+
+    Reference embeddings are computed on first use (or by `refresh`, with progress and cancel), cached
+    beside the gallery per model, and updated incrementally when the gallery changes: `rank` notices a
+    changed `gallery.revision` by itself, `on_gallery_changed` does it eagerly. `rank` may be called from
+    another thread than `refresh`; while a refresh runs it uses the previous state of the gallery.
+    """
+
+    def __init__(self, loaded: LoadedModel, gallery: Gallery, threshold: float | None = None):
+        self.loaded = loaded
+        self.gallery = gallery
+        card_threshold = (loaded.card or {}).get(CARD_THRESHOLD_KEY)
+        self.threshold = float(threshold if threshold is not None else
+                               card_threshold if card_threshold is not None else DEFAULT_THRESHOLD)
+        self.fingerprint = loaded.fingerprint or model_fingerprint(loaded.model)
+        self._embed = fast_encoder(loaded.model)
+        self._device = next(loaded.model.parameters()).device
+        self._known: dict[str, torch.Tensor] = {}  # pixel digest -> embedding (D,)
+        self._cache_read = False
+        self._index: ReferenceIndex | None = None
+        self._revision: int | None = None
+        self._lock = threading.Lock()
+        self.embedded_count = 0  # references embedded by this object (not found in the cache): for tests/UI
+
+    # -- references
+
+    def refresh(self, progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> None:
+        """Bring the reference embeddings up to date with the gallery, computing only those not cached.
+
+        `progress(done, total)` counts references to embed; `cancel` raises `Cancelled` (what was
+        computed so far is kept in the cache).
+        """
+        with self._lock:
+            self._refresh(progress, cancel)
+
+    def on_gallery_changed(self) -> None:
+        """Update after a gallery edit: embeds only the new references (a rename or delete embeds nothing)."""
+        self.refresh()
+
+    def _refresh(self, progress: ProgressFn | None, cancel: threading.Event | None) -> None:
+        revision, characters = self.gallery.revision, list(self.gallery.characters)
+        refs = [r for c in characters for r in c.references]
+        keys = [r.key for r in refs]
+        self._read_cache()
+        missing = {k: r for k, r in zip(keys, refs) if k not in self._known}
+        try:
+            self._embed_missing(list(missing.values()), progress, cancel)
+        finally:
+            if missing:
+                self._write_cache(keys)
+        emb = (torch.stack([self._known[k] for k in keys]) if keys
+               else torch.zeros(0, self.loaded.model.config.embedding_dim, device=self._device))
+        self._index = ReferenceIndex(self.loaded.model, emb, [len(c.references) for c in characters],
+                                     [c.name for c in characters])
+        self._revision = revision
+
+    def _embed_missing(self, refs: list, progress: ProgressFn | None, cancel: threading.Event | None) -> None:
+        total = len(refs)
+        for start in range(0, total, EMBED_CHUNK):
+            chunk = refs[start:start + EMBED_CHUNK]
+            pixels = np.stack([r.pixels for r in chunk])
+            emb = embed_glyphs(self.loaded.model, pixels, batch_size=EMBED_CHUNK, cancel=cancel)
+            for r, e in zip(chunk, emb.float()):
+                self._known[r.key] = e
+            self.embedded_count += len(chunk)
+            if progress:
+                progress(start + len(chunk), total)
+
+    def _read_cache(self) -> None:
+        if self._cache_read or self.gallery.path is None:
+            return
+        self._cache_read = True
+        keys, emb = read_embeddings(cache_path(self.gallery.path, self.fingerprint), self.fingerprint,
+                                    self.loaded.model.config.embedding_dim)
+        rows = torch.from_numpy(emb).to(self._device)
+        for k, row in zip(keys, rows):
+            self._known.setdefault(k, row)
+
+    def _write_cache(self, keys: list[str]) -> None:
+        if self.gallery.path is None:
+            return
+        # Only what the gallery uses now: embeddings of deleted references are not kept forever.
+        keep = [k for k in dict.fromkeys(keys) if k in self._known]
+        emb = (torch.stack([self._known[k] for k in keep]).cpu().numpy() if keep
+               else np.zeros((0, self.loaded.model.config.embedding_dim), np.float32))
+        write_embeddings(cache_path(self.gallery.path, self.fingerprint), self.fingerprint, keep, emb)
+
+    def use_index(self, index: ReferenceIndex) -> None:
+        """Rank against a prepared index instead of the gallery's (benchmarks: synthetic embeddings)."""
+        self._index, self._revision = index, self.gallery.revision
+
+    def _current_index(self) -> ReferenceIndex:
+        index = self._index
+        if index is not None and self._revision == self.gallery.revision:
+            return index
+        # Changed gallery: update now, unless a refresh is already running elsewhere (then use the old state).
+        if self._lock.acquire(blocking=index is None):
+            try:
+                if self._index is None or self._revision != self.gallery.revision:
+                    self._refresh(None, None)
+            finally:
+                self._lock.release()
+        return self._index
+
+    @property
+    def index(self) -> ReferenceIndex:
+        """Return the reference index, refreshing it first if the gallery changed."""
+        return self._current_index()
+
+    # -- ranking
+
+    @torch.inference_mode()
+    def embed_queries(self, pixels: np.ndarray) -> torch.Tensor:
+        """Return embeddings (n, D) of glyph pixels (n, 105, 105) with the inference encoder."""
+        px = np.ascontiguousarray(pixels, dtype=np.float32)
+        x = torch.from_numpy(px if px.flags.writeable else px.copy()).to(self._device)
+        return self._embed(self.loaded.model.prepare(x)).float()
+
+    def rank(self, glyph: Glyph | np.ndarray, k: int | None = 5) -> RankResult:
+        """Return the `k` best characters for a glyph (all if k is None), best first.
+
+        No ink: `RankResult(no_ink=True, ...)` without running the model. Empty gallery: no matches.
+        """
+        return self.rank_many([glyph], k)[0]
+
+    @torch.inference_mode()
+    def rank_many(self, glyphs: Sequence[Glyph | np.ndarray], k: int | None = 5,
+                  batch_size: int = 64) -> list[RankResult]:
+        """Return a RankResult per glyph, like `rank`, embedding the queries in batches."""
+        queries = [query_pixels(g) for g in glyphs]
+        results: list[RankResult | None] = [RankResult(True, True, [], self.threshold) if no_ink else None
+                                            for _, no_ink in queries]
+        todo = [i for i, r in enumerate(results) if r is None]
+        if todo and len(self._current_index()) == 0:
+            todo = []  # empty gallery: nothing to compare with, no need to run the model
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            emb = self.embed_queries(np.stack([queries[i][0] for i in batch]))
+            for i, result in zip(batch, self.rank_embeddings(emb, k)):
+                results[i] = result
+        return [r or RankResult(False, True, [], self.threshold) for r in results]
+
+    @torch.inference_mode()
+    def rank_embeddings(self, embeddings: torch.Tensor, k: int | None = 5) -> list[RankResult]:
+        """Return a RankResult per query embedding (n, D) (from `embed_queries`), best first."""
+        index = self._current_index()
+        if len(index) == 0:
+            return [RankResult(False, True, [], self.threshold) for _ in range(len(embeddings))]
+        logits = index.logits(embeddings)
+        return [self._result(index, index.top(row, k)) for row in logits]
+
+    def _result(self, index: ReferenceIndex, top: list[tuple[int, float, int]]) -> RankResult:
+        matches = [Match(index.names[c], _sigmoid(v), ref) for c, v, ref in top]
+        confident = bool(matches) and matches[0].score >= self.threshold
+        return RankResult(False, not confident, matches, self.threshold)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+# ------------------------------------------------------------------------------------------- convenience
+
+_default_model: LoadedModel | None = None
+_recognizers: "weakref.WeakKeyDictionary[Gallery, Recognizer]" = weakref.WeakKeyDictionary()
+
+
+def default_model() -> LoadedModel:
+    """Return the shipped model on the CPU, loaded once per process."""
+    global _default_model
+    if _default_model is None:
+        _default_model = load_weights()
+    return _default_model
+
+
+def rank(glyph: Glyph | np.ndarray, gallery: Gallery, k: int | None = 5,
+         loaded: LoadedModel | None = None) -> RankResult:
+    """Return the ranking of `glyph` against `gallery` (default model: the shipped one), reusing a
+    Recognizer per gallery so that reference embeddings are computed once."""
+    loaded = loaded or default_model()
+    rec = _recognizers.get(gallery)
+    if rec is None or rec.loaded is not loaded:
+        rec = Recognizer(loaded, gallery)
+        _recognizers[gallery] = rec
+    return rec.rank(glyph, k)
