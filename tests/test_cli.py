@@ -176,3 +176,12 @@ def test_python_m_engine_smoke(tmp_path):
                              env=env, cwd=tmp_path, timeout=120)
     assert missing.returncode == 1
     assert "images_background.zip" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_validation_split_comes_from_the_model_card():
+    """evaluate --split validation scores a model on its own held-out alphabets, never ones it trained on."""
+    from engine.cli.evaluate import _validation_split
+
+    card = {"split": {"val_alphabets": ["Latin", "Futurama"]}}
+    assert _validation_split(card, None).val_names == ("Latin", "Futurama")
+    assert _validation_split({}, 3).val_alphabets == 3 and _validation_split({}, 3).val_names == ()

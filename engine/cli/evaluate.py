@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", choices=["evaluation", "validation"], default="evaluation",
                    help="evaluation alphabets (testing) or the held-out background alphabets (model selection)")
-    p.add_argument("--val-alphabets", type=int, default=SplitConfig().val_alphabets)
+    p.add_argument("--val-alphabets", type=int, default=None,
+                   help="with --split validation and a model whose card holds no split: how many to hold out")
     p.add_argument("--runs", help="folder of runNN/ folders in the official one-shot format")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
     p.add_argument("--quiet", action="store_true")
@@ -40,7 +41,7 @@ def run(args) -> int:
         dataset, chars = data.evaluation, None
     else:
         dataset = data.background
-        chars = split_background(dataset, SplitConfig(val_alphabets=args.val_alphabets)).val_chars
+        chars = split_background(dataset, _validation_split(loaded.card, args.val_alphabets)).val_chars
     cfg = OneShotConfig(way=args.way, shot=args.shot, tasks=args.tasks, seed=args.seed)
     with bar(0, "embedding", unit="img", quiet=args.quiet) as b:
         result = evaluate_one_shot(loaded.model, dataset, cfg, chars=chars, progress=callback_for(b))
@@ -56,6 +57,14 @@ def run(args) -> int:
     if args.json:
         print_json_line({**result.to_dict(), "split": args.split, "weights": str(loaded.path)})
     return 0
+
+
+def _validation_split(card: dict, val_alphabets: int | None) -> SplitConfig:
+    """The model's own validation alphabets (from its card), so they never include alphabets it trained on."""
+    names = (card.get("split") or {}).get("val_alphabets")
+    if names and val_alphabets is None:
+        return SplitConfig(val_names=tuple(names))
+    return SplitConfig(val_alphabets=SplitConfig().val_alphabets if val_alphabets is None else val_alphabets)
 
 
 def _run_folder(args, loaded) -> int:

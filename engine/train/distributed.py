@@ -306,12 +306,62 @@ class _Embedder(nn.Module):
         return self.model.embed(images)
 
 
+class _GatheredBatchNormFn(torch.autograd.Function):
+    """Batch norm with statistics over every rank's batch; fused kernels for the per-element work.
+
+    Forward: local mean and variance, all-gathered with the counts and combined (Chan's formula), then the fused
+    eval-mode batch norm with those statistics. Backward: the fused eval-mode backward gives dy * invstd * w and
+    this rank's sums of dy and dy * xhat; the sums are all-reduced, and the terms of the global batch mean are
+    subtracted: grad_x = invstd * w * (dy - mean(dy) - xhat * mean(dy * xhat)), means over all ranks' elements.
+    The weight and bias gradients stay per rank (DDP averages them).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, module):
+        c = x.shape[1]
+        # This rank's mean and 1/sqrt(var + eps) from the fused kernel (twice as fast as var_mean on the CPU).
+        _, mean, invstd = torch.ops.aten.native_batch_norm(x, None, None, None, None, True, 0.0, module.eps)
+        var = invstd.pow(-2) - module.eps
+        count = torch.full((1,), x.numel() / c, dtype=mean.dtype, device=x.device)
+        stats = all_gather_with_grad(torch.cat([mean, var, count])[None])  # (world, 2C + 1); no grad needed here
+        means, variances, counts = stats[:, :c], stats[:, c:2 * c], stats[:, 2 * c:]
+        n = counts.sum()
+        g_mean = (counts * means).sum(0) / n
+        g_var = (counts * (variances + (means - g_mean) ** 2)).sum(0) / n
+        if module.track_running_stats:
+            module.num_batches_tracked.add_(1)
+            f = module.momentum if module.momentum is not None else 1.0 / float(module.num_batches_tracked)
+            module.running_mean.mul_(1 - f).add_(g_mean.to(module.running_mean.dtype), alpha=f)
+            unbiased = g_var * n / (n - 1).clamp(min=1)
+            module.running_var.mul_(1 - f).add_(unbiased.to(module.running_var.dtype), alpha=f)
+        ctx.save_for_backward(x, weight, g_mean, g_var)
+        ctx.eps, ctx.n = module.eps, n
+        return torch.batch_norm(x, weight, bias, g_mean, g_var, False, 0.0, module.eps, False)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight, mean, var = ctx.saved_tensors
+        c, shape = x.shape[1], (1, x.shape[1]) + (1,) * (x.dim() - 2)
+        w = weight if weight is not None else torch.ones_like(mean)
+        grad_x, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
+            dy.contiguous(), x, w, mean, var, None, None, False, ctx.eps, [True, True, True])
+        sums = torch.cat([grad_b, grad_w])  # this rank's sum of dy and of dy * xhat, per channel
+        dist.all_reduce(sums)
+        m1, m2 = sums[:c] / ctx.n, sums[c:] / ctx.n
+        invstd = torch.rsqrt(var + ctx.eps)
+        beta = invstd * invstd * w * m2  # grad_x -= alpha + beta * x, with xhat = (x - mean) * invstd
+        alpha = invstd * w * m1 - beta * mean
+        grad_x = grad_x.sub_(alpha.view(shape)).addcmul_(x, beta.view(shape), value=-1)
+        return grad_x, (grad_w if weight is not None else None), (grad_b if weight is not None else None), None
+
+
 class GatheredBatchNorm(_BatchNorm):
     """Batch norm whose training statistics cover every rank's batch (like nn.SyncBatchNorm, which is GPU-only).
 
-    Each rank computes its per-channel mean and variance (two-pass, stable), all ranks all-gather them with
-    gradients, and combine them with their counts (Chan's formula): batches of different sizes are fine. In eval
-    mode it is a plain batch norm on the running statistics, with no communication.
+    Each rank computes its per-channel mean and variance, all ranks all-gather them and combine them with their
+    counts (Chan's formula), so batches of different sizes are fine; the backward all-reduces the two per-channel
+    sums the gradient needs (see `_GatheredBatchNormFn`). In eval mode it is a plain batch norm on the running
+    statistics, with no communication.
     """
 
     def _check_input_dim(self, input: torch.Tensor) -> None:
@@ -321,28 +371,8 @@ class GatheredBatchNorm(_BatchNorm):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized()):
             return super().forward(input)
-        c = input.shape[1]
         x = input.float()
-        dims = [0, *range(2, x.dim())]
-        var, mean = torch.var_mean(x, dim=dims, unbiased=False)
-        count = torch.full((1,), x.numel() / c, dtype=x.dtype, device=x.device)
-        stats = all_gather_with_grad(torch.cat([mean, var, count])[None])  # (world, 2C + 1)
-        means, variances, counts = stats[:, :c], stats[:, c:2 * c], stats[:, 2 * c:]
-        n = counts.sum()
-        g_mean = (counts * means).sum(0) / n
-        g_var = (counts * (variances + (means - g_mean) ** 2)).sum(0) / n
-        if self.track_running_stats:
-            with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-                f = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                self.running_mean.mul_(1 - f).add_(g_mean.to(self.running_mean.dtype), alpha=f)
-                unbiased = g_var * n / (n - 1).clamp(min=1)
-                self.running_var.mul_(1 - f).add_(unbiased.to(self.running_var.dtype), alpha=f)
-        shape = (1, c) + (1,) * (x.dim() - 2)
-        y = (x - g_mean.view(shape)) * torch.rsqrt(g_var.view(shape) + self.eps)
-        if self.affine:
-            y = y * self.weight.view(shape) + self.bias.view(shape)
-        return y.to(input.dtype)
+        return _GatheredBatchNormFn.apply(x, self.weight, self.bias, self).to(input.dtype)
 
 
 def sync_batch_norm(model: nn.Module, device: torch.device) -> nn.Module:
