@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(os, "getloadavg"):
         load = os.getloadavg()[0]
         print(f"load average {load:.1f} on {cores} cores" + (" (other work shares the CPU: figures are noisy)"
-                                                              if load > 0.5 * cores else ""))
+                                                              if load > cores else ""))
     rows = [(f"1 process, batch {b}", 1, dict(base, threads=cores)),
             (f"1 process, batch {n * b}", 1, dict(base, threads=cores, alphabets=n * args.alphabets))]
     if device.type == "cuda" and torch.cuda.device_count() < n:

@@ -80,16 +80,16 @@ def _state(model) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _record_first_gradient(trainer) -> dict:
-    """Return a dict that the first optimiser step fills with the (DDP-averaged) gradients."""
-    grads, step = {}, trainer.optimizer.step
+def _record_steps(trainer) -> list:
+    """Return a list that each optimiser step extends with the parameters it starts from and the gradients."""
+    record, step = [], trainer.optimizer.step
 
     def recording_step(*args, **kwargs):
-        if not grads:
-            grads.update({n: p.grad.detach().clone() for n, p in trainer.model.named_parameters()})
+        record.append({"params": _state(trainer.model),
+                       "grads": {n: p.grad.detach().clone() for n, p in trainer.model.named_parameters()}})
         return step(*args, **kwargs)
     trainer.optimizer.step = recording_step
-    return grads
+    return record
 
 
 # --- what each rank runs (top-level functions: the spawn start method pickles them by name) ----------------------
@@ -106,14 +106,14 @@ def _scenario_train(ctx, tmp: Path) -> dict:
         sizes.append(len(x))
         return x, label
     trainer.sample_batch = sample_and_record
-    grads = _record_first_gradient(trainer)
+    record = _record_steps(trainer)
     trainer.run()
     first = Trainer(small_config(steps=2), data, tmp / "resumed", dist=ctx)
     first.run()
     second = Trainer(small_config(steps=STEPS), data, tmp / "resumed", dist=ctx, resume=True)
     resumed_from = second.step
     second.run()
-    return {"straight": _state(trainer.model), "grads": grads, "resumed": _state(second.model),
+    return {"straight": _state(trainer.model), "steps": record, "resumed": _state(second.model),
             "resumed_from": resumed_from, "sizes": sizes, "events": [type(e).__name__ for e in events],
             "losses": [e.loss for e in events if isinstance(e, StepEvent)],
             "pg_backend": torch_dist.get_backend()}
@@ -203,29 +203,34 @@ def test_ranks_hold_identical_parameters(two_ranks):
 def test_two_ranks_match_one_process_on_the_concatenated_batch(two_ranks, tmp_path):
     """Same pairs, same loss, same gradient as one process on the concatenated batches (see the module docstring).
 
-    The tolerance: activations agree to ~1e-7, and a ReLU input that close to 0 is on opposite sides of the kink in
-    the two runs now and then; for a bias-like sum of 10^4 terms one such flip is ~1e-3 of the gradient. A missing
-    cross-rank pair, an unsynchronised batch norm or a gradient scaled by the world size would be off by 10-100%.
-    AdamW then turns tiny gradient differences on near-zero gradients into different unit-size steps, so after a
-    few steps the parameters agree to a fraction of the learning rate, not to float precision.
+    Each step is checked from the parameters the 2-rank run had at that step: the loss to float precision, the
+    gradient to 1e-2 in relative norm. That tolerance: activations agree to ~1e-6, and a ReLU input (or max-pool
+    pair) that close is on opposite sides of the kink in the two runs now and then; one such flip moves a
+    bias-like sum over a small late feature map by up to a few percent. A missing cross-rank pair, an
+    unsynchronised batch norm or a gradient scaled by the world size is off by 50-100%. The runs themselves are
+    compared loosely: AdamW turns tiny gradient differences on near-zero gradients into different unit-size
+    steps, so after a few steps the parameters agree to a fraction of the learning rate, not to float precision.
     """
     _, (r0, _) = two_ranks
+    cfg = replace(small_config(), val_every=0, checkpoint_every=0)
+    reference = ConcatenatedBatchTrainer(cfg, synthetic_background(), tmp_path)
+    ref_steps = _record_steps(reference)
+    reference.model.train()
+    assert len(r0["steps"]) == STEPS
+    for t, recorded in enumerate(r0["steps"]):
+        reference.model.load_state_dict(recorded["params"])
+        reference.step = t
+        loss, _ = reference.train_one_step()
+        assert float(loss.detach()) == pytest.approx(r0["losses"][t], rel=1e-5), f"loss at step {t}"
+        for name, g in ref_steps[t]["grads"].items():
+            error = float((recorded["grads"][name] - g).norm() / g.norm())
+            assert error < 1e-2, f"step {t}: gradient of {name} differs by {error:.1e} (relative norm)"
     events = []
-    cfg = replace(small_config(), val_every=0, checkpoint_every=0)  # neither changes the parameters
-    reference = ConcatenatedBatchTrainer(cfg, synthetic_background(), tmp_path, callback=events.append)
-    ref_grads = _record_first_gradient(reference)
-    reference.run()
-    for name, g in ref_grads.items():
-        error = float((r0["grads"][name] - g).norm() / g.norm())
-        assert error < 1e-2, f"first-step gradient of {name} differs by {error:.1e} (relative norm)"
-    ref_losses = [e.loss for e in events if isinstance(e, StepEvent)]
-    assert r0["losses"] == pytest.approx(ref_losses, rel=2e-3)
-    lr = small_config().lr
-    for name, value in _state(reference.model).items():
-        if value.is_floating_point():
-            assert float((r0["straight"][name] - value).abs().max()) < 2 * lr * STEPS, name
-        else:
-            assert torch.equal(r0["straight"][name], value), name
+    straight = ConcatenatedBatchTrainer(cfg, synthetic_background(), tmp_path / "run", callback=events.append)
+    straight.run()
+    assert [e.loss for e in events if isinstance(e, StepEvent)] == pytest.approx(r0["losses"], rel=5e-2)
+    for name, value in straight.model.named_parameters():
+        assert float((r0["straight"][name] - value.detach()).abs().max()) < 2 * cfg.lr * STEPS, name
 
 
 def test_only_rank_zero_reports_validates_and_writes(two_ranks):

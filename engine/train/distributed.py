@@ -307,10 +307,10 @@ class _Embedder(nn.Module):
 
 
 class _GatheredBatchNormFn(torch.autograd.Function):
-    """Batch norm with statistics over every rank's batch; fused kernels for the per-element work.
+    """Batch norm with statistics over every rank's batch, with torch's fused CPU kernels where they fit.
 
-    Forward: local mean and variance, all-gathered with the counts and combined (Chan's formula), then the fused
-    eval-mode batch norm with those statistics. Backward: the fused eval-mode backward gives dy * invstd * w and
+    Forward: local mean and variance (fused kernel), all-gathered with the counts and combined (Chan's formula),
+    then (x - mean) * invstd * w + b. Backward: the fused eval-mode backward gives dy * invstd * w and
     this rank's sums of dy and dy * xhat; the sums are all-reduced, and the terms of the global batch mean are
     subtracted: grad_x = invstd * w * (dy - mean(dy) - xhat * mean(dy * xhat)), means over all ranks' elements.
     The weight and bias gradients stay per rank (DDP averages them).
@@ -336,7 +336,12 @@ class _GatheredBatchNormFn(torch.autograd.Function):
             module.running_var.mul_(1 - f).add_(unbiased.to(module.running_var.dtype), alpha=f)
         ctx.save_for_backward(x, weight, g_mean, g_var)
         ctx.eps, ctx.n = module.eps, n
-        return torch.batch_norm(x, weight, bias, g_mean, g_var, False, 0.0, module.eps, False)
+        shape = (1, c) + (1,) * (x.dim() - 2)
+        scale = torch.rsqrt(g_var + module.eps)
+        if weight is None:
+            return (x - g_mean.view(shape)).mul_(scale.view(shape))
+        # (x - mean) first: the fused eval kernel's x * scale + (bias - mean * scale) loses digits to cancellation
+        return torch.addcmul(bias.view(shape), x - g_mean.view(shape), (scale * weight).view(shape))
 
     @staticmethod
     def backward(ctx, dy):
@@ -349,9 +354,9 @@ class _GatheredBatchNormFn(torch.autograd.Function):
         dist.all_reduce(sums)
         m1, m2 = sums[:c] / ctx.n, sums[c:] / ctx.n
         invstd = torch.rsqrt(var + ctx.eps)
-        beta = invstd * invstd * w * m2  # grad_x -= alpha + beta * x, with xhat = (x - mean) * invstd
-        alpha = invstd * w * m1 - beta * mean
-        grad_x = grad_x.sub_(alpha.view(shape)).addcmul_(x, beta.view(shape), value=-1)
+        # grad_x -= invstd * w * m1 + invstd^2 * w * m2 * (x - mean)   [xhat = (x - mean) * invstd]
+        grad_x = grad_x.sub_((invstd * w * m1).view(shape))
+        grad_x = grad_x.addcmul_(x - mean.view(shape), (invstd * invstd * w * m2).view(shape), value=-1)
         return grad_x, (grad_w if weight is not None else None), (grad_b if weight is not None else None), None
 
 
