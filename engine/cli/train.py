@@ -113,7 +113,7 @@ def _train(args, dist: DistContext | None) -> int:
         say(f"Distributed: {dist.world_size} processes ({dist.backend}), batch {b} per rank and {b * dist.world_size} "
             f"in all (the loss covers the pairs across ranks); rank 0 validates and writes {out}")
     try:
-        with _stop_on_ctrl_c(trainer), _stop_on_sigterm(trainer, dist):
+        with _stop_signals(trainer, dist):
             result = trainer.run()
     finally:
         progress.close()
@@ -129,43 +129,37 @@ def _train(args, dist: DistContext | None) -> int:
 
 
 @contextlib.contextmanager
-def _stop_on_ctrl_c(trainer: Trainer):
-    """The first Ctrl+C asks the trainer to stop after the current step (checkpoint included); a second aborts."""
+def _stop_on_signal(trainer: Trainer, signum: int, message: str | None):
+    """While training, the first `signum` asks the trainer to stop after the current step (with a checkpoint);
+    the handler then steps aside, so a second one acts as usual (Ctrl+C aborts)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def handler(signum, frame):
-        signal.signal(signal.SIGINT, previous)
+    def handler(received, frame):
+        signal.signal(signum, previous)
         trainer.request_stop()
-        info("\nStopping after this step (Ctrl+C again to abort without a checkpoint)...")
+        if message:
+            info(message)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
 
 
-@contextlib.contextmanager
-def _stop_on_sigterm(trainer: Trainer, dist: DistContext | None):
-    """Under torchrun, Ctrl+C reaches the launcher, which sends SIGTERM to every rank (and SIGKILL 30 s later):
-    stop after the current step instead, all ranks at the same one (rank 0's request counts), with a checkpoint."""
-    if dist is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        signal.signal(signal.SIGTERM, previous)
-        trainer.request_stop()
-        if dist.is_main:
-            info("\nStopping after this step (torchrun is shutting the ranks down)...")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _stop_signals(trainer: Trainer, dist: DistContext | None) -> contextlib.ExitStack:
+    """Ctrl+C stops cleanly; under torchrun, so does the SIGTERM the launcher sends every rank on Ctrl+C (and a
+    SIGKILL 30 s later), all ranks at the same step since rank 0's request counts. Only rank 0 speaks."""
+    stack = contextlib.ExitStack()
+    main = dist is None or dist.is_main
+    stack.enter_context(_stop_on_signal(
+        trainer, signal.SIGINT, "\nStopping after this step (Ctrl+C again to abort without a checkpoint)..." if main else None))
+    if dist is not None:
+        stack.enter_context(_stop_on_signal(
+            trainer, signal.SIGTERM, "\nStopping after this step (torchrun is shutting the ranks down)..." if main else None))
+    return stack
 
 
 def _printer(progress):
