@@ -9,8 +9,8 @@ for having varied examples), and `Match.reference` says which reference that was
 model card's ``rank_threshold``, else `DEFAULT_THRESHOLD`, calibrated for the shipped model (see there).
 
 Speed: reference embeddings are computed once per model and cached beside the gallery (engine.gallery.cache);
-in memory they are kept pre-multiplied by |alpha| with their signed sums, so that a query costs one
-`minimum` and one matrix-vector product over the store and no per-query rescaling of it (see
+in memory they are kept pre-multiplied by |alpha| and split by the sign of alpha, so that a query costs
+two L1 distance sweeps (`torch.cdist`, p=1) over the store and no per-query rescaling of it (see
 `ReferenceIndex`). The query's encoder is a copy of the model's with each convolution and its batch norm
 folded into one, in channels-last layout (checked equal to the model at start-up; `fast_encoder`).
 `benchmarks/bench_recognition.py` measures it.
@@ -86,58 +86,54 @@ class RankResult:
 class ReferenceIndex:
     """Reference embeddings prepared for scoring queries against all of them at once.
 
-    With w_j = |alpha_j| and s_j = sign(alpha_j), alpha_j |q_j - r_j| = s_j |Q_j - R_j| for the rescaled
-    Q = w * q and R = w * r, and |Q - R| = Q + R - 2 min(Q, R). So
+    With w = |alpha|, alpha_j |q_j - r_j| = |w_j q_j - w_j r_j| for alpha_j > 0 and minus that for alpha_j < 0,
+    so the store keeps the rescaled references R = w * r split into the dimensions of positive (R+) and
+    negative (R-) alpha (same memory as the raw embeddings; alpha_j = 0 dropped), and
 
-        logit(q, r) = sum_j s_j Q_j + sum_j s_j R_j - 2 sum_j s_j min(Q_j, R_j) + bias
+        logit(q, r) = L1(Q+, R+) - L1(Q-, R-) + bias,
 
-    exactly. The store keeps R (dimensions with alpha_j = 0 dropped: same memory as the raw embeddings) and
-    each reference's sum_j s_j R_j; a query then costs one `minimum` and one matrix-vector product per block
-    of `CHUNK` references (a block stays in cache between the two): about 40% less CPU time than two
-    `torch.cdist(p=1)` sweeps, and nothing of the store's size is allocated per query.
+    exact, two `torch.cdist(p=1)` sweeps per query with nothing of the store's size allocated. (`model.score`
+    rescales every reference on every call and sweeps all dimensions twice: about 10x slower at 100,000.)
+
+    Why not a cheaper blocked loop (|Q - R| = Q + R - 2 min(Q, R): a `minimum` and a matrix-vector product
+    per cache-sized block): it saves ~25-45% of CPU time on one thread, but makes hundreds of parallel
+    regions per query, and on a busy 2-core machine each waits for a descheduled thread: measured 10-20x
+    slower there with 2 threads, against cdist's two regions.
 
     Rows are grouped by character (`starts[c]:starts[c+1]` are character c's references, in order).
     """
 
-    CHUNK = 1024  # references per block: 2 MiB of float32 at D = 512, fits the L2 cache of most CPUs
-
     def __init__(self, model: SiameseNet, embeddings: torch.Tensor, counts: Sequence[int], names: Sequence[str]):
         alpha = model.head.alpha.detach().float().to(embeddings.device)
         self.bias = float(model.head.bias.detach())
-        self.dims = torch.nonzero(alpha != 0).squeeze(1)
-        self.weight, self.sign = alpha[self.dims].abs(), alpha[self.dims].sign()
-        self.refs = (embeddings.float()[:, self.dims] * self.weight).contiguous()
-        self.ref_sums = self.refs @ self.sign
+        self.pos_dims = torch.nonzero(alpha > 0).squeeze(1)
+        self.neg_dims = torch.nonzero(alpha < 0).squeeze(1)
+        self.pos_scale, self.neg_scale = alpha[self.pos_dims], -alpha[self.neg_dims]
+        emb = embeddings.float()
+        self.pos = (emb[:, self.pos_dims] * self.pos_scale).contiguous()
+        self.neg = (emb[:, self.neg_dims] * self.neg_scale).contiguous()
         self.names = list(names)
         counts_t = torch.as_tensor(list(counts), dtype=torch.long)
         self.starts = torch.zeros(len(self.names) + 1, dtype=torch.long)
         self.starts[1:] = torch.cumsum(counts_t, 0) if len(counts_t) else counts_t
-        self.owner = torch.repeat_interleave(torch.arange(len(self.names)), counts_t).to(self.refs.device)
+        self.owner = torch.repeat_interleave(torch.arange(len(self.names)), counts_t).to(emb.device)
         self.single = bool(len(counts_t) and int(counts_t.max()) == 1)
 
     def __len__(self) -> int:
-        return self.refs.shape[0]
+        return self.pos.shape[0]
 
     @property
     def nbytes(self) -> int:
-        """Return the memory held by the scaled embeddings, their sums and the character map."""
-        return sum(t.numel() * t.element_size() for t in (self.refs, self.ref_sums, self.owner, self.starts))
+        """Return the memory held by the scaled embeddings and the character map."""
+        return sum(t.numel() * t.element_size() for t in (self.pos, self.neg, self.owner, self.starts))
 
     def logits(self, query: torch.Tensor) -> torch.Tensor:
         """Return the logits (q, n) of queries (q, D) against every reference."""
-        qs = query.float().to(self.refs.device)[:, self.dims] * self.weight
-        n = len(self)
-        # On a GPU there is no cache to stay in, only kernel launches to save.
-        chunk = self.CHUNK if self.refs.device.type == "cpu" else max(self.CHUNK, n)
-        out = torch.empty(len(qs), n, device=self.refs.device)
-        buf = torch.empty(min(chunk, n), self.refs.shape[1], device=self.refs.device)
-        for row, q in enumerate(qs):
-            for start in range(0, n, chunk):
-                block = self.refs[start:start + chunk]
-                b = buf[:len(block)]
-                torch.minimum(block, q, out=b)
-                torch.mv(b, self.sign, out=out[row, start:start + len(block)])
-        return (qs @ self.sign)[:, None] + self.ref_sums - 2 * out + self.bias
+        q = query.float().to(self.pos.device)
+        out = torch.cdist(q[:, self.pos_dims] * self.pos_scale, self.pos, p=1)
+        if self.neg.shape[1]:
+            out -= torch.cdist(q[:, self.neg_dims] * self.neg_scale, self.neg, p=1)
+        return out + self.bias
 
     def top(self, logits: torch.Tensor, k: int | None) -> list[tuple[int, float, int]]:
         """Return [(character, logit, reference within it)] of the best `k` characters (all if None), best first.

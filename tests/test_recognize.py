@@ -23,31 +23,8 @@ from engine.model import KochHead, ModelConfig, SiameseNet, build_model, model_f
 from engine.recognize import ReferenceIndex, Recognizer, fast_encoder, rank
 from engine.weights import LoadedModel
 
-S = 105
+from glyph_shapes import S, shape
 KINDS = ["bar", "pole", "box", "ring", "diag", "ell"]
-
-
-def shape(kind: str, dx: int = 0, dy: int = 0) -> np.ndarray:
-    """Return a synthetic binary glyph (1 = ink), optionally shifted."""
-    g = np.zeros((S, S), np.float32)
-    yy, xx = np.mgrid[0:S, 0:S]
-    if kind == "bar":
-        g[50:56, 20:85] = 1
-    elif kind == "pole":
-        g[20:85, 50:56] = 1
-    elif kind == "box":
-        g[25:80, 25:80] = 1
-        g[31:74, 31:74] = 0
-    elif kind == "ring":
-        r = np.hypot(yy - 52, xx - 52)
-        g[(r > 25) & (r < 31)] = 1
-    elif kind == "diag":
-        g[np.abs(yy - xx) < 4] = 1
-        g[:15], g[-15:] = 0, 0
-    elif kind == "ell":
-        g[20:85, 25:31] = 1
-        g[79:85, 25:80] = 1
-    return np.roll(g, (dy, dx), axis=(0, 1))
 
 
 def pooling_model(alpha: float = -2.0, bias: float = 4.0) -> LoadedModel:
@@ -106,14 +83,13 @@ def test_glyph_objects_and_arrays_rank_the_same(shapes_gallery):
     assert [(m.name, m.score) for m in a.matches] == [(m.name, m.score) for m in b.matches]
 
 
-def test_fast_scoring_equals_the_model_score(monkeypatch):
+def test_fast_scoring_equals_the_model_score():
     torch.manual_seed(0)
     model = build_model("tiny").eval()  # mixed-sign alpha, as a trained model has
     with torch.no_grad():
         model.head.alpha[:7] = 0.0  # dimensions the head ignores
     emb = torch.rand(300, model.config.embedding_dim)
     query = torch.rand(3, model.config.embedding_dim)
-    monkeypatch.setattr(ReferenceIndex, "CHUNK", 64)  # several blocks, the last one partial
     index = ReferenceIndex(model, emb, [1] * 300, [f"c{i}" for i in range(300)])
     with torch.no_grad():
         expected = model.head.logits(query, emb)
