@@ -14,8 +14,8 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QCloseEvent, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox,
-                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+                               QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox,
+                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.data.omniglot import OmniglotSet
 from engine.device import available_devices
@@ -24,6 +24,7 @@ from engine.evaluate import PUBLISHED, OneShotConfig, OneShotResult, RunResult, 
 from engine.paths import SHIPPED_WEIGHTS
 from engine.weights import WeightsError, load_weights, read_metadata
 
+from .layouts import controls_beside
 from .dataset_panel import DatasetPanel, DatasetStatus
 from .train_worker import TaskThread, is_running, stop_threads
 
@@ -117,23 +118,8 @@ class EvaluateTab(QWidget):
     def _build(self, data_dir: str | Path | None) -> None:
         self.dataset = DatasetPanel(("evaluation",), self, folder=data_dir)
         self.dataset.dataset_changed.connect(self._on_dataset_changed)
-        controls = QWidget()
-        col = QVBoxLayout(controls)
-        for part in (self.dataset, self._build_model_box(), self._build_settings(), self._build_runs_box()):
-            col.addWidget(part)
-        col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(380)
-        splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(scroll)
-        splitter.addWidget(self._build_results())
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([400, 800])
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        parts = [self.dataset, self._build_model_box(), self._build_settings(), self._build_runs_box()]
+        controls_beside(self, parts, self._build_results(), 380, (400, 800))
 
     def _build_model_box(self) -> QGroupBox:
         box = QGroupBox("Model")

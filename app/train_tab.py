@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
-                               QRadioButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+                               QRadioButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 from superqt import QCollapsible
 
 from engine.device import available_devices
@@ -27,6 +27,7 @@ from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent
 from engine.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from engine.weights import WeightsError, read_metadata
 
+from .layouts import controls_beside
 from .curves import TrainingCurves
 from .dataset_panel import DatasetPanel, DatasetStatus
 from .train_worker import SpeedEstimate, TaskThread, TrainThread, estimate_speed, is_running, stop_threads
@@ -101,24 +102,8 @@ class TrainTab(QWidget):
     def _build(self, data_dir: str | Path | None) -> None:
         self.dataset = DatasetPanel(("background",), self, folder=data_dir)
         self.dataset.dataset_changed.connect(self._on_dataset_changed)
-        controls = QWidget()
-        col = QVBoxLayout(controls)
-        for part in (self.dataset, self._build_settings(), self._build_device(), self._build_output(),
-                     self._build_buttons()):
-            col.addWidget(part)
-        col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(420)
-        splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(scroll)
-        splitter.addWidget(self._build_progress())
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([480, 900])
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        parts = [self.dataset, self._build_settings(), self._build_device(), self._build_output(), self._build_buttons()]
+        controls_beside(self, parts, self._build_progress(), 420, (480, 900))
         self._estimate_timer = QTimer(self, singleShot=True, interval=800)
         self._estimate_timer.timeout.connect(self.measure_speed)
 
