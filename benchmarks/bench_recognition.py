@@ -28,7 +28,6 @@ import json
 import os
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +39,7 @@ from engine.embedding import embed_glyphs  # noqa: E402
 from engine.gallery import Gallery  # noqa: E402
 from engine.glyph import glyph_from_omniglot_png, render_strokes  # noqa: E402
 from engine.recognize import ReferenceIndex, Recognizer  # noqa: E402
-from engine.strokes import Stroke, parse_omniglot_strokes  # noqa: E402
+from engine.strokes import Stroke, iter_omniglot_stroke_pairs  # noqa: E402
 from engine.weights import load_weights  # noqa: E402
 
 KEEP_RIGHT = 0.95  # calibration: share of right answers the threshold must leave "confident"
@@ -91,17 +90,10 @@ def random_drawings(n: int, seed: int) -> list[list[Stroke]]:
 def load_stroke_pairs(data_dir: Path) -> list[tuple[str, str, int, list[Stroke], np.ndarray]]:
     """Return (alphabet, character, drawer, strokes, stored image pixels) for every drawing of the subset."""
     pairs = []
-    with zipfile.ZipFile(data_dir / "strokes_background_subset.zip") as zs, \
-            zipfile.ZipFile(data_dir / "images_background.zip") as zi:
-        images = set(zi.namelist())
-        for name in sorted(n for n in zs.namelist() if n.endswith(".txt")):
-            png = name.replace("strokes_background/", "images_background/", 1)[:-4] + ".png"
-            if png not in images:
-                continue
-            _, alphabet, character, file = name.split("/")
-            strokes = parse_omniglot_strokes(zs.read(name).decode("ascii"), source=name)
-            pixels = glyph_from_omniglot_png(zi.read(png)).pixels
-            pairs.append((alphabet, character, int(file[:-4].split("_")[1]), strokes, pixels))
+    for name, strokes, png in iter_omniglot_stroke_pairs(data_dir):
+        _, alphabet, character, file = name.split("/")
+        pixels = glyph_from_omniglot_png(png).pixels
+        pairs.append((alphabet, character, int(file[:-4].split("_")[1]), strokes, pixels))
     return pairs
 
 

@@ -29,7 +29,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import glyph as G  # noqa: E402
-from engine.strokes import parse_omniglot_strokes  # noqa: E402
+from engine.strokes import iter_omniglot_stroke_pairs  # noqa: E402
 
 RADII = np.round(np.arange(2.0, 3.001, 0.05), 3)
 FINE_RADII = np.round(np.arange(2.3, 2.651, 0.025), 3)
@@ -38,16 +38,9 @@ FINE_RADII = np.round(np.arange(2.3, 2.651, 0.025), 3)
 def load_pairs(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Return (name, segments in stroke units with y down, ink mask of the real image) for every drawing."""
     pairs = []
-    with zipfile.ZipFile(folder / "strokes_background_subset.zip") as zs, \
-            zipfile.ZipFile(folder / "images_background.zip") as zi:
-        images = set(zi.namelist())
-        for name in sorted(n for n in zs.namelist() if n.endswith(".txt")):
-            png = name.replace("strokes_background/", "images_background/", 1)[:-4] + ".png"
-            if png not in images:
-                continue
-            strokes = parse_omniglot_strokes(zs.read(name).decode("ascii"), source=name)
-            ink = np.asarray(Image.open(io.BytesIO(zi.read(png)))) == 0
-            pairs.append((name, G._stroke_segments(strokes), ink))
+    for name, strokes, png in iter_omniglot_stroke_pairs(folder):
+        ink = np.asarray(Image.open(io.BytesIO(png))) == 0
+        pairs.append((name, G._stroke_segments(strokes), ink))
     return pairs
 
 

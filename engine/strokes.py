@@ -12,7 +12,8 @@ negates y. The samples are raw: unevenly spaced, sometimes repeated, and a strok
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,3 +124,19 @@ def load_omniglot_strokes(path: str | os.PathLike[str]) -> list[Stroke]:
     except UnicodeDecodeError:
         raise StrokeFileError(f"{p}: not an Omniglot stroke file (not plain ASCII text)") from None
     return parse_omniglot_strokes(text, source=str(p))
+
+
+def iter_omniglot_stroke_pairs(folder: str | os.PathLike) -> Iterator[tuple[str, list[Stroke], bytes]]:
+    """Yield (stroke file name, its strokes, PNG bytes of the image made from them), in name order.
+
+    Reads `strokes_background_subset.zip` and `images_background.zip` in `folder`; drawings whose image is
+    missing are skipped. Use the pairs to check a stroke renderer against Omniglot's own images.
+    """
+    folder = Path(folder)
+    with zipfile.ZipFile(folder / "strokes_background_subset.zip") as zs, \
+            zipfile.ZipFile(folder / "images_background.zip") as zi:
+        images = set(zi.namelist())
+        for name in sorted(n for n in zs.namelist() if n.endswith(".txt")):
+            png = name.replace("strokes_background/", "images_background/", 1)[:-4] + ".png"
+            if png in images:
+                yield name, parse_omniglot_strokes(zs.read(name).decode("ascii"), source=name), zi.read(png)
