@@ -30,13 +30,9 @@ TIMEOUT_MS = 20_000
 
 
 @pytest.fixture
-def app_env(tmp_path, monkeypatch) -> dict[str, Path]:
-    """Point settings, user data and caches at tmp_path; return those folders."""
-    env = {"settings": tmp_path / "settings", "data": tmp_path / "data", "cache": tmp_path / "cache"}
-    monkeypatch.setenv("GLYPHS_SETTINGS_DIR", str(env["settings"]))
-    monkeypatch.setenv("GLYPHS_DATA_HOME", str(env["data"]))
-    monkeypatch.setenv("GLYPHS_CACHE_HOME", str(env["cache"]))
-    return env
+def app_env(private_user_folders) -> dict[str, Path]:
+    """Return this test's private settings, user data and cache folders (conftest points the app at them)."""
+    return private_user_folders
 
 
 @pytest.fixture(autouse=True)
