@@ -9,7 +9,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
+from engine.glyph import IMAGE_SUFFIXES, STROKE_SUFFIX
+
+IMAGE_FILTER = (f"Images ({' '.join('*' + s for s in sorted(IMAGE_SUFFIXES))});;"
+                f"Omniglot stroke files (*{STROKE_SUFFIX});;All files (*)")
 WEIGHTS_FILTER = "Glyphs weights (*.safetensors);;All files (*)"
 
 

@@ -18,6 +18,8 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
+from engine.glyph import IMAGE_SUFFIXES, STROKE_SUFFIX
+
 from . import dialogs
 from .gallery_commands import DeleteCharacter, RenameCharacter
 from .icons import app_icon, icon
@@ -30,7 +32,6 @@ from .welcome import WelcomeDialog
 from .workers import Task, TaskRunner
 
 SHUTDOWN_TIMEOUT_MS = 30_000  # cancellable work stops within a chunk; loading torch cannot be interrupted
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 OPTIONAL_TABS = (("train_tab", "TrainTab", "Train"), ("evaluate_tab", "EvaluateTab", "Evaluate"))
 
 
@@ -481,7 +482,7 @@ class MainWindow(QMainWindow):
         for p in map(Path, paths):
             if p.is_dir() or (p.suffix.lower() == ".zip" and zipfile.is_zipfile(p)):
                 self.import_gallery(p)
-            elif p.suffix.lower() in IMAGE_SUFFIXES:
+            elif p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == STROKE_SUFFIX:
                 images.append(p)
             else:
                 others.append(p.name)

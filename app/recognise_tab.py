@@ -150,9 +150,9 @@ class RecogniseTab(QWidget):
         path = Path(path)
 
         def job(_ctx):
-            from engine.glyph import glyph_from_image
+            from engine.gallery import read_glyph  # the same reading as gallery import and `engine rank`
 
-            return glyph_from_image(path)
+            return read_glyph(path)
 
         task = self.session.runner.submit(job, f"Reading {path.name}", serial=False)
         task.succeeded.connect(lambda glyph: self._show_image(path, glyph))

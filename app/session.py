@@ -391,12 +391,12 @@ class EngineSession(QObject):
     def add_images(self, paths: Sequence[str | Path]) -> Task:
         """Add image files to the current gallery: each a new character named after the file (or a new example)."""
         def change(g: Any) -> str:
-            from engine.glyph import glyph_from_image
+            from engine.gallery import read_glyph  # the same reading as gallery import and `engine rank`
 
             added, skipped = 0, []
             for path in map(Path, paths):
                 try:
-                    glyph = glyph_from_image(path)
+                    glyph = read_glyph(path)
                     if glyph.no_ink:
                         raise ValueError("no ink found in it")
                     if path.stem in g.names():

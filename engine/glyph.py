@@ -88,6 +88,10 @@ __all__ = [
 ]
 
 GLYPH_SIZE = 105
+# Image files the app and the gallery importer read (anything else PIL opens works when named directly).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm",
+                            ".pbm", ".pnm"})
+STROKE_SUFFIX = ".txt"  # Omniglot's pen-stroke files, drawn by `render_strokes` like the canvas
 
 # Calibrated against Omniglot's stroke/image pairs (see the module docstring and benchmarks/stroke_renderer_fit.py).
 PEN_RADIUS = 2.475

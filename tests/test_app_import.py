@@ -70,6 +70,25 @@ def test_images_dropped_on_the_gallery_join_it(make_window, qtbot, tmp_path):
     assert sorted(snapshot.names()) == sorted(names)
 
 
+def test_an_omniglot_image_added_to_a_gallery_keeps_its_pixels(make_window, qtbot, tmp_path):
+    """Added images are read like gallery import reads them: an Omniglot-style image is not re-framed."""
+    import numpy as np
+    from PIL import Image
+
+    from engine.gallery import load_gallery
+
+    ink = np.zeros((105, 105), bool)
+    ink[8:40, 10:14] = ink[36:40, 10:30] = True  # a small "L" near the top-left corner, as drawn
+    Image.fromarray(np.where(ink, 0, 255).astype(np.uint8)).convert("1").save(tmp_path / "ell.png")
+    window = make_window()
+    window.session.create_gallery("Mine")
+    wait_gallery(qtbot, window, 0)
+    _drop(window.recognise.gallery_view.grid.viewport(), [tmp_path / "ell.png"])
+    snapshot = wait_gallery(qtbot, window, 1)
+    stored = load_gallery(snapshot.path).characters[0].references[0].pixels
+    np.testing.assert_array_equal(stored >= 0.5, ink)
+
+
 def test_dropping_a_non_image_or_corrupt_png_on_the_canvas_changes_nothing(make_window, qtbot, tmp_path):
     window = make_window()
     tab = window.recognise

@@ -19,12 +19,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from ..glyph import GLYPH_SIZE, Glyph, GlyphError, glyph_from_image, glyph_from_omniglot_png, render_strokes
+from ..glyph import (GLYPH_SIZE, IMAGE_SUFFIXES, STROKE_SUFFIX, Glyph, GlyphError, glyph_from_image,
+                     glyph_from_omniglot_png, render_strokes)
 from .files import INDEX_NAME, GalleryError
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm",
-                            ".pbm", ".pnm"})
-STROKE_SUFFIX = ".txt"
 # Zip-bomb guards: no glyph image is anywhere near these sizes.
 MAX_MEMBER_BYTES = 64 << 20
 MAX_ARCHIVE_BYTES = 4 << 30
