@@ -141,14 +141,32 @@ class MainWindow(QMainWindow):
     def _make_tab(self, tab_class: type | None, title: str) -> QWidget | None:
         if tab_class is None:
             return None
+        folder = self.settings.dataset_folder
         try:
-            tab = tab_class(self)
+            tab = tab_class(self, data_dir=folder if folder is not None and folder.is_dir() else None)
         except Exception as exc:  # another engineer's tab must not stop the app from starting
             self.show_message("error", f"The {title} tab could not start: {exc}")
             return None
         if hasattr(tab, "model_ready"):
             tab.model_ready.connect(self.use_model)
+        if hasattr(tab, "dataset"):
+            tab.dataset.dataset_changed.connect(self._on_dataset_checked)
+        if hasattr(tab, "run_started"):
+            tab.run_started.connect(lambda folder: setattr(self.settings, "last_run", folder))
+            if self.settings.last_run is not None:
+                tab.reopen_run(self.settings.last_run)  # Start then continues it from its checkpoint
         return tab
+
+    def _on_dataset_checked(self, status) -> None:
+        """Remember a usable Omniglot folder, and offer it to the other tab if that one has none yet."""
+        if status.state not in ("found", "partial"):
+            return
+        self.settings.dataset_folder = status.folder
+        for tab in (self.train_tab, self.evaluate_tab):
+            panel = getattr(tab, "dataset", None)
+            if panel is not None and panel.folder() != status.folder and not panel.is_loading() \
+                    and panel.status is not None and panel.status.state in ("missing", "corrupt"):
+                panel.set_folder(status.folder)
 
     def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)

@@ -1,4 +1,5 @@
-"""Persistent app settings (QSettings): window geometry, last gallery, last model, recent galleries.
+"""Persistent app settings (QSettings): window geometry, last gallery, last model, recent galleries, the
+Omniglot folder and the last training run.
 
 Set ``GLYPHS_SETTINGS_DIR`` (or pass a folder) to keep the settings in ``<folder>/Glyphs.ini`` instead of the
 platform's usual place; the tests use that to start each window from a clean slate in a temp folder.
@@ -58,6 +59,24 @@ class AppSettings:
     @last_model.setter
     def last_model(self, path: Path | None) -> None:
         self._set_path("model/last", path)
+
+    @property
+    def dataset_folder(self) -> Path | None:
+        """Return the Omniglot folder last found usable in the Train or Evaluate tab, or None."""
+        return self._path("data/folder")
+
+    @dataset_folder.setter
+    def dataset_folder(self, path: Path | None) -> None:
+        self._set_path("data/folder", path)
+
+    @property
+    def last_run(self) -> Path | None:
+        """Return the folder of the training run last started from the Train tab, or None."""
+        return self._path("train/last_run")
+
+    @last_run.setter
+    def last_run(self, path: Path | None) -> None:
+        self._set_path("train/last_run", path)
 
     @property
     def device(self) -> str:

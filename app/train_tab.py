@@ -73,6 +73,7 @@ class TrainTab(QWidget):
     """Train a model on Omniglot's background set from the app; `model_ready(path)` offers the result."""
 
     model_ready = Signal(str)
+    run_started = Signal(object)  # the run folder (Path) a Start writes to
 
     def __init__(self, parent: QWidget | None = None, data_dir: str | Path | None = None,
                  runs_root: str | Path | None = None, auto_estimate: bool = True):
@@ -483,6 +484,14 @@ class TrainTab(QWidget):
         if chosen:
             self.open_run(chosen)
 
+    def reopen_run(self, folder: str | Path) -> bool:
+        """Open `folder` for continuing if it still holds a checkpoint (the last run of an earlier session);
+        return whether it did. Unlike `open_run`, a folder that is gone or empty is passed over silently."""
+        if self._state != "idle" or not (Path(folder) / CHECKPOINT_NAME).is_file():
+            return False
+        self.open_run(folder)
+        return True
+
     def open_run(self, folder: str | Path, start: bool = False) -> None:
         """Load a run folder's checkpoint (settings, step, curves) in a worker so that Start continues it."""
         folder = Path(folder)
@@ -546,6 +555,7 @@ class TrainTab(QWidget):
         self._set_state("starting")
         self._say(f"{'Continuing' if resume else 'Starting'} training in {out}…")
         thread.start()
+        self.run_started.emit(out)
         return True
 
     def toggle_pause(self) -> None:
