@@ -1,5 +1,9 @@
 """The Evaluate tab: Lake et al.'s N-way k-shot within-alphabet one-shot benchmark, and official runs folders.
 
+The benchmark runs on the evaluation alphabets (testing), or on the model's own validation alphabets: the
+background alphabets its card says were held out of its training (for choosing among models and checkpoints
+without looking at the evaluation alphabets), as `python -m engine evaluate --split validation` does.
+
 The benchmark runs in a TaskThread (progress and cancel); the result is shown with its 95% interval, beside the
 published numbers, per alphabet, and as a grid of the failed trials drawn from the dataset's own pixels.
 """
@@ -17,6 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormL
                                QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from engine.data import split_background, validation_split_of
 from engine.data.omniglot import OmniglotSet
 from engine.device import available_devices
 from engine.embedding import Cancelled
@@ -41,13 +46,21 @@ class BenchmarkOutcome:
     model_name: str
     weights: str
     failure_pixels: np.ndarray
+    split: str = "evaluation"  # or "validation": the model's held-out background alphabets
+
+
+SPLITS = {"evaluation": ("Evaluation alphabets (testing)", "evaluation"),
+          "validation": ("The model's validation alphabets (model selection)", "background")}  # label, set used
 
 
 def run_benchmark(weights: str | Path, device: str, data: OmniglotSet, config: OneShotConfig, progress,
-                  cancel: threading.Event) -> BenchmarkOutcome:
-    """Return the benchmark outcome of the model at `weights` on `data` (call in a worker thread)."""
+                  cancel: threading.Event, split: str = "evaluation") -> BenchmarkOutcome:
+    """Return the benchmark outcome of the model at `weights` (call in a worker thread): on `data`'s alphabets
+    for the evaluation split, or for the validation split on the background set `data`'s alphabets that the
+    model's card says were held out of its training."""
     loaded = load_weights(weights, device)
-    result = evaluate_one_shot(loaded.model, data, config, progress=progress, cancel=cancel)
+    chars = split_background(data, validation_split_of(loaded.card)).val_chars if split == "validation" else None
+    result = evaluate_one_shot(loaded.model, data, config, chars=chars, progress=progress, cancel=cancel)
     shown = result.failures[:MAX_FAILURES_SHOWN]
     if shown:
         index = np.array([[f.query, f.chosen, f.correct] for f in shown]).ravel()
@@ -55,7 +68,7 @@ def run_benchmark(weights: str | Path, device: str, data: OmniglotSet, config: O
         pixels = pixels.reshape(len(shown), 3, *pixels.shape[1:])
     else:
         pixels = np.zeros((0, 3, 105, 105), np.uint8)
-    return BenchmarkOutcome(result, loaded.name, str(weights), pixels)
+    return BenchmarkOutcome(result, loaded.name, str(weights), pixels, split)
 
 
 def run_official(weights: str | Path, device: str, folder: str | Path, progress,
@@ -116,7 +129,7 @@ class EvaluateTab(QWidget):
     # --- layout -------------------------------------------------------------------------------------------------
 
     def _build(self, data_dir: str | Path | None) -> None:
-        self.dataset = DatasetPanel(("evaluation",), self, folder=data_dir)
+        self.dataset = DatasetPanel(("evaluation", "background"), self, folder=data_dir)
         self.dataset.dataset_changed.connect(self._on_dataset_changed)
         parts = [self.dataset, self._build_model_box(), self._build_settings(), self._build_runs_box()]
         controls_beside(self, parts, self._build_results(), 380, (400, 800))
@@ -146,8 +159,15 @@ class EvaluateTab(QWidget):
         return box
 
     def _build_settings(self) -> QGroupBox:
-        box = QGroupBox("One-shot benchmark (evaluation alphabets)")
+        box = QGroupBox("One-shot benchmark")
         form = QFormLayout(box)
+        self.split_combo = QComboBox()
+        for key, (label, _set) in SPLITS.items():
+            self.split_combo.addItem(label, key)
+        self.split_combo.setToolTip("Test on the 20 evaluation alphabets; choose between models or checkpoints on "
+                                    "the background alphabets each model held out of its training.")
+        self.split_combo.currentIndexChanged.connect(lambda _i: self._update_buttons())
+        form.addRow("Alphabets", self.split_combo)
         self.way_spin, self.shot_spin = QSpinBox(), QSpinBox()
         self.tasks_spin, self.seed_spin = QSpinBox(), QSpinBox()
         for spin, lo, hi, value in ((self.way_spin, 2, 100, 20), (self.shot_spin, 1, 19, 1),
@@ -279,13 +299,15 @@ class EvaluateTab(QWidget):
 
     def run_benchmark(self) -> bool:
         """Start the one-shot benchmark in a worker; return False with a message when it cannot start."""
-        data = self.dataset.sets.get("evaluation")
+        split = self.split_combo.currentData()
+        data = self.dataset.sets.get(SPLITS[split][1])
         if self._task is not None or data is None:
             if data is None:
-                self._say("Choose the Omniglot folder first: the benchmark uses the evaluation alphabets.", True)
+                self._say(f"Choose the Omniglot folder first: this benchmark uses images_{SPLITS[split][1]}.",
+                          True)
             return False
         weights, device, config = self.model_path(), self.device_combo.currentData(), self.benchmark_config()
-        self._start(lambda progress, cancel: run_benchmark(weights, device, data, config, progress, cancel),
+        self._start(lambda progress, cancel: run_benchmark(weights, device, data, config, progress, cancel, split),
                     self._show_outcome, f"Embedding test and reference glyphs for {config.tasks} tasks…")
         return True
 
@@ -342,7 +364,8 @@ class EvaluateTab(QWidget):
 
     def _update_buttons(self) -> None:
         busy = self._task is not None
-        self.run_button.setEnabled(not busy and "evaluation" in self.dataset.sets)
+        wanted = SPLITS[self.split_combo.currentData()][1]
+        self.run_button.setEnabled(not busy and wanted in self.dataset.sets)
         self.runs_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
 
@@ -367,7 +390,8 @@ class EvaluateTab(QWidget):
         r, cfg = outcome.result, outcome.result.config
         self.headline.setText(
             f"<b style='font-size:16pt'>{r.accuracy:.1%}</b> ± {r.ci95:.1%} (95% interval) — "
-            f"{outcome.model_name}, {cfg.way}-way {cfg.shot}-shot within alphabet, {r.n_tasks:,} tasks "
+            f"{outcome.model_name}, {cfg.way}-way {cfg.shot}-shot within alphabet on its {outcome.split} "
+            f"alphabets ({len(r.per_alphabet)}), {r.n_tasks:,} tasks "
             f"({r.n_trials:,} trials), seed {cfg.seed}")
         self._say(f"Done: {len(r.failures):,} of {r.n_trials:,} test glyphs misclassified.")
         self._fill_comparison(outcome)
@@ -379,7 +403,9 @@ class EvaluateTab(QWidget):
         rows = [(name, acc, "") for name, acc in PUBLISHED.items()]
         if outcome is not None:
             r, cfg = outcome.result, outcome.result.config
-            setting = "" if (cfg.way, cfg.shot) == (20, 1) else f" — {cfg.way}-way {cfg.shot}-shot, not comparable"
+            notes = ([f"{cfg.way}-way {cfg.shot}-shot"] if (cfg.way, cfg.shot) != (20, 1) else []) + \
+                (["validation alphabets"] if outcome.split != "evaluation" else [])
+            setting = f" — {', '.join(notes)}, not comparable" if notes else ""
             rows.append((f"This model: {outcome.model_name}{setting}", r.accuracy, f" ± {r.ci95:.1%}"))
         rows.sort(key=lambda row: -row[1])
         self.compare_table.setRowCount(len(rows))

@@ -86,6 +86,35 @@ def test_benchmark_fills_result_tables_and_failure_grid(qtbot, evaluation_dir, t
     assert tab.progress_bar.value() == tab.progress_bar.maximum()
 
 
+def test_validation_alphabets_are_the_ones_the_model_held_out(qtbot, evaluation_dir, tmp_path):
+    """Model selection without the evaluation alphabets: the benchmark runs on the background alphabets that the
+    model's card says were held out of its training, and is not set beside the published numbers."""
+    import torch
+
+    both = write_synthetic_omniglot(tmp_path / "both", "background", seed=2)
+    write_synthetic_omniglot(both, "evaluation", seed=1)
+    torch.manual_seed(0)
+    weights = save_weights(build_model("tiny"), tmp_path / "held-out.safetensors",
+                           {"name": "held out", "split": {"val_alphabets": ["Alphabet_1"]}})
+    only_evaluation = make_tab(qtbot, evaluation_dir, weights)
+    only_evaluation.split_combo.setCurrentIndex(only_evaluation.split_combo.findData("validation"))
+    assert not only_evaluation.run_button.isEnabled()  # that folder has no background set
+    assert not only_evaluation.run_benchmark() and "images_background" in only_evaluation.message_label.text()
+
+    tab = make_tab(qtbot, both, weights)
+    qtbot.waitUntil(lambda: "background" in tab.dataset.sets, timeout=60000)
+    tab.split_combo.setCurrentIndex(tab.split_combo.findData("validation"))
+    tab.way_spin.setValue(5)
+    tab.tasks_spin.setValue(10)
+    assert tab.run_benchmark()
+    qtbot.waitUntil(lambda: tab.outcome is not None and not tab.is_running(), timeout=60000)
+    assert list(tab.outcome.result.per_alphabet) == ["Alphabet_1"]
+    assert [tab.alphabet_table.item(i, 0).text() for i in range(tab.alphabet_table.rowCount())] == ["Alphabet 1"]
+    assert "validation alphabets" in tab.headline.text()
+    names = " ".join(tab.compare_table.item(i, 0).text() for i in range(tab.compare_table.rowCount()))
+    assert "validation alphabets, not comparable" in names
+
+
 def test_benchmark_can_be_cancelled(qtbot, evaluation_dir, tiny_weights):
     tab = make_tab(qtbot, evaluation_dir, tiny_weights)
     tab.way_spin.setValue(5)

@@ -180,8 +180,9 @@ def test_python_m_engine_smoke(tmp_path):
 
 def test_validation_split_comes_from_the_model_card():
     """evaluate --split validation scores a model on its own held-out alphabets, never ones it trained on."""
-    from engine.cli.evaluate import _validation_split
+    from engine.data import validation_split_of
 
     card = {"split": {"val_alphabets": ["Latin", "Futurama"]}}
-    assert _validation_split(card, None).val_names == ("Latin", "Futurama")
-    assert _validation_split({}, 3).val_alphabets == 3 and _validation_split({}, 3).val_names == ()
+    assert validation_split_of(card, None).val_names == ("Latin", "Futurama")
+    assert validation_split_of({}, 3).val_alphabets == 3 and validation_split_of({}, 3).val_names == ()
+    assert validation_split_of(None).val_names == ()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..data import SplitConfig, load_omniglot, split_background
+from ..data import load_omniglot, split_background, validation_split_of
 from ..evaluate import PUBLISHED, OneShotConfig, evaluate_one_shot, evaluate_runs
 from ..weights import load_weights
 from ..device import select_device
@@ -41,7 +41,7 @@ def run(args) -> int:
         dataset, chars = data.evaluation, None
     else:
         dataset = data.background
-        chars = split_background(dataset, _validation_split(loaded.card, args.val_alphabets)).val_chars
+        chars = split_background(dataset, validation_split_of(loaded.card, args.val_alphabets)).val_chars
     cfg = OneShotConfig(way=args.way, shot=args.shot, tasks=args.tasks, seed=args.seed)
     with bar(0, "embedding", unit="img", quiet=args.quiet) as b:
         result = evaluate_one_shot(loaded.model, dataset, cfg, chars=chars, progress=callback_for(b))
@@ -57,14 +57,6 @@ def run(args) -> int:
     if args.json:
         print_json_line({**result.to_dict(), "split": args.split, "weights": str(loaded.path)})
     return 0
-
-
-def _validation_split(card: dict, val_alphabets: int | None) -> SplitConfig:
-    """The model's own validation alphabets (from its card), so they never include alphabets it trained on."""
-    names = (card.get("split") or {}).get("val_alphabets")
-    if names and val_alphabets is None:
-        return SplitConfig(val_names=tuple(names))
-    return SplitConfig(val_alphabets=SplitConfig().val_alphabets if val_alphabets is None else val_alphabets)
 
 
 def _run_folder(args, loaded) -> int:

@@ -42,6 +42,16 @@ class Split:
                 "train_characters": int(len(self.train_chars)), "val_characters": int(len(self.val_chars))}
 
 
+def validation_split_of(card: dict | None, val_alphabets: int | None = None) -> SplitConfig:
+    """Return the split that held out a model's validation alphabets, read from its model card (`split`), so that
+    validating it never uses alphabets it trained on. Without that in the card (or when `val_alphabets` is
+    given), the default choice of `val_alphabets` alphabets (the trainer's default when None)."""
+    names = ((card or {}).get("split") or {}).get("val_alphabets")
+    if names and val_alphabets is None:
+        return SplitConfig(val_names=tuple(names))
+    return SplitConfig(val_alphabets=SplitConfig().val_alphabets if val_alphabets is None else val_alphabets)
+
+
 def split_background(data: OmniglotSet, config: SplitConfig = SplitConfig()) -> Split:
     """Return the train/validation split of a background set by whole alphabets."""
     if config.val_names:
