@@ -4,8 +4,10 @@ UI slows training down.
 Stalls: a 5 ms QTimer measures its own lateness (gap between ticks minus 5 ms) from the first step event until
 the stop; max and 99th percentile are reported. Throughput: images/s from the Trainer's step events (steps x
 batch over its clock), for a run continued from the Train tab (shown, its curves holding --prefill points of
-history: a long run resumed) against the Trainer alone in the same process (--rounds interleaved pairs of runs,
-medians compared, so that a shared machine's changing load cancels out).
+history: a long run resumed) against the same Trainer with no tab while the main thread runs an empty event loop
+with the same stall meter (the meter's 200 wake-ups a second cost a CPU that trains on every core something
+too; that cost is reported apart, against a third run with no event loop at all). --rounds interleaved triples
+of runs, medians compared, so that a shared machine's changing load cancels out.
 
 Data: the real background set when found (--data-dir, $OMNIGLOT_DIR or .data/omniglot), else synthetic strokes.
 
@@ -80,11 +82,15 @@ def throughput(events: list[StepEvent], batch: int) -> float:
     return (last.step - first.step) * batch / max(last.elapsed_s - first.elapsed_s, 1e-9)
 
 
-def run_alone(config: TrainConfig, data: OmniglotSet, seconds: float, warm_up: bool = False) -> float:
-    """Return the Trainer's images/s with no UI in the process doing anything (0 for a warm-up run).
+def run_alone(config: TrainConfig, data: OmniglotSet, seconds: float, warm_up: bool = False,
+              with_meter: bool = False) -> tuple[float, list[float]]:
+    """Return (images/s, tick lateness in ms) of the Trainer with no UI ((0, []) for a warm-up run).
 
     It runs in a plain background thread, as in the app: on CPU the same torch steps measured 2-4x slower on the
-    main thread than on another thread here, which would be mistaken for a gain from the UI.
+    main thread than on another thread here, which would be mistaken for a gain from the UI. `with_meter`: the
+    main thread meanwhile runs an empty Qt event loop with the stall meter ticking, so that the meter's own
+    cost (200 wake-ups a second, which on a CPU whose every core trains is not free) is the same as in the
+    run with the tab and the difference is the tab's alone.
     """
     events: list[StepEvent] = []
 
@@ -95,9 +101,31 @@ def run_alone(config: TrainConfig, data: OmniglotSet, seconds: float, warm_up: b
             trainer.run()
 
     worker = threading.Thread(target=train)
-    worker.start()
+    late: list[float] = []
+    if with_meter:
+        from PySide6.QtCore import QEventLoop, QTimer
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.instance() or QApplication([])
+        meter, loop = StallMeter(), QEventLoop()
+
+        def watch() -> None:
+            meter.measuring = len(events) > WARMUP_EVENTS
+            if not worker.is_alive():
+                loop.quit()
+
+        watcher = QTimer()
+        watcher.timeout.connect(watch)
+        watcher.start(20)  # as in the run with the tab
+        worker.start()
+        loop.exec()
+        watcher.stop()
+        meter.timer.stop()
+        late = meter.late_ms
+    else:
+        worker.start()
     worker.join()
-    return 0.0 if warm_up else throughput(events, config.batch.size)
+    return (0.0, []) if warm_up else (throughput(events, config.batch.size), late)
 
 
 class StallMeter:
@@ -217,9 +245,6 @@ def main() -> int:
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
     args = p.parse_args()
 
-    from app.train_worker import guard_pyside_refcounts
-
-    guard_pyside_refcounts()
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
     if args.torch_threads:
@@ -237,23 +262,35 @@ def main() -> int:
           file=sys.stderr)
     run_alone(replace(config, steps=30), data, 5.0, warm_up=True)  # imports, allocations, caches
     baseline = np.asarray(idle_baseline(min(args.seconds, 5.0)))
-    alone, ui, late = [], [], []
-    for r in range(args.rounds):  # interleaved, order alternating: load drifts on a shared machine cancel out
-        for kind in (("alone", "ui") if r % 2 == 0 else ("ui", "alone")):
-            if kind == "alone":
-                alone.append(run_alone(config, data, args.seconds))
-            else:
+    runs: dict[str, list[float]] = {"alone": [], "meter": [], "ui": []}
+    late, bare_late = [], []
+    for r in range(args.rounds):  # interleaved, order rotating: load drifts on a shared machine cancel out
+        kinds = list(runs)
+        for kind in kinds[r % 3:] + kinds[:r % 3]:
+            if kind == "ui":
                 ips, ticks = run_with_ui(config, data, args.seconds, args.prefill)
-                ui.append(ips)
                 late += ticks
-        print(f"round {r + 1}: alone {alone[-1]:.0f} images/s, with the tab {ui[-1]:.0f}", file=sys.stderr)
-    alone_ips, ui_ips = float(np.median(alone)), float(np.median(ui))
+            else:
+                ips, ticks = run_alone(config, data, args.seconds, with_meter=kind == "meter")
+                bare_late += ticks
+            runs[kind].append(ips)
+        print(f"round {r + 1}: alone {runs['alone'][-1]:.0f} images/s, with an empty event loop and the stall "
+              f"meter {runs['meter'][-1]:.0f}, with the tab {runs['ui'][-1]:.0f}", file=sys.stderr)
+    alone_ips, meter_ips, ui_ips = (float(np.median(runs[k])) for k in ("alone", "meter", "ui"))
     late_arr = np.asarray(late) if late else np.zeros(1)
+    bare_arr = np.asarray(bare_late) if bare_late else np.zeros(1)
     result = {"max_stall_ms": round(float(late_arr.max()), 1),
               "p99_stall_ms": round(float(np.percentile(late_arr, 99)), 1),
-              "throughput_cost": round(1 - ui_ips / alone_ips, 3),
-              "images_per_s_alone": round(alone_ips, 1), "images_per_s_ui": round(ui_ips, 1),
-              "rounds_alone": [round(v, 1) for v in alone], "rounds_ui": [round(v, 1) for v in ui],
+              # The tab's cost: against the same training with the meter's event loop and no tab.
+              "throughput_cost": round(1 - ui_ips / meter_ips, 3),
+              "meter_cost": round(1 - meter_ips / alone_ips, 3),
+              "throughput_cost_vs_no_event_loop": round(1 - ui_ips / alone_ips, 3),
+              "bare_loop_max_stall_ms": round(float(bare_arr.max()), 1),
+              "bare_loop_p99_stall_ms": round(float(np.percentile(bare_arr, 99)), 1),
+              "images_per_s_alone": round(alone_ips, 1), "images_per_s_meter": round(meter_ips, 1),
+              "images_per_s_ui": round(ui_ips, 1),
+              "rounds_alone": [round(v, 1) for v in runs["alone"]],
+              "rounds_meter": [round(v, 1) for v in runs["meter"]], "rounds_ui": [round(v, 1) for v in runs["ui"]],
               "ticks": len(late), "prefill_points": args.prefill, "preset": args.preset, "device": args.device,
               "data": source.split(" ")[0], "log_every": args.log_every, "batch": config.batch.size,
               "idle_max_stall_ms": round(float(baseline.max()), 1),
@@ -261,10 +298,12 @@ def main() -> int:
               "cpu_load_1min": round(os.getloadavg()[0], 1), "cpus": os.cpu_count(),
               "switch_interval_s": sys.getswitchinterval()}
     print(f"UI stalls while training: max {result['max_stall_ms']} ms, p99 {result['p99_stall_ms']} ms over "
-          f"{len(late)} ticks (idle loop: max {result['idle_max_stall_ms']} ms, p99 "
-          f"{result['idle_p99_stall_ms']} ms); median throughput {ui_ips:.0f} images/s with the tab vs "
-          f"{alone_ips:.0f} alone: "
-          f"cost {result['throughput_cost']:.1%}", file=sys.stderr)
+          f"{len(late)} ticks (an empty loop while training: max {result['bare_loop_max_stall_ms']} ms, p99 "
+          f"{result['bare_loop_p99_stall_ms']} ms; idle machine: max {result['idle_max_stall_ms']} ms, p99 "
+          f"{result['idle_p99_stall_ms']} ms)\nmedian throughput {ui_ips:.0f} images/s with the tab vs "
+          f"{meter_ips:.0f} with an empty event loop and the meter: cost of the tab {result['throughput_cost']:.1%} "
+          f"(the meter's own cost: {result['meter_cost']:.1%}, against {alone_ips:.0f} images/s with no event "
+          f"loop; the tab and meter together: {result['throughput_cost_vs_no_event_loop']:.1%})", file=sys.stderr)
     if args.json:
         print(json.dumps(result), flush=True)
     return 0
