@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import zipfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from engine import glyph as G
 from engine.glyph import GLYPH_SIZE, Glyph, GlyphError, glyph_from_image, glyph_from_omniglot_png, render_strokes
-from engine.strokes import Stroke, parse_omniglot_strokes
+from engine.strokes import Stroke, iter_omniglot_stroke_pairs
 
 SHAPE = (GLYPH_SIZE, GLYPH_SIZE)
 
@@ -177,17 +178,11 @@ def test_render_strokes_always_returns_a_valid_glyph(points, area, frame, antial
 
 @pytest.mark.realdata
 def test_rendered_strokes_match_omniglots_own_images():
-    strokes_zip = omniglot_file("strokes_background_subset.zip")
-    images_zip = omniglot_file("images_background.zip")
-    rng = np.random.default_rng(7)
-    scores = []
-    with zipfile.ZipFile(strokes_zip) as zs, zipfile.ZipFile(images_zip) as zi:
-        names = sorted(n for n in zs.namelist() if n.endswith(".txt"))
-        for i in rng.choice(len(names), 150, replace=False):
-            strokes = parse_omniglot_strokes(zs.read(names[i]).decode("ascii"))
-            png = names[i].replace("strokes_background/", "images_background/")[:-4] + ".png"
-            real = glyph_from_omniglot_png(zi.read(png))
-            scores.append(iou(render_strokes(strokes).pixels, real.pixels))
+    folder = omniglot_file("strokes_background_subset.zip").parent
+    every_14th = itertools.islice(iter_omniglot_stroke_pairs(folder), 0, None, 14)  # ~150 of the 2,120
+    scores = [iou(render_strokes(strokes).pixels, glyph_from_omniglot_png(png).pixels)
+              for _name, strokes, png in every_14th]
+    assert len(scores) > 140
     # Measured over all 2,120 drawings: mean 0.925, median 0.935 (benchmarks/stroke_renderer_fit.py).
     assert np.mean(scores) > 0.90
     assert np.median(scores) > 0.91
