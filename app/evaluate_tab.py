@@ -47,6 +47,7 @@ class BenchmarkOutcome:
     weights: str
     failure_pixels: np.ndarray
     split: str = "evaluation"  # or "validation": the model's held-out background alphabets
+    note: str = ""  # a caveat about the alphabets used, shown with the result
 
 
 SPLITS = {"evaluation": ("Evaluation alphabets (testing)", "evaluation"),
@@ -59,7 +60,12 @@ def run_benchmark(weights: str | Path, device: str, data: OmniglotSet, config: O
     for the evaluation split, or for the validation split on the background set `data`'s alphabets that the
     model's card says were held out of its training."""
     loaded = load_weights(weights, device)
-    chars = split_background(data, validation_split_of(loaded.card)).val_chars if split == "validation" else None
+    chars, note = None, ""
+    if split == "validation":
+        chars = split_background(data, validation_split_of(loaded.card)).val_chars
+        if not (loaded.card.get("split") or {}).get("val_alphabets"):
+            note = ("Its card names no held-out alphabets, so the trainer's default choice was used: the model may "
+                    "have trained on some of them.")
     result = evaluate_one_shot(loaded.model, data, config, chars=chars, progress=progress, cancel=cancel)
     shown = result.failures[:MAX_FAILURES_SHOWN]
     if shown:
@@ -68,7 +74,7 @@ def run_benchmark(weights: str | Path, device: str, data: OmniglotSet, config: O
         pixels = pixels.reshape(len(shown), 3, *pixels.shape[1:])
     else:
         pixels = np.zeros((0, 3, 105, 105), np.uint8)
-    return BenchmarkOutcome(result, loaded.name, str(weights), pixels, split)
+    return BenchmarkOutcome(result, loaded.name, str(weights), pixels, split, note)
 
 
 def run_official(weights: str | Path, device: str, folder: str | Path, progress,
@@ -390,10 +396,12 @@ class EvaluateTab(QWidget):
         r, cfg = outcome.result, outcome.result.config
         self.headline.setText(
             f"<b style='font-size:16pt'>{r.accuracy:.1%}</b> ± {r.ci95:.1%} (95% interval) — "
-            f"{outcome.model_name}, {cfg.way}-way {cfg.shot}-shot within alphabet on its {outcome.split} "
-            f"alphabets ({len(r.per_alphabet)}), {r.n_tasks:,} tasks "
+            f"{outcome.model_name}, {cfg.way}-way {cfg.shot}-shot within alphabet on "
+            f"{'the evaluation' if outcome.split == 'evaluation' else 'its validation'} alphabets "
+            f"({len(r.per_alphabet)}), {r.n_tasks:,} tasks "
             f"({r.n_trials:,} trials), seed {cfg.seed}")
-        self._say(f"Done: {len(r.failures):,} of {r.n_trials:,} test glyphs misclassified.")
+        self._say(f"Done: {len(r.failures):,} of {r.n_trials:,} test glyphs misclassified. {outcome.note}".strip(),
+                  error=bool(outcome.note))
         self._fill_comparison(outcome)
         self._fill_alphabets(r)
         self._fill_failures(outcome)

@@ -113,6 +113,20 @@ def test_validation_alphabets_are_the_ones_the_model_held_out(qtbot, evaluation_
     assert "validation alphabets" in tab.headline.text()
     names = " ".join(tab.compare_table.item(i, 0).text() for i in range(tab.compare_table.rowCount()))
     assert "validation alphabets, not comparable" in names
+    assert "names no held-out alphabets" not in tab.message_label.text()
+
+
+def test_validation_of_a_model_whose_card_names_no_held_out_alphabets_says_so(qtbot, tiny_weights, tmp_path):
+    both = write_synthetic_omniglot(tmp_path / "both", "background", seed=2)
+    write_synthetic_omniglot(both, "evaluation", seed=1)
+    tab = make_tab(qtbot, both, tiny_weights)
+    qtbot.waitUntil(lambda: "background" in tab.dataset.sets, timeout=60000)
+    tab.split_combo.setCurrentIndex(tab.split_combo.findData("validation"))
+    tab.way_spin.setValue(5)
+    tab.tasks_spin.setValue(5)
+    assert tab.run_benchmark()
+    qtbot.waitUntil(lambda: tab.outcome is not None and not tab.is_running(), timeout=60000)
+    assert "may have trained on some of them" in tab.message_label.text()
 
 
 def test_benchmark_can_be_cancelled(qtbot, evaluation_dir, tiny_weights):
