@@ -168,6 +168,9 @@ class EvaluateTab(QWidget):
         box = QGroupBox("One-shot benchmark")
         form = QFormLayout(box)
         self.split_combo = QComboBox()
+        # Long labels must not widen the whole controls column (they are elided; the list shows them whole).
+        self.split_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.split_combo.setMinimumContentsLength(14)
         for key, (label, _set) in SPLITS.items():
             self.split_combo.addItem(label, key)
         self.split_combo.setToolTip("Test on the 20 evaluation alphabets; choose between models or checkpoints on "

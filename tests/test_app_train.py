@@ -344,6 +344,20 @@ def test_new_run_unlocks_the_form(qtbot, omniglot_dir, tmp_path):
     assert tab.output_dir().parent == tmp_path / "runs" and tab.preset_combo.isEnabled()
 
 
+def test_no_control_is_cut_off_in_a_small_window(qtbot, omniglot_dir, tmp_path):
+    from PySide6.QtWidgets import QScrollArea
+
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.resize(900, 600)
+    tab.show()
+    qtbot.waitExposed(tab)
+    scroll = tab.findChild(QScrollArea)
+    controls = scroll.widget()
+    # The column scrolls up and down only, so it must be as wide as its widest row; the curves give way instead.
+    assert scroll.viewport().width() >= controls.minimumSizeHint().width()
+    assert controls.width() <= scroll.viewport().width()
+
+
 # --- curves -----------------------------------------------------------------------------------------------------
 
 def _steps(n: int, start: int = 0, total: int = 200_000) -> list[StepEvent]:
