@@ -86,13 +86,28 @@ def test_benchmark_fills_result_tables_and_failure_grid(qtbot, evaluation_dir, t
     assert tab.progress_bar.value() == tab.progress_bar.maximum()
 
 
-def test_validation_alphabets_are_the_ones_the_model_held_out(qtbot, evaluation_dir, tmp_path):
+@pytest.fixture(scope="module")
+def both_sets_dir(tmp_path_factory) -> Path:
+    """A folder holding a background set (Alphabet_0..2) and an evaluation set."""
+    both = write_synthetic_omniglot(tmp_path_factory.mktemp("omniglot-both"), "background", seed=2)
+    return write_synthetic_omniglot(both, "evaluation", seed=1)
+
+
+def run_validation(qtbot, tab: EvaluateTab, tasks: int = 5) -> None:
+    """Run a 5-way benchmark on the model's validation alphabets and wait for its outcome."""
+    qtbot.waitUntil(lambda: "background" in tab.dataset.sets, timeout=60000)
+    tab.split_combo.setCurrentIndex(tab.split_combo.findData("validation"))
+    tab.way_spin.setValue(5)
+    tab.tasks_spin.setValue(tasks)
+    assert tab.run_benchmark()
+    qtbot.waitUntil(lambda: tab.outcome is not None and not tab.is_running(), timeout=60000)
+
+
+def test_validation_alphabets_are_the_ones_the_model_held_out(qtbot, evaluation_dir, both_sets_dir, tmp_path):
     """Model selection without the evaluation alphabets: the benchmark runs on the background alphabets that the
     model's card says were held out of its training, and is not set beside the published numbers."""
     import torch
 
-    both = write_synthetic_omniglot(tmp_path / "both", "background", seed=2)
-    write_synthetic_omniglot(both, "evaluation", seed=1)
     torch.manual_seed(0)
     weights = save_weights(build_model("tiny"), tmp_path / "held-out.safetensors",
                            {"name": "held out", "split": {"val_alphabets": ["Alphabet_1"]}})
@@ -101,13 +116,8 @@ def test_validation_alphabets_are_the_ones_the_model_held_out(qtbot, evaluation_
     assert not only_evaluation.run_button.isEnabled()  # that folder has no background set
     assert not only_evaluation.run_benchmark() and "images_background" in only_evaluation.message_label.text()
 
-    tab = make_tab(qtbot, both, weights)
-    qtbot.waitUntil(lambda: "background" in tab.dataset.sets, timeout=60000)
-    tab.split_combo.setCurrentIndex(tab.split_combo.findData("validation"))
-    tab.way_spin.setValue(5)
-    tab.tasks_spin.setValue(10)
-    assert tab.run_benchmark()
-    qtbot.waitUntil(lambda: tab.outcome is not None and not tab.is_running(), timeout=60000)
+    tab = make_tab(qtbot, both_sets_dir, weights)
+    run_validation(qtbot, tab, tasks=10)
     assert list(tab.outcome.result.per_alphabet) == ["Alphabet_1"]
     assert [tab.alphabet_table.item(i, 0).text() for i in range(tab.alphabet_table.rowCount())] == ["Alphabet 1"]
     assert "validation alphabets" in tab.headline.text()
@@ -116,16 +126,9 @@ def test_validation_alphabets_are_the_ones_the_model_held_out(qtbot, evaluation_
     assert "names no held-out alphabets" not in tab.message_label.text()
 
 
-def test_validation_of_a_model_whose_card_names_no_held_out_alphabets_says_so(qtbot, tiny_weights, tmp_path):
-    both = write_synthetic_omniglot(tmp_path / "both", "background", seed=2)
-    write_synthetic_omniglot(both, "evaluation", seed=1)
-    tab = make_tab(qtbot, both, tiny_weights)
-    qtbot.waitUntil(lambda: "background" in tab.dataset.sets, timeout=60000)
-    tab.split_combo.setCurrentIndex(tab.split_combo.findData("validation"))
-    tab.way_spin.setValue(5)
-    tab.tasks_spin.setValue(5)
-    assert tab.run_benchmark()
-    qtbot.waitUntil(lambda: tab.outcome is not None and not tab.is_running(), timeout=60000)
+def test_validation_of_a_model_whose_card_names_no_held_out_alphabets_says_so(qtbot, tiny_weights, both_sets_dir):
+    tab = make_tab(qtbot, both_sets_dir, tiny_weights)
+    run_validation(qtbot, tab)
     assert "may have trained on some of them" in tab.message_label.text()
 
 
