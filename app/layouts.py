@@ -19,7 +19,8 @@ def controls_beside(owner: QWidget, parts: list[QWidget], main: QWidget, min_wid
     scroll.setWidgetResizable(True)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
     # Never narrower than the controls need: with no horizontal scroll bar, they would be cut off on the right.
-    needed = controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 2 * scroll.frameWidth()
+    bar = scroll.verticalScrollBar().sizeHint().width()
+    needed = controls.minimumSizeHint().width() + bar + 2 * scroll.frameWidth()
     scroll.setMinimumWidth(max(min_width, needed))
     splitter = QSplitter(Qt.Horizontal)
     splitter.addWidget(scroll)

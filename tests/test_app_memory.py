@@ -29,7 +29,7 @@ def test_the_dataset_folder_and_the_last_run_come_back_after_a_restart(make_wind
     # The Evaluate tab, which had found nothing, looks in the same folder.
     qtbot.waitUntil(lambda: "evaluation" in evaluate.dataset.sets, timeout=TIMEOUT_MS)
 
-    train.set_config(tiny_config(steps=3, split=tiny_config().split))
+    train.set_config(tiny_config(steps=3))
     assert train.start()
     qtbot.waitUntil(lambda: not train.is_training() and train._state == "idle", timeout=TIMEOUT_MS)
     run = train.output_dir()
