@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLin
 from engine.data import DataError, DatasetMissing, OmniglotSet, find_sources, load_set, resolve_data_dir
 from engine.data.locate import download_omniglot
 
+from .layouts import chooser_row
 from .train_worker import TaskThread, is_running, stop_threads
 
 _COLOURS = {"found": "#1b7f3b", "partial": "#9a6700", "missing": "#9a6700", "corrupt": "#b3261e",
@@ -100,11 +101,7 @@ class DatasetPanel(QGroupBox):
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("Folder holding images_background.zip / images_evaluation.zip")
         self.path_edit.editingFinished.connect(lambda: self.set_folder(self.path_edit.text()))
-        browse = QPushButton("Choose…")
-        browse.clicked.connect(self.choose_folder)
-        row = QHBoxLayout()
-        row.addWidget(self.path_edit, 1)
-        row.addWidget(browse)
+        row = chooser_row(self.path_edit, self.choose_folder)
         self.state_label = QLabel()
         self.state_label.setWordWrap(True)
         self.state_label.setTextInteractionFlags(Qt.TextSelectableByMouse)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QCloseEvent, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
@@ -29,7 +29,7 @@ from engine.evaluate import PUBLISHED, OneShotConfig, OneShotResult, RunResult, 
 from engine.paths import SHIPPED_WEIGHTS
 from engine.weights import WeightsError, load_weights, read_metadata
 
-from .layouts import controls_beside
+from .layouts import chooser_row, controls_beside, narrow_combo
 from .dataset_panel import DatasetPanel, DatasetStatus
 from .train_worker import TaskThread, is_running, stop_threads
 
@@ -142,20 +142,12 @@ class EvaluateTab(QWidget):
 
     def _build_model_box(self) -> QGroupBox:
         box = QGroupBox("Model")
-        self.model_combo = QComboBox()
-        self.model_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.model_combo.setMinimumContentsLength(14)
+        self.model_combo = narrow_combo()
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
-        browse = QPushButton("Choose…")
-        browse.clicked.connect(self._choose_model)
-        row = QHBoxLayout()
-        row.addWidget(self.model_combo, 1)
-        row.addWidget(browse)
+        row = chooser_row(self.model_combo, self._choose_model)
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
-        self.device_combo = QComboBox()
-        self.device_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.device_combo.setMinimumContentsLength(14)
+        self.device_combo = narrow_combo()
         for dev in available_devices():
             self.device_combo.addItem(f"{dev.label} ({dev.name})" if dev.name != "cpu" else dev.label, dev.name)
         layout = QVBoxLayout(box)
@@ -167,10 +159,7 @@ class EvaluateTab(QWidget):
     def _build_settings(self) -> QGroupBox:
         box = QGroupBox("One-shot benchmark")
         form = QFormLayout(box)
-        self.split_combo = QComboBox()
-        # Long labels must not widen the whole controls column (they are elided; the list shows them whole).
-        self.split_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.split_combo.setMinimumContentsLength(14)
+        self.split_combo = narrow_combo()
         for key, (label, _set) in SPLITS.items():
             self.split_combo.addItem(label, key)
         self.split_combo.setToolTip("Test on the 20 evaluation alphabets; choose between models or checkpoints on "
@@ -205,15 +194,10 @@ class EvaluateTab(QWidget):
         box = QGroupBox("Official one-shot runs (runNN/class_labels.txt)")
         self.runs_edit = QLineEdit()
         self.runs_edit.setPlaceholderText("Folder holding run01/ … run20/")
-        browse = QPushButton("Choose…")
-        browse.clicked.connect(self._choose_runs)
         self.runs_button = QPushButton("Run folder")
         self.runs_button.clicked.connect(self.run_official)
-        row = QHBoxLayout()
-        row.addWidget(self.runs_edit, 1)
-        row.addWidget(browse)
         layout = QVBoxLayout(box)
-        layout.addLayout(row)
+        layout.addLayout(chooser_row(self.runs_edit, self._choose_runs))
         layout.addWidget(self.runs_button)
         return box
 

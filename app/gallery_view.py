@@ -8,10 +8,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont, QIcon, QPainter, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListView, QListWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QListWidget,
                                QListWidgetItem, QToolBar, QVBoxLayout, QWidget)
 
 from .images import glyph_pixmap
+from .layouts import narrow_combo
 from .session import GallerySnapshot
 
 THUMB = 56
@@ -65,10 +66,8 @@ class GalleryView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.snapshot: GallerySnapshot | None = None
-        self.switcher = QComboBox()
+        self.switcher = narrow_combo(12)
         self.switcher.setToolTip("Switch to a recently used gallery")
-        self.switcher.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.switcher.setMinimumContentsLength(12)
         self.switcher.activated.connect(self._switch)
         self.title = QLabel("No gallery")
         self.title.setWordWrap(True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QScrollArea, QSplitter, QVBoxLayout, QWidget
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 
 def controls_beside(owner: QWidget, parts: list[QWidget], main: QWidget, min_width: int,
@@ -29,3 +31,23 @@ def controls_beside(owner: QWidget, parts: list[QWidget], main: QWidget, min_wid
     splitter.setSizes(list(sizes))
     QVBoxLayout(owner).addWidget(splitter)
     return splitter
+
+
+def narrow_combo(min_chars: int = 14) -> QComboBox:
+    """Return a combo box as wide as `min_chars` characters, whatever its entries: long ones (GPU names, preset
+    notes, model paths) are elided instead of widening the whole column; the open list shows them whole."""
+    box = QComboBox()
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(min_chars)
+    return box
+
+
+def chooser_row(field: QWidget, on_choose: Callable[[], None], *more: QWidget) -> QHBoxLayout:
+    """Return a row of `field` (taking the spare width), a "Choose…" button calling `on_choose`, then `more`."""
+    choose = QPushButton("Choose…")
+    choose.clicked.connect(lambda _checked=False: on_choose())
+    row = QHBoxLayout()
+    row.addWidget(field, 1)
+    for widget in (choose, *more):
+        row.addWidget(widget)
+    return row

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton,
                                QRadioButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 from superqt import QCollapsible
@@ -27,7 +27,7 @@ from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent
 from engine.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from engine.weights import WeightsError, read_metadata
 
-from .layouts import controls_beside
+from .layouts import chooser_row, controls_beside, narrow_combo
 from .curves import TrainingCurves
 from .dataset_panel import DatasetPanel, DatasetStatus
 from .train_worker import SpeedEstimate, TaskThread, TrainThread, estimate_speed, is_running, stop_threads
@@ -50,14 +50,6 @@ def _spin(lo: int, hi: int, step: int = 1) -> QSpinBox:
     box.setRange(lo, hi)
     box.setSingleStep(step)
     box.setGroupSeparatorShown(True)
-    return box
-
-
-def _combo() -> QComboBox:
-    # Long entries (GPU names, preset notes) must not widen the whole settings column.
-    box = QComboBox()
-    box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-    box.setMinimumContentsLength(14)
     return box
 
 
@@ -113,7 +105,7 @@ class TrainTab(QWidget):
         outer = QVBoxLayout(box)
         form = QFormLayout()
         outer.addLayout(form)
-        self.preset_combo = _combo()
+        self.preset_combo = narrow_combo()
         for name in PRESETS:
             self.preset_combo.addItem(f"{name} — {_PRESET_NOTES.get(name, '')}", name)
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
@@ -194,7 +186,7 @@ class TrainTab(QWidget):
 
     def _build_device(self) -> QGroupBox:
         box = QGroupBox("Device")
-        self.device_combo = _combo()
+        self.device_combo = narrow_combo()
         for dev in available_devices():
             self.device_combo.addItem(f"{dev.label} ({dev.name})" if dev.name != "cpu" else dev.label, dev.name)
         self.device_combo.currentIndexChanged.connect(self._on_form_changed)
@@ -214,15 +206,10 @@ class TrainTab(QWidget):
         box = QGroupBox("Run folder")
         self.out_edit = QLineEdit()
         self.out_edit.editingFinished.connect(self._on_output_edited)
-        choose = QPushButton("Choose…")
-        choose.clicked.connect(self._choose_output)
         new = QPushButton("New run")
         new.setToolTip("A fresh run folder with the preset's settings")
         new.clicked.connect(self.new_run)
-        row = QHBoxLayout()
-        row.addWidget(self.out_edit, 1)
-        row.addWidget(choose)
-        row.addWidget(new)
+        row = chooser_row(self.out_edit, self._choose_output, new)
         self.out_note = QLabel()
         self.out_note.setWordWrap(True)
         layout = QVBoxLayout(box)
