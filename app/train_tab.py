@@ -97,6 +97,7 @@ class TrainTab(QWidget):
         self.dataset.dataset_changed.connect(self._on_dataset_changed)
         parts = [self.dataset, self._build_settings(), self._build_device(), self._build_output(), self._build_buttons()]
         controls_beside(self, parts, self._build_progress(), 420, (480, 900))
+        self._shut_down = False  # set by `shutdown`: no new background work after it
         self._estimate_timer = QTimer(self, singleShot=True, interval=800)
         self._estimate_timer.timeout.connect(self.measure_speed)
 
@@ -370,7 +371,9 @@ class TrainTab(QWidget):
     def measure_speed(self) -> None:
         """Measure seconds per step on the chosen device with a few real steps, in a worker."""
         data = self.dataset.sets.get("background")
-        if data is None or self._state != "idle":
+        # After shutdown, signals still queued (a dataset check or run load that ended meanwhile) re-arm the
+        # estimate timer; a measurement started then would outlive the tab.
+        if data is None or self._state != "idle" or self._shut_down:
             return
         self._cancel_estimate()
         config = self.config()
@@ -716,6 +719,7 @@ class TrainTab(QWidget):
 
     def shutdown(self, timeout_s: float = 60.0) -> bool:
         """Stop training (saving a checkpoint) and every background task; wait; return True when all ended."""
+        self._shut_down = True
         self._cancel_estimate()
         self._say("Stopping training and saving a checkpoint…")
         ok = stop_threads(self.threads(), timeout_s)
