@@ -160,10 +160,21 @@ def test_the_shipped_model_loads_and_recognises(synthetic_data):
     assert SHIPPED_WEIGHTS.is_file(), f"{SHIPPED_WEIGHTS} is missing"
     loaded = load_weights()  # the default
     assert loaded.path == SHIPPED_WEIGHTS and not loaded.model.training
-    assert loaded.model.config.input_size == 105 and loaded.card["preset"] == loaded.model.config.preset
+    assert loaded.model.config.input_size == loaded.card["input_size"]
+    assert loaded.card["preset"] == loaded.model.config.preset
     x = glyphs(3, seed=4)
     s = scores(loaded.model, x)
     assert s.shape == (3, 3) and (s >= 0).all() and (s <= 1).all()
     # It tells characters it never saw apart: 6-way one-shot on the synthetic alphabets, far above 1/6.
     result = evaluate_one_shot(loaded.model, synthetic_data.evaluation, OneShotConfig(way=6, tasks=6, seed=0))
     assert result.accuracy > 0.6, f"shipped model: {result.accuracy:.0%} on 6-way synthetic tasks"
+
+
+def test_the_shipped_model_was_distilled_from_the_shipped_full_size_model():
+    # The card's provenance is checkable: its teacher ships beside it, and the fingerprints match.
+    shipped = load_weights()
+    teacher = load_weights(SHIPPED_WEIGHTS.with_name("glyphs-compact-v1.safetensors"))
+    assert teacher.model.config.input_size == 105 > shipped.model.config.input_size
+    assert shipped.card["distillation"]["teacher_fingerprint"] == teacher.fingerprint
+    assert shipped.card["split"]["val_alphabets"] == teacher.card["split"]["val_alphabets"]
+    assert torch.equal(shipped.model.head.alpha, teacher.model.head.alpha)  # the teacher's head; bias matched

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["train", "evaluate", "embed", "data"]
+COMMANDS = ["train", "distill", "evaluate", "embed", "data"]
 OPTIONAL_COMMANDS = ["gallery", "rank"]
 
 

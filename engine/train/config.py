@@ -66,7 +66,7 @@ def preset_defaults(preset: str) -> TrainConfig:
     if preset == "tiny":
         return TrainConfig(preset=preset, lr=2e-3, steps=6000, val_every=500, val_tasks=100,
                            batch=BatchConfig(alphabets=2, characters=16, drawers=4))
-    # The shipped default (resources/models/glyphs-default.json): picked on validation accuracy, see
+    # The shipped model's teacher (resources/models/glyphs-compact-v1.json): picked on validation accuracy, see
     # benchmarks/training_runs.md for the runs it was chosen from.
     return TrainConfig(preset=preset, steps=3150, val_every=250, rank_weight=1.0,
                        batch=BatchConfig(alphabets=8, characters=16, drawers=4, class_rotations=True))
