@@ -1,4 +1,4 @@
-"""The 105x105 glyph the model sees, as rendered by the engine from the canvas (so both always agree)."""
+"""The 105x105 glyph given to the model, as rendered by the engine from the canvas (so both always agree)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from .images import glyph_pixmap
 
-SIDE = 105  # shown 1:1 in logical pixels: the model's own resolution
+SIDE = 105  # shown 1:1 in logical pixels: Omniglot's resolution, the glyph every model is given
 
 
 class GlyphPreview(QWidget):
-    """A small framed picture of the model's input, with a caption."""
+    """A small framed picture of the glyph given to the model, with a caption."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -21,8 +21,9 @@ class GlyphPreview(QWidget):
         self.picture.setFixedSize(SIDE + 2, SIDE + 2)
         self.picture.setFrameShape(QFrame.Shape.Box)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.picture.setToolTip("The 105×105 glyph the model sees (rendered by the engine from your strokes)")
-        caption = QLabel("Model input\n105×105")
+        self.picture.setToolTip("The 105×105 glyph given to the model, rendered by the engine from your strokes "
+                                "(a model may read it smaller: the shipped one resizes it to 88×88)")
+        caption = QLabel("Glyph\n105×105")
         caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         caption.setEnabled(False)  # drawn in the palette's dimmed text colour
         layout = QVBoxLayout(self)
