@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from ..data import load_omniglot
 from ..train.distill import DistillConfig, Distiller, DistillStep
-from ..train.events import FailedEvent, ValidationEvent
 from ..weights import load_weights
 from .common import add_data_dir, add_device, info
 from .progress import bar
-from .train import _export, _stop_on_signal, _summary
+from .train import export_weights, print_summary, stop_on_signal, write_outcome
 
 
 def add_parser(sub) -> None:
@@ -50,14 +50,13 @@ def run(args) -> int:
     info(f"Distilling {teacher.path.name} ({teacher.model.config.input_size} px) into a {cfg.input_size} px student "
          f"on {distiller.device}; validation on {', '.join(distiller.split.val_alphabets) or 'none'}")
     try:
-        with _stop_on_signal(distiller, __import__("signal").SIGINT,
-                             "\nStopping after this step (Ctrl+C again to abort)..."):
+        with stop_on_signal(distiller, signal.SIGINT, "\nStopping after this step (Ctrl+C again to abort)..."):
             result = distiller.run()
     finally:
         progress.close()
-    _summary(result)
+    print_summary(result)
     if args.export:
-        _export(result.best_weights or result.last_weights, Path(args.export))
+        export_weights(result.best_weights or result.last_weights, Path(args.export))
     return 0
 
 
@@ -67,9 +66,6 @@ def _printer(progress):
             progress.n = event.step
             progress.set_postfix(loss=f"{event.loss:.3f}", img_s=f"{event.images_per_s:.0f}", refresh=False)
             progress.refresh()
-        elif isinstance(event, ValidationEvent):
-            progress.write(f"step {event.step}: validation one-shot accuracy {event.accuracy:.1%} "
-                           f"+- {event.ci95:.1%}{' (best)' if event.is_best else ''}")
-        elif isinstance(event, FailedEvent):
-            progress.write(f"distillation failed at step {event.step}: {event.message}")
+        else:
+            write_outcome(progress, event, "distillation")
     return on_event

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shutil
 import signal
 import threading
 from dataclasses import replace
 from pathlib import Path
 
+from ..atomic import write_bytes_atomic
 from ..data import load_omniglot
 from ..model import PRESETS, DEFAULT_PRESET
 from ..train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, Trainer,
@@ -119,19 +119,20 @@ def _train(args, dist: DistContext | None) -> int:
         progress.close()
     if not main:
         return 0
-    _summary(result)
+    print_summary(result)
     if result.reason == "stopped":
         again = "the same torchrun command with --resume" if dist else f"python -m engine train --resume --out {out}"
         info(f"Checkpoint saved. Continue with: {again}")
     if args.export:
-        _export(result.best_weights or result.last_weights, Path(args.export))
+        export_weights(result.best_weights or result.last_weights, Path(args.export))
     return 0
 
 
 @contextlib.contextmanager
-def _stop_on_signal(trainer: Trainer, signum: int, message: str | None):
-    """While training, the first `signum` asks the trainer to stop after the current step (with a checkpoint);
-    the handler then steps aside, so a second one acts as usual (Ctrl+C aborts)."""
+def stop_on_signal(trainer, signum: int, message: str | None):
+    """While training, the first `signum` asks the trainer (anything with `request_stop()`) to stop after the
+    current step (with a checkpoint); the handler then steps aside, so a second one acts as usual (Ctrl+C aborts).
+    Yields nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -154,10 +155,10 @@ def _stop_signals(trainer: Trainer, dist: DistContext | None) -> contextlib.Exit
     SIGKILL 30 s later), all ranks at the same step since rank 0's request counts. Only rank 0 speaks."""
     stack = contextlib.ExitStack()
     main = dist is None or dist.is_main
-    stack.enter_context(_stop_on_signal(
+    stack.enter_context(stop_on_signal(
         trainer, signal.SIGINT, "\nStopping after this step (Ctrl+C again to abort without a checkpoint)..." if main else None))
     if dist is not None:
-        stack.enter_context(_stop_on_signal(
+        stack.enter_context(stop_on_signal(
             trainer, signal.SIGTERM, "\nStopping after this step (torchrun is shutting the ranks down)..." if main else None))
     return stack
 
@@ -169,24 +170,33 @@ def _printer(progress):
             progress.set_postfix(loss=f"{event.loss:.3f}", pair_acc=f"{event.pair_accuracy:.3f}",
                                  img_s=f"{event.images_per_s:.0f}", refresh=False)
             progress.refresh()
-        elif isinstance(event, ValidationEvent):
-            progress.write(f"step {event.step}: validation one-shot accuracy {event.accuracy:.1%} "
-                           f"+- {event.ci95:.1%}{' (best)' if event.is_best else ''}")
-        elif isinstance(event, FailedEvent):
-            progress.write(f"training failed at step {event.step}: {event.message}")
+        else:
+            write_outcome(progress, event, "training")
     return on_event
 
 
-def _summary(result: FinishedEvent) -> None:
+def write_outcome(progress, event, what: str) -> None:
+    """Write a line above the bar for a validation or failure event (`what` names the work); ignore others."""
+    if isinstance(event, ValidationEvent):
+        progress.write(f"step {event.step}: validation one-shot accuracy {event.accuracy:.1%} "
+                       f"+- {event.ci95:.1%}{' (best)' if event.is_best else ''}")
+    elif isinstance(event, FailedEvent):
+        progress.write(f"{what} failed at step {event.step}: {event.message}")
+
+
+def print_summary(result: FinishedEvent) -> None:
+    """Print how a run ended and where its weights are (returns nothing)."""
     best = f"{result.best_accuracy:.1%}" if result.best_accuracy is not None else "n/a"
     info(f"Finished ({result.reason}) at step {result.step} after {result.elapsed_s / 60:.1f} min; "
          f"best validation accuracy {best}\n  best weights: {result.best_weights}\n  last weights: {result.last_weights}")
 
 
-def _export(src: str | None, dest: Path) -> None:
+def export_weights(src: str | None, dest: Path) -> None:
+    """Copy weights `src` and their card to `dest`, each atomically (an existing file there is replaced only by a
+    complete copy); returns nothing."""
     if not src:
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
-    shutil.copyfile(card_path(src), card_path(dest))
+    write_bytes_atomic(dest, Path(src).read_bytes())
+    write_bytes_atomic(card_path(dest), card_path(src).read_bytes())
     info(f"Exported {src} to {dest}")
