@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..data import load_omniglot
 from ..train.distill import DistillConfig, Distiller, DistillStep
+from ..train.events import ValidationEvent
 from ..weights import load_weights
 from .common import add_data_dir, add_device, info
 from .progress import bar
@@ -68,4 +69,6 @@ def _printer(progress):
             progress.refresh()
         else:
             write_outcome(progress, event, "distillation")
+            if isinstance(event, ValidationEvent) and event.step == 0:
+                progress.reset()  # the rate and ETA count steps from here, not the baseline's validation
     return on_event
