@@ -11,6 +11,8 @@ APP_NAME = "Glyphs"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = REPO_ROOT / "resources"
 SHIPPED_WEIGHTS = RESOURCES / "models" / "glyphs-default.safetensors"
+# The full-resolution (105 px) model the shipped one was distilled from: the default teacher of `engine distill`.
+SHIPPED_TEACHER = RESOURCES / "models" / "glyphs-compact-v1.safetensors"
 
 
 def user_data_dir() -> Path:

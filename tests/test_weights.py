@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 from engine.evaluate import OneShotConfig, evaluate_one_shot
 from engine.model import build_model, model_fingerprint
-from engine.paths import SHIPPED_WEIGHTS
+from engine.paths import SHIPPED_TEACHER, SHIPPED_WEIGHTS
 from engine.weights import LoadedModel, WeightsError, card_path, load_weights, read_metadata, save_weights
 
 
@@ -173,7 +173,7 @@ def test_the_shipped_model_loads_and_recognises(synthetic_data):
 def test_the_shipped_model_was_distilled_from_the_shipped_full_size_model():
     # The card's provenance is checkable: its teacher ships beside it, and the fingerprints match.
     shipped = load_weights()
-    teacher = load_weights(SHIPPED_WEIGHTS.with_name("glyphs-compact-v1.safetensors"))
+    teacher = load_weights(SHIPPED_TEACHER)
     assert teacher.model.config.input_size == 105 > shipped.model.config.input_size
     assert shipped.card["distillation"]["teacher_fingerprint"] == teacher.fingerprint
     assert shipped.card["split"]["val_alphabets"] == teacher.card["split"]["val_alphabets"]

@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 from ..data import load_omniglot
+from ..paths import SHIPPED_TEACHER
 from ..train.distill import DistillConfig, Distiller, DistillStep
 from ..train.events import ValidationEvent
 from ..weights import load_weights
@@ -21,7 +22,9 @@ def add_parser(sub) -> None:
                                    "reproduce the original's embeddings on the training alphabets (the original's "
                                    "head is kept, its bias matched so that scores keep their scale). Validation uses the original's "
                                    "held-out background alphabets; the evaluation alphabets are never used.")
-    p.add_argument("--teacher", help="weights to distil (.safetensors); default: the shipped model")
+    p.add_argument("--teacher", default=str(SHIPPED_TEACHER),
+                   help=f"weights to distil (.safetensors); default: {SHIPPED_TEACHER.name}, the full-size model "
+                        "the shipped one was distilled from")
     p.add_argument("--input-size", type=int, default=defaults.input_size,
                    help=f"the student's input size in pixels (default {defaults.input_size}; the query cost on a "
                         "CPU scales with its square)")
