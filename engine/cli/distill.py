@@ -20,20 +20,21 @@ def add_parser(sub) -> None:
     p = sub.add_parser("distill", help="distil a model into a faster one that reads smaller glyphs",
                        description="Start from a trained model's weights at a smaller input size and train it to "
                                    "reproduce the original's embeddings on the training alphabets (the original's "
-                                   "head is kept, its bias matched so that scores keep their scale). Validation uses the original's "
-                                   "held-out background alphabets; the evaluation alphabets are never used.")
+                                   "head is kept, its bias matched so that scores keep their scale). Validation "
+                                   "uses the original's held-out background alphabets; the evaluation alphabets "
+                                   "are never used.")
     p.add_argument("--teacher", default=str(SHIPPED_TEACHER),
                    help=f"weights to distil (.safetensors); default: {SHIPPED_TEACHER.name}, the full-size model "
                         "the shipped one was distilled from")
     p.add_argument("--input-size", type=int, default=defaults.input_size,
                    help=f"the student's input size in pixels (default {defaults.input_size}; the query cost on a "
                         "CPU scales with its square)")
-    p.add_argument("--steps", type=int, default=defaults.steps)
+    p.add_argument("--steps", type=int, default=defaults.steps, help="optimisation steps")
     p.add_argument("--batch", type=int, default=defaults.batch, help="images per step")
     p.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate (AdamW, cosine schedule)")
     p.add_argument("--val-every", type=int, default=defaults.val_every, help="validate every N steps (0: at the end)")
     p.add_argument("--val-tasks", type=int, default=defaults.val_tasks, help="20-way validation tasks")
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--seed", type=int, default=defaults.seed, help="seeds the images and distortions drawn")
     p.add_argument("--out", default="runs/distill", help="run folder: best/last weights, log.jsonl")
     p.add_argument("--export", help="copy the best weights (and card) here when it ends")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

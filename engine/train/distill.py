@@ -36,7 +36,7 @@ from ..data.splits import split_background, validation_split_of
 from ..device import describe_device, select_device
 from ..embedding import embed_glyphs
 from ..evaluate import OneShotConfig, evaluate_one_shot
-from ..model import SiameseNet
+from ..model import PREPROCESSING, SiameseNet
 from ..recognize import fast_encoder
 from ..weights import LoadedModel, save_weights
 from .events import FinishedEvent, ValidationEvent
@@ -203,7 +203,7 @@ class Distiller:
         return {"name": f"{teacher_name} distilled to {self.config.input_size} px, step {self.step}",
                 "preset": self.student.config.preset, "input_size": self.config.input_size,
                 "parameters": sum(p.numel() for p in self.student.parameters()),  # the frozen head too
-                "preprocessing": "105x105 glyph, 1 = ink, 0 = background; resized to input_size (bilinear, antialiased)",
+                "preprocessing": PREPROCESSING,
                 "distillation": {"teacher": teacher_name, "teacher_fingerprint": self.teacher_fingerprint,
                                  "config": self.config.to_dict()},
                 "split": self.split.as_dict(), "steps": self.step, "wall_time_s": round(self.elapsed, 1),

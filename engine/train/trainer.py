@@ -27,7 +27,7 @@ from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background
 from ..device import autocast, describe_device, select_device
 from ..evaluate import OneShotConfig, evaluate_one_shot
-from ..model import build_model, count_parameters, get_preset
+from ..model import PREPROCESSING, build_model, count_parameters, get_preset
 from ..pairs import AlphabetBatchSampler, balanced_pair_loss, ranking_loss
 from ..weights import save_weights
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -214,7 +214,7 @@ class Trainer:
         """Return the model card for the current weights: config, data split, steps, time, device, versions."""
         return {"name": f"{self.config.preset} step {self.step}", "preset": self.config.preset,
                 "input_size": self.model.config.input_size, "parameters": count_parameters(self.model),
-                "preprocessing": "105x105 glyph, 1 = ink, 0 = background; resized to input_size (bilinear, antialiased)",
+                "preprocessing": PREPROCESSING,
                 "training": self.config.to_dict(), "split": self.split.as_dict(), "steps": self.step,
                 "wall_time_s": round(self.elapsed, 1), "device": describe_device(self.device),
                 "best_validation_accuracy": self.best_accuracy,
