@@ -35,13 +35,12 @@ from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background, validation_split_of
 from ..device import describe_device, select_device
 from ..embedding import embed_glyphs
-from ..evaluate import OneShotConfig, evaluate_one_shot
 from ..model import PREPROCESSING, SiameseNet
 from ..recognize import fast_encoder
 from ..weights import LoadedModel, save_weights
 from .events import FinishedEvent, ValidationEvent
 from .schedule import learning_rate
-from .trainer import VAL_SEED
+from .trainer import validate_one_shot
 
 
 @dataclass
@@ -137,6 +136,7 @@ class Distiller:
         self.optimizer = torch.optim.AdamW(self.student.encoder.parameters(), lr=config.lr, weight_decay=0.0)
         self.gen = torch.Generator(device=self.device).manual_seed(config.seed)
         self.bias_index = _bias_sample(data, self.split.train_chars, config.seed)
+        self._bias_step: int | None = None  # the step whose weights the bias was last matched to
         self.step, self.elapsed, self.best_accuracy = 0, 0.0, None
         self._stop = threading.Event()
 
@@ -172,9 +172,7 @@ class Distiller:
         write best.safetensors when it is the best so far."""
         if len(self.split.val_chars) == 0:
             return None
-        counts = np.bincount(self.data.char_alphabet[self.split.val_chars])
-        cfg = OneShotConfig(way=min(20, int(counts.max())), shot=1, tasks=self.config.val_tasks, seed=VAL_SEED)
-        result = evaluate_one_shot(self.student, self.data, cfg, chars=self.split.val_chars)
+        result = validate_one_shot(self.student, self.data, self.split.val_chars, self.config.val_tasks)
         self.student.train()
         is_best = self.best_accuracy is None or result.accuracy > self.best_accuracy
         if is_best:
@@ -187,15 +185,18 @@ class Distiller:
         return result.accuracy
 
     def match_bias(self) -> float:
-        """Refit the student's head bias to the teacher's scale on training-alphabet pairs; return it. The bias
-        plays no part in the loss, so doing this at any time leaves training unchanged."""
-        d = self.data
-        glyphs = torch.from_numpy(d.pixels(self.bias_index))
-        bias = matched_bias(self.student, self.teacher, glyphs, d.char[self.bias_index],
-                            d.char_alphabet[d.char[self.bias_index]])
-        with torch.no_grad():
-            self.student.head.bias.fill_(bias)
-        return bias
+        """Refit the student's head bias to the teacher's scale on training-alphabet pairs (once per step: the end
+        of a run that just saved its best weights reuses that fit); return it. The bias plays no part in the
+        loss, so doing this at any time leaves training unchanged."""
+        if self._bias_step != self.step:
+            d = self.data
+            glyphs = torch.from_numpy(d.pixels(self.bias_index))
+            bias = matched_bias(self.student, self.teacher, glyphs, d.char[self.bias_index],
+                                d.char_alphabet[d.char[self.bias_index]])
+            with torch.no_grad():
+                self.student.head.bias.fill_(bias)
+            self._bias_step = self.step
+        return self.student.head.bias.item()
 
     def model_card(self, validation_accuracy: float | None) -> dict:
         """Return the student's model card: what it was distilled from, how, on which alphabets."""

@@ -26,7 +26,7 @@ from ..augment import identity_matrices, quarter_turns, random_affine_matrices, 
 from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background
 from ..device import autocast, describe_device, select_device
-from ..evaluate import OneShotConfig, evaluate_one_shot
+from ..evaluate import OneShotConfig, OneShotResult, evaluate_one_shot
 from ..model import PREPROCESSING, build_model, count_parameters, get_preset
 from ..pairs import AlphabetBatchSampler, balanced_pair_loss, ranking_loss
 from ..weights import save_weights
@@ -39,6 +39,14 @@ if TYPE_CHECKING:  # a plain run never imports torch.distributed's machinery
     from .distributed import DistContext
 
 VAL_SEED = 1234  # the same validation tasks at every validation, so curves are comparable
+
+
+def validate_one_shot(model, data: OmniglotSet, val_chars: np.ndarray, tasks: int, way: int = 20) -> OneShotResult:
+    """Return the one-shot result of `model` on the validation characters: the same seeded tasks at every call
+    (VAL_SEED), `way` capped by the largest validation alphabet."""
+    counts = np.bincount(data.char_alphabet[val_chars])
+    cfg = OneShotConfig(way=min(way, int(counts.max())), shot=1, tasks=tasks, seed=VAL_SEED)
+    return evaluate_one_shot(model, data, cfg, chars=val_chars)
 
 
 class TrainingError(RuntimeError):
@@ -167,10 +175,8 @@ class Trainer:
         """Return the one-shot accuracy on the validation alphabets (None when there are none)."""
         if len(self.split.val_chars) == 0:
             return None
-        counts = np.bincount(self.data.char_alphabet[self.split.val_chars])
-        way = min(self.config.val_way, int(counts.max()))
-        cfg = OneShotConfig(way=way, shot=1, tasks=self.config.val_tasks, seed=VAL_SEED)
-        result = evaluate_one_shot(self.model, self.data, cfg, chars=self.split.val_chars)
+        result = validate_one_shot(self.model, self.data, self.split.val_chars, self.config.val_tasks,
+                                   self.config.val_way)
         self.model.train()
         is_best = self.best_accuracy is None or result.accuracy > self.best_accuracy
         if is_best:
