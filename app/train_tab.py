@@ -448,11 +448,8 @@ class TrainTab(QWidget):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self._auto_out = self.runs_root / f"{self.preset_combo.currentData()}-{stamp}"
         self.out_edit.setText(str(self._auto_out))
-        self._resume_step = None
         self._weights = None
-        self.out_note.setText("A new run will be written here.")
-        self._lock_form()
-        self._update_buttons()
+        self._expect_new_run()
 
     def _choose_output(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Run folder", str(self.runs_root))
@@ -464,10 +461,14 @@ class TrainTab(QWidget):
         if (folder / CHECKPOINT_NAME).is_file():
             self.open_run(folder)
         else:
-            self._resume_step = None
-            self.out_note.setText("A new run will be written here.")
-            self._lock_form()
-            self._update_buttons()
+            self._expect_new_run()
+
+    def _expect_new_run(self) -> None:
+        """The run folder holds no checkpoint: Start begins a new run there, with the form's settings."""
+        self._resume_step = None
+        self.out_note.setText("A new run will be written here.")
+        self._lock_form()
+        self._update_buttons()
 
     def _choose_run(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Resume run: choose a run folder", str(self.runs_root))

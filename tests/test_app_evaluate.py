@@ -132,11 +132,18 @@ def test_validation_of_a_model_whose_card_names_no_held_out_alphabets_says_so(qt
     assert "may have trained on some of them" in tab.message_label.text()
 
 
-def test_benchmark_can_be_cancelled(qtbot, evaluation_dir, tiny_weights):
-    tab = make_tab(qtbot, evaluation_dir, tiny_weights)
+def start_long_benchmark(qtbot, data_dir, weights) -> EvaluateTab:
+    """Return a tab running a benchmark long enough (2,000 5-way tasks) to be interrupted."""
+    tab = make_tab(qtbot, data_dir, weights)
     tab.way_spin.setValue(5)
     tab.tasks_spin.setValue(2000)
+    tab.show()
     tab.run_benchmark()
+    return tab
+
+
+def test_benchmark_can_be_cancelled(qtbot, evaluation_dir, tiny_weights):
+    tab = start_long_benchmark(qtbot, evaluation_dir, tiny_weights)
     tab.cancel()
     qtbot.waitUntil(lambda: not tab.is_running(), timeout=60000)
     assert tab.outcome is None
@@ -183,11 +190,7 @@ def test_bad_weights_file_is_reported(qtbot, evaluation_dir, tiny_weights, tmp_p
 
 
 def test_close_while_evaluating_leaves_no_thread(qtbot, evaluation_dir, tiny_weights):
-    tab = make_tab(qtbot, evaluation_dir, tiny_weights)
-    tab.way_spin.setValue(5)
-    tab.tasks_spin.setValue(2000)
-    tab.show()
-    tab.run_benchmark()
+    tab = start_long_benchmark(qtbot, evaluation_dir, tiny_weights)
     assert tab.close()
     assert not tab.threads()
 
