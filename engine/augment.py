@@ -73,3 +73,78 @@ def warp(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
 def random_affine(images: torch.Tensor, cfg: AffineConfig, gen: torch.Generator) -> torch.Tensor:
     """Return images (n, 1, S, S), 1 = ink, each warped by its own random affine distortion (zeros outside)."""
     return warp(images, random_affine_matrices(images.shape[0], cfg, gen, images.device))
+
+
+# --- style distortions: what other pens, scanners and hands do that Koch's affine family does not -------------------
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Stroke-width changes and smooth non-rigid (elastic) warps, each applied per image with its probability.
+
+    Amounts are in 105-px glyph units whatever the model's input size. `stroke_px`: the stroke's half-width
+    changes by a uniform amount in this range (negative thins, positive thickens). `elastic_px`: the typical
+    displacement of a smooth random field whose `elastic_grid` x `elastic_grid` control points are interpolated
+    bicubically over the glyph.
+    """
+
+    stroke_p: float = 0.5
+    stroke_px: tuple[float, float] = (-0.7, 1.5)
+    elastic_p: float = 0.5
+    elastic_px: float = 2.0
+    elastic_grid: int = 4
+
+
+def elastic_fields(n: int, size: int, cfg: StyleConfig, gen: torch.Generator, device) -> torch.Tensor:
+    """Return smooth random displacement fields (n, size, size, 2) in `F.grid_sample`'s normalised units,
+    zero for the images that do not get one (probability 1 - `cfg.elastic_p`)."""
+    coarse = torch.randn(n, 2, cfg.elastic_grid, cfg.elastic_grid, generator=gen, device=device)
+    on = (torch.rand(n, generator=gen, device=device) < cfg.elastic_p).float()
+    coarse = coarse * on[:, None, None, None] * (2 * cfg.elastic_px / 105)
+    fine = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=True)
+    return fine.permute(0, 2, 3, 1)
+
+
+def warp_with_fields(images: torch.Tensor, matrices: torch.Tensor, fields: torch.Tensor | None) -> torch.Tensor:
+    """Return images resampled through their affine matrices plus displacement fields (one resampling)."""
+    if fields is None:
+        return warp(images, matrices)
+    grid = F.affine_grid(matrices.to(images.dtype), list(images.shape), align_corners=False) + fields
+    return F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _dilate(x: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(x, 3, stride=1, padding=1)
+
+
+def _erode(x: torch.Tensor) -> torch.Tensor:
+    return -F.max_pool2d(-x, 3, stride=1, padding=1)
+
+
+def stroke_width(images: torch.Tensor, cfg: StyleConfig, gen: torch.Generator) -> torch.Tensor:
+    """Return images (n, 1, S, S), 1 = ink, with each stroke thickened or thinned by its own random amount.
+
+    A fractional change blends the image with its one-pixel dilation or erosion (grey edges, as a scanner or
+    an antialiased renderer gives); changes over a pixel dilate again.
+    """
+    n, size = images.shape[0], images.shape[-1]
+    amount = torch.rand(n, generator=gen, device=images.device) * (cfg.stroke_px[1] - cfg.stroke_px[0])
+    amount = (amount + cfg.stroke_px[0]) * (size / 105)  # in this input's pixels
+    amount = amount * (torch.rand(n, generator=gen, device=images.device) < cfg.stroke_p).float()
+    out, grown = images, images
+    for step in range(int(math.ceil(max(0.0, float(amount.max()))))):
+        grown = _dilate(grown)
+        t = (amount - step).clamp(0, 1)[:, None, None, None]
+        out = torch.where(t > 0, out + t * (grown - out), out)
+    thin = (-amount).clamp(0, 1)[:, None, None, None]
+    return out + thin * (_erode(images) - images)
+
+
+def style_distort(images: torch.Tensor, matrices: torch.Tensor, cfg: StyleConfig | None,
+                  gen: torch.Generator) -> torch.Tensor:
+    """Return images warped by their affine matrices and, with `cfg`, an elastic field and a stroke-width change."""
+    if cfg is None:
+        return warp(images, matrices)
+    fields = elastic_fields(images.shape[0], images.shape[-1], cfg, gen, images.device) if cfg.elastic_p else None
+    out = warp_with_fields(images, matrices, fields)
+    return stroke_width(out, cfg, gen) if cfg.stroke_p else out

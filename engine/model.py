@@ -2,6 +2,9 @@
 
 similarity(a, b) = sigmoid(sum_j alpha_j * |h(a)_j - h(b)_j| + bias)
 
+The default head is monotone: alpha_j = -softplus(w_j) < 0, so moving two embeddings apart in any coordinate can
+only lower their similarity, and a glyph compared with itself gets the highest score the model can give,
+sigmoid(bias). The paper's head (any sign of alpha) is kept as the "signed" head for older weights files.
 `embed` and `score` are separate so that a gallery embeds each reference once and a query is one forward pass
 plus one vectorised comparison. The head is symmetric by construction: score(a, b) == score(b, a).
 """
@@ -9,6 +12,7 @@ plus one vectorised comparison. The head is symmetric by construction: score(a, 
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 from dataclasses import asdict, dataclass
 
@@ -30,16 +34,21 @@ class ModelConfig:
     kind: str  # "koch" (the paper's net) or "vgg" (conv-BN blocks)
     widths: tuple[int, ...] = ()
     embedding_dim: int = 512
+    head: str = "monotone"  # "monotone" (alpha <= 0) or "signed" (the paper's; weights files made before it)
 
     def to_dict(self) -> dict:
         """Return the config as JSON-ready data."""
-        return asdict(self)
+        data = asdict(self)
+        if data["head"] == "signed":  # as files made before the monotone head say it: their fingerprints hold
+            del data["head"]
+        return data
 
     @staticmethod
     def from_dict(data: dict) -> "ModelConfig":
         """Return a config rebuilt from `to_dict` output."""
         data = dict(data)
         data["widths"] = tuple(data.get("widths", ()))
+        data.setdefault("head", "signed")  # files written before the monotone head have the paper's
         return ModelConfig(**data)
 
 
@@ -104,27 +113,89 @@ def _vgg_encoder(cfg: ModelConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class KochHead(nn.Module):
-    """Weighted L1 distance followed by a sigmoid; `logits` gives the pre-sigmoid values."""
+class WeightedL1Head(nn.Module):
+    """Weighted L1 distance followed by a sigmoid; subclasses say where the weights `alpha` come from.
 
-    def __init__(self, dim: int):
+    The one implementation of the score: training, evaluation and the gallery index all call it. References
+    can be prepared once with `split` (rescaled by |alpha| and split by its sign) and compared with
+    `split_logits`, so a query against many references costs two L1 sweeps and no rescaling of the store.
+    """
+
+    alpha: torch.Tensor
+
+    def __init__(self):
         super().__init__()
-        self.alpha = nn.Parameter(torch.randn(dim) * 0.2)
         self.bias = nn.Parameter(torch.zeros(()))
+
+    def split(self, emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (emb * |alpha| on the dims where alpha > 0, the same on the dims where alpha < 0).
+
+        With w = |alpha|, alpha_j |a_j - b_j| is |w_j a_j - w_j b_j| where alpha_j > 0 and minus that where
+        alpha_j < 0, so the weighted L1 sum is L1(a+, b+) - L1(a-, b-) of the split vectors (exact).
+        """
+        alpha = self.alpha.float().to(emb.device)
+        emb = emb.float()
+        pos, neg = alpha > 0, alpha < 0
+        return emb[:, pos] * alpha[pos], emb[:, neg] * -alpha[neg]
+
+    def split_logits(self, a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor],
+                     chunk: int = 1 << 26) -> torch.Tensor:
+        """Return [len(a), len(b)] logits of `split` embeddings, in row chunks that bound the memory used."""
+        n_a, n_b = len(a[0]), len(b[0])
+        rows = max(1, chunk // max(1, n_b * (a[0].shape[1] + a[1].shape[1])))
+        out = [_signed_l1(a[0][i:i + rows], a[1][i:i + rows], *b) for i in range(0, n_a, rows)]
+        return (torch.cat(out, 0) if out else torch.zeros(0, n_b, device=b[0].device)) + self.bias
 
     def logits(self, a: torch.Tensor, b: torch.Tensor, chunk: int = 1 << 26) -> torch.Tensor:
         """Return [len(a), len(b)] logits for every pair, without building the len(a) x len(b) x dim tensor."""
-        a, b = a.float(), b.float()
-        pos, neg = self.alpha.clamp(min=0), (-self.alpha).clamp(min=0)
-        # sum_j alpha_j |a_j - b_j| splits by sign of alpha into two L1 distances of rescaled vectors.
-        rows = max(1, chunk // max(1, b.shape[0] * a.shape[1]))
-        out = [torch.cdist(a[i:i + rows] * pos, b * pos, p=1) - torch.cdist(a[i:i + rows] * neg, b * neg, p=1)
-               for i in range(0, a.shape[0], rows)]
-        return torch.cat(out, 0) + self.bias
+        return self.split_logits(self.split(a), self.split(b), chunk)
 
     def pair_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Return logits of aligned pairs (a[i], b[i])."""
         return (a.float() - b.float()).abs() @ self.alpha + self.bias
+
+
+def _signed_l1(a_pos: torch.Tensor, a_neg: torch.Tensor, b_pos: torch.Tensor, b_neg: torch.Tensor) -> torch.Tensor:
+    if not b_pos.shape[1]:  # the monotone head: one sweep
+        return -torch.cdist(a_neg, b_neg, p=1)
+    out = torch.cdist(a_pos, b_pos, p=1)
+    return out - torch.cdist(a_neg, b_neg, p=1) if b_neg.shape[1] else out
+
+
+class KochHead(WeightedL1Head):
+    """The paper's head: free weights alpha of either sign (older weights files)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.randn(dim) * 0.2)
+
+
+class MonotoneHead(WeightedL1Head):
+    """alpha_j = -softplus(w_j): similarity never rises as embeddings move apart; identical glyphs score highest."""
+
+    def __init__(self, dim: int, alpha0: float = 0.05, bias0: float = 3.0):
+        super().__init__()
+        self.w = nn.Parameter(torch.full((dim,), math.log(math.expm1(alpha0))))
+        self.bias.data.fill_(bias0)
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        """Return the weights alpha (all negative)."""
+        return -F.softplus(self.w)
+
+    def set_alpha(self, alpha: torch.Tensor, floor: float = 1e-4) -> None:
+        """Set w so that alpha is as close as allowed to the given weights (positive ones become -floor)."""
+        mag = (-alpha.detach().float()).clamp(min=floor)
+        self.w.data.copy_(mag + torch.log(-torch.expm1(-mag)))  # softplus^-1
+
+
+def build_head(kind: str, dim: int) -> WeightedL1Head:
+    """Return a fresh head of a kind ("monotone" or "signed")."""
+    if kind == "monotone":
+        return MonotoneHead(dim)
+    if kind == "signed":
+        return KochHead(dim)
+    raise ValueError(f"Unknown head {kind!r}; known: monotone, signed")
 
 
 class SiameseNet(nn.Module):
@@ -134,7 +205,7 @@ class SiameseNet(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = _koch_encoder(config) if config.kind == "koch" else _vgg_encoder(config)
-        self.head = KochHead(config.embedding_dim)
+        self.head = build_head(config.head, config.embedding_dim)
 
     def prepare(self, glyphs: torch.Tensor) -> torch.Tensor:
         """Return glyphs (n, H, W) or (n, 1, H, W), any size, as float (n, 1, S, S) at the model's input size."""

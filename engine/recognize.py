@@ -87,14 +87,10 @@ class RankResult:
 class ReferenceIndex:
     """Reference embeddings prepared for scoring queries against all of them at once.
 
-    With w = |alpha|, alpha_j |q_j - r_j| = |w_j q_j - w_j r_j| for alpha_j > 0 and minus that for alpha_j < 0,
-    so the store keeps the rescaled references R = w * r split into the dimensions of positive (R+) and
-    negative (R-) alpha (same memory as the raw embeddings; alpha_j = 0 dropped), and
-
-        logit(q, r) = L1(Q+, R+) - L1(Q-, R-) + bias,
-
-    exact, two `torch.cdist(p=1)` sweeps per query with nothing of the store's size allocated. (`model.score`
-    rescales every reference on every call and sweeps all dimensions twice: about 10x slower at 100,000.)
+    The store keeps the references as the head prepares them (`WeightedL1Head.split`: rescaled by |alpha| and
+    split by its sign; the same memory as the raw embeddings), so a query costs the head's `split_logits`: one
+    or two `torch.cdist(p=1)` sweeps with nothing of the store's size allocated. (Rescaling every reference on
+    every call would be about 10x slower at 100,000.)
 
     Why not a cheaper blocked loop (|Q - R| = Q + R - 2 min(Q, R): a `minimum` and a matrix-vector product
     per cache-sized block): it saves ~25-45% of CPU time on one thread, but makes hundreds of parallel
@@ -104,37 +100,30 @@ class ReferenceIndex:
     Rows are grouped by character (`starts[c]:starts[c+1]` are character c's references, in order).
     """
 
+    @torch.no_grad()
     def __init__(self, model: SiameseNet, embeddings: torch.Tensor, counts: Sequence[int], names: Sequence[str]):
-        alpha = model.head.alpha.detach().float().to(embeddings.device)
-        self.bias = float(model.head.bias.detach())
-        self.pos_dims = torch.nonzero(alpha > 0).squeeze(1)
-        self.neg_dims = torch.nonzero(alpha < 0).squeeze(1)
-        self.pos_scale, self.neg_scale = alpha[self.pos_dims], -alpha[self.neg_dims]
-        emb = embeddings.float()
-        self.pos = (emb[:, self.pos_dims] * self.pos_scale).contiguous()
-        self.neg = (emb[:, self.neg_dims] * self.neg_scale).contiguous()
+        self.head = model.head
+        self.store = tuple(t.contiguous() for t in self.head.split(embeddings.float()))
         self.names = list(names)
         counts_t = torch.as_tensor(list(counts), dtype=torch.long)
         self.starts = torch.zeros(len(self.names) + 1, dtype=torch.long)
         self.starts[1:] = torch.cumsum(counts_t, 0) if len(counts_t) else counts_t
-        self.owner = torch.repeat_interleave(torch.arange(len(self.names)), counts_t).to(emb.device)
+        self.owner = torch.repeat_interleave(torch.arange(len(self.names)), counts_t).to(embeddings.device)
         self.single = bool(len(counts_t) and int(counts_t.max()) == 1)
 
     def __len__(self) -> int:
-        return self.pos.shape[0]
+        return self.store[0].shape[0]
 
     @property
     def nbytes(self) -> int:
         """Return the memory held by the scaled embeddings and the character map."""
-        return sum(t.numel() * t.element_size() for t in (self.pos, self.neg, self.owner, self.starts))
+        return sum(t.numel() * t.element_size() for t in (*self.store, self.owner, self.starts))
 
+    @torch.no_grad()
     def logits(self, query: torch.Tensor) -> torch.Tensor:
         """Return the logits (q, n) of queries (q, D) against every reference."""
-        q = query.float().to(self.pos.device)
-        out = torch.cdist(q[:, self.pos_dims] * self.pos_scale, self.pos, p=1)
-        if self.neg.shape[1]:
-            out -= torch.cdist(q[:, self.neg_dims] * self.neg_scale, self.neg, p=1)
-        return out + self.bias
+        q = self.head.split(query.float().to(self.store[0].device))
+        return self.head.split_logits(q, self.store)
 
     def top(self, logits: torch.Tensor, k: int | None) -> list[tuple[int, float, int]]:
         """Return [(character, logit, reference within it)] of the best `k` characters (all if None), best first.
