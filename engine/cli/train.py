@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..atomic import write_bytes_atomic
+from ..augment import StyleConfig
 from ..data import load_omniglot
 from ..model import PRESETS, DEFAULT_PRESET
 from ..train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, Trainer,
@@ -36,6 +37,11 @@ def add_parser(sub) -> None:
     p.add_argument("--class-rotations", action=argparse.BooleanOptionalAction, default=None,
                    help="count each character turned by 90/180/270 degrees as a new character")
     p.add_argument("--no-augment", action="store_true", help="turn off the affine distortions")
+    p.add_argument("--style", action=argparse.BooleanOptionalAction, default=None,
+                   help="add stroke-width and elastic distortions (other pens, scans, hands)")
+    p.add_argument("--init-weights", metavar="PATH",
+                   help="start from this weights file (fine-tune): its network and input size; a head of another "
+                        "kind is first fitted to its encoder")
     p.add_argument("--rank-weight", type=float, help="weight of the batch ranking loss term (0: pair loss only)")
     p.add_argument("--val-alphabets", type=int, help="background alphabets held out for validation")
     p.add_argument("--val-every", type=int, help="validate every N steps (0: only at the end)")
@@ -71,6 +77,10 @@ def config_from_args(args) -> TrainConfig:
         cfg.steps = 10**9  # the time budget alone bounds the run
     if args.no_augment:
         cfg.augment = None
+    if args.style is not None:
+        cfg.style = StyleConfig() if args.style else None
+    if args.init_weights:
+        cfg.init_weights = args.init_weights
     if args.no_amp:
         cfg.amp = False
     return cfg

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from ..augment import AffineConfig
+from ..augment import AffineConfig, StyleConfig
 from ..data.splits import SplitConfig
 from ..pairs import BatchConfig
 
@@ -22,6 +22,8 @@ class TrainConfig:
     warmup_steps: int = 200
     batch: BatchConfig = field(default_factory=BatchConfig)
     augment: AffineConfig | None = field(default_factory=AffineConfig)
+    style: StyleConfig | None = None  # stroke-width and elastic distortions on top of the affine ones
+    init_weights: str | None = None  # start from this weights file (its network; a head of another kind is refit)
     rank_weight: float = 0.0  # weight of the batch ranking term added to the balanced pair loss
     split: SplitConfig = field(default_factory=SplitConfig)
     val_every: int = 500
@@ -50,6 +52,10 @@ class TrainConfig:
             aug = dict(d["augment"])
             aug["scale"] = tuple(aug.get("scale", (0.8, 1.2)))
             d["augment"] = AffineConfig(**aug)
+        if isinstance(d.get("style"), dict):
+            style = dict(d["style"])
+            style["stroke_px"] = tuple(style.get("stroke_px", StyleConfig.stroke_px))
+            d["style"] = StyleConfig(**style)
         if isinstance(d.get("split"), dict):
             sp = dict(d["split"])
             sp["val_names"] = tuple(sp.get("val_names", ()))

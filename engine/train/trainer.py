@@ -22,16 +22,17 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
-from ..augment import identity_matrices, quarter_turns, random_affine_matrices, warp
+from ..augment import identity_matrices, quarter_turns, random_affine_matrices, style_distort
 from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background
 from ..device import autocast, describe_device, select_device
 from ..evaluate import OneShotConfig, OneShotResult, evaluate_one_shot
-from ..model import PREPROCESSING, build_model, count_parameters, get_preset
+from ..model import PREPROCESSING, ModelConfig, build_model, count_parameters, get_preset
 from ..pairs import AlphabetBatchSampler, balanced_pair_loss, ranking_loss
-from ..weights import save_weights
+from ..weights import load_weights, read_metadata, save_weights
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .head_fit import fit_head, monotone_from
 from .events import CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainEvent, ValidationEvent
 from .schedule import learning_rate
 
@@ -100,10 +101,15 @@ class Trainer:
         self.device = dist.device if dist is not None else select_device(config.device)
         self.data = data
         self.split = split_background(data, config.split)
+        self.model_config = (ModelConfig.from_dict(state["extra"]["model_config"])
+                             if state is not None and "model_config" in state.get("extra", {})
+                             else _model_config(config))
         self._prepare_training_images(data)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.model = build_model(config.preset).to(self.device)
+            self.model = build_model(self.model_config).to(self.device)
+        if state is None and config.init_weights:
+            self._start_from(config.init_weights)
         self.ddp = dist.wrap(self.model) if dist is not None else None  # DDP over model.embed, synced batch norms
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.sampler_gen = torch.Generator().manual_seed(config.seed)
@@ -123,9 +129,10 @@ class Trainer:
         self.train_index = np.flatnonzero(is_train)  # positions in `data`, for tests and audits
         local_char = {int(c): i for i, c in enumerate(self.split.train_chars)}
         chars = np.array([local_char[int(c)] for c in data.char[self.train_index]])
+        self.image_char = chars
         self.char_images = [np.flatnonzero(chars == i) for i in range(len(self.split.train_chars))]
         self.char_alphabet = data.char_alphabet[self.split.train_chars]
-        size = get_preset(self.config.preset).input_size
+        size = self.model_config.input_size
         images = []
         for start in range(0, len(self.train_index), 2048):
             chunk = torch.from_numpy(data.pixels(self.train_index[start:start + 2048])).to(self.device)
@@ -134,6 +141,18 @@ class Trainer:
                 chunk = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True).half()
             images.append(chunk)
         self.images = torch.cat(images)
+
+    def _start_from(self, path: str) -> None:
+        """Load a weights file's network into the model; a head of another kind is fitted to its encoder."""
+        loaded = load_weights(path, self.device)
+        self.model.encoder.load_state_dict(loaded.model.encoder.state_dict())
+        if loaded.model.config.head == self.model_config.head:
+            self.model.head.load_state_dict(loaded.model.head.state_dict())
+            return
+        if self.model_config.head == "monotone":
+            self.model.head = monotone_from(loaded.model.head).to(self.device)
+        fit_head(self.model, self.images, self.image_char, self.char_alphabet)
+        self.model.train()
 
     # --- one step, validation, checkpoints -------------------------------------------------------------------------
 
@@ -148,8 +167,8 @@ class Trainer:
         mats = random_affine_matrices(n, aug, self.aug_gen, self.device) if aug else identity_matrices(n, self.device)
         if self.config.batch.class_rotations:
             mats = quarter_turns(mats, batch.rotation.to(self.device))
-        if aug or self.config.batch.class_rotations:
-            x = warp(x, mats)
+        if aug or self.config.batch.class_rotations or self.config.style:
+            x = style_distort(x, mats, self.config.style, self.aug_gen)
         return x, batch.label.to(self.device)
 
     def train_one_step(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,7 +211,8 @@ class Trainer:
         return {"step": self.step, "elapsed": self.elapsed, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "sampler_rng": self.sampler_gen.get_state(),
                 "aug_rng": self.aug_gen.get_state(), "best_accuracy": self.best_accuracy,
-                "config": self.config.to_dict(), "history": self.history}
+                "config": self.config.to_dict(), "history": self.history,
+                "extra": {"model_config": self.model_config.to_dict()}}
 
     def _restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -343,6 +363,15 @@ class Trainer:
     def _rewrite_log(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.history), encoding="utf-8")
+
+
+def _model_config(config: TrainConfig) -> ModelConfig:
+    """Return the network a run trains: the preset's, or the starting weights' own (with the preset's head)."""
+    preset = get_preset(config.preset)
+    if not config.init_weights:
+        return preset
+    start, _ = read_metadata(config.init_weights)
+    return ModelConfig(**{**start.to_dict(), "head": preset.head})
 
 
 def _resumed_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
