@@ -42,7 +42,7 @@ PROTOCOL = ("Lake's 20 official one-shot runs: 20-way 1-shot within alphabet, 20
             "each of 10 evaluation alphabets, reference and test drawers fixed by the runs (400 trials)")
 SEEDED_PROTOCOL_NOTE = ("Seeded tasks are a different, harder protocol: random characters and random drawer pairs "
                         "(from all 20 drawers) over all 20 evaluation alphabets. Published figures were measured "
-                        "on the official runs: compare with those only.")
+                        "on Lake's 20 official runs: compare them with a result on those runs.")
 
 
 class RunsError(ValueError):
