@@ -102,6 +102,7 @@ class RunsSummary:
     runs: list[RunResult]
     official: bool
     source: str
+    way: int | None = None  # classes a run (None if the runs differ)
 
     @classmethod
     def of(cls, results: list[RunResult], runs: RunsSet) -> RunsSummary:
@@ -110,7 +111,8 @@ class RunsSummary:
         hits = sum(r.n_items - round(r.error * r.n_items) for r in results)
         acc = hits / n if n else float("nan")
         ci = 1.96 * math.sqrt(acc * (1 - acc) / n) if n else float("nan")
-        return cls(acc, ci, n, results, runs.official, str(runs.source))
+        ways = {len(run.class_names) for run in runs.runs}
+        return cls(acc, ci, n, results, runs.official, str(runs.source), ways.pop() if len(ways) == 1 else None)
 
     @property
     def mean_error(self) -> float:
@@ -122,13 +124,8 @@ class RunsSummary:
         return {"protocol": "official_runs" if self.official else "runs_format", "official": self.official,
                 "source": self.source, "accuracy": self.accuracy, "ci95": self.ci95,
                 "ci95_method": "binomial over trials", "n_trials": self.n_trials, "n_runs": len(self.runs),
-                "mean_error": self.mean_error, "way": _common_way(self.runs), "shot": 1,
+                "mean_error": self.mean_error, "way": self.way, "shot": 1,
                 "runs": {r.name: r.error for r in self.runs}}
-
-
-def _common_way(results: list[RunResult]) -> int | None:
-    ways = {r.n_items for r in results}
-    return ways.pop() if len(ways) == 1 else None
 
 
 # --- finding and reading ------------------------------------------------------------------------------------------

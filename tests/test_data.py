@@ -386,6 +386,17 @@ def test_a_cancelled_download_keeps_nothing(local_archives, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_data_download_then_info_name_the_official_runs(local_archives, tmp_path, capsys):
+    from engine.cli import main
+
+    assert main(["data", "download", "--data-dir", str(tmp_path / "dl")]) == 0
+    err = capsys.readouterr().err
+    assert f"official one-shot runs: {tmp_path / 'dl' / 'all_runs.zip'}" in err
+    (tmp_path / "dl" / "all_runs.zip").unlink()
+    assert main(["data", "info", "--data-dir", str(tmp_path / "dl")]) == 0
+    assert "official one-shot runs: not found" in capsys.readouterr().err
+
+
 def test_a_damaged_runs_download_keeps_the_image_archives_only(local_archives, synthetic_runs, tmp_path,
                                                                monkeypatch):
     monkeypatch.setattr(locate, "official_runs_archive", lambda: (synthetic_runs.zip.as_uri(), "0" * 32))
