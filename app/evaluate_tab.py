@@ -1,11 +1,14 @@
-"""The Evaluate tab: Lake et al.'s N-way k-shot within-alphabet one-shot benchmark, and official runs folders.
+"""The Evaluate tab: Lake's 20 official one-shot runs, and seeded N-way k-shot within-alphabet tasks.
 
-The benchmark runs on the evaluation alphabets (testing), or on the model's own validation alphabets: the
-background alphabets its card says were held out of its training (for choosing among models and checkpoints
-without looking at the evaluation alphabets), as `python -m engine evaluate --split validation` does.
+Three benchmarks: Lake's 20 official runs (all_runs.zip, found beside the Omniglot archives, downloaded with them,
+or chosen as a zip or folder), the protocol behind the published figures, which are shown beside that result only;
+seeded tasks on the evaluation alphabets (testing: random characters and drawer pairs over all 20 alphabets, a
+different and harder protocol); or seeded tasks on the model's own validation alphabets, the background alphabets
+its card says were held out of its training (for choosing among models and checkpoints without looking at
+evaluation data), as `python -m engine evaluate --split validation` does.
 
-The benchmark runs in a TaskThread (progress and cancel); the result is shown with its 95% interval, beside the
-published numbers, per alphabet, and as a grid of the failed trials drawn from the dataset's own pixels.
+A benchmark runs in a TaskThread (progress and cancel); the result is shown with its 95% interval, per alphabet or
+per run, and as a grid of the failed trials.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QFormLayout, QGro
                                QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
-from engine.data import split_background, validation_split_of
+OFFICIAL = "official"  # the benchmark choice for Lake's 20 official runs
+
+from engine.data import find_runs, split_background, validation_split_of
 from engine.data.omniglot import OmniglotSet
 from engine.device import available_devices
-from engine.embedding import Cancelled
-from engine.evaluate import PUBLISHED, OneShotConfig, OneShotResult, RunResult, evaluate_one_shot, evaluate_runs
+from engine.evaluate import PUBLISHED, OneShotConfig, OneShotResult, evaluate_one_shot, score_runs
+from engine.official_runs import PROTOCOL, SEEDED_PROTOCOL_NOTE, RunsSummary, read_runs
 from engine.paths import SHIPPED_WEIGHTS
 from engine.weights import WeightsError, load_weights, read_metadata
 
@@ -50,8 +55,22 @@ class BenchmarkOutcome:
     note: str = ""  # a caveat about the alphabets used, shown with the result
 
 
-SPLITS = {"evaluation": ("Evaluation alphabets (testing)", "evaluation"),
-          "validation": ("The model's validation alphabets (model selection)", "background")}  # label, set used
+SPLITS = {"evaluation": ("Seeded tasks, evaluation alphabets (testing)", "evaluation"),
+          "validation": ("Seeded tasks, the model's validation alphabets (model selection)", "background")}
+# label, set used
+OFFICIAL_LABEL = "Lake's 20 official runs"
+
+
+@dataclass
+class RunsOutcome:
+    """A finished runs benchmark: the summary, the model's name and path, and pixels (n, 3, 105, 105) of the
+    first failures shown (test glyph, chosen reference, right reference) with the run each comes from."""
+
+    summary: RunsSummary
+    model_name: str
+    weights: str
+    failure_pixels: np.ndarray
+    failure_runs: list[str]
 
 
 def run_benchmark(weights: str | Path, device: str, data: OmniglotSet, config: OneShotConfig, progress,
@@ -77,17 +96,18 @@ def run_benchmark(weights: str | Path, device: str, data: OmniglotSet, config: O
     return BenchmarkOutcome(result, loaded.name, str(weights), pixels, split, note)
 
 
-def run_official(weights: str | Path, device: str, folder: str | Path, progress,
-                 cancel: threading.Event) -> list[RunResult]:
-    """Return each official run's error for the model at `weights` (call in a worker thread)."""
+def run_official(weights: str | Path, device: str, source: str | Path, progress,
+                 cancel: threading.Event) -> RunsOutcome:
+    """Return the outcome of the model at `weights` on the runs at `source` (Lake's all_runs.zip, its extracted
+    folder, or a folder holding either; call in a worker thread)."""
     loaded = load_weights(weights, device)
-
-    def step(done: int, total: int) -> None:
-        if cancel.is_set():  # evaluate_runs has no cancel of its own: stop between runs
-            raise Cancelled("cancelled")
-        progress(done, total)
-
-    return evaluate_runs(loaded.model, folder, step)
+    runs = read_runs(source)
+    summary = RunsSummary.of(score_runs(loaded.model, runs.runs, progress, cancel), runs)
+    shown = [(run, wrong) for run, result in zip(runs.runs, summary.runs) for wrong in result.wrong]
+    shown = shown[:MAX_FAILURES_SHOWN]
+    pixels = np.array([[run.tests[item], run.references[chosen], run.references[right]]
+                       for run, (item, chosen, right) in shown], np.float32).reshape(-1, 3, 105, 105)
+    return RunsOutcome(summary, loaded.name, str(weights), pixels, [run.name for run, _ in shown])
 
 
 def glyph_pixmap(pixels: np.ndarray, size: int = THUMB) -> QPixmap:
@@ -127,7 +147,9 @@ class EvaluateTab(QWidget):
         super().__init__(parent)
         self._task: TaskThread | None = None
         self.outcome: BenchmarkOutcome | None = None
-        self.run_results: list[RunResult] = []
+        self.runs_outcome: RunsOutcome | None = None
+        self._benchmark_chosen = False  # once the user picks a benchmark, finding the runs no longer switches to them
+        self._located = ""  # the runs last found beside the Omniglot archives
         self._build(data_dir)
         self.set_model_path(SHIPPED_WEIGHTS)
         self._update_buttons()
@@ -137,7 +159,7 @@ class EvaluateTab(QWidget):
     def _build(self, data_dir: str | Path | None) -> None:
         self.dataset = DatasetPanel(("evaluation", "background"), self, folder=data_dir)
         self.dataset.dataset_changed.connect(self._on_dataset_changed)
-        parts = [self.dataset, self._build_model_box(), self._build_settings(), self._build_runs_box()]
+        parts = [self.dataset, self._build_model_box(), self._build_settings()]
         controls_beside(self, parts, self._build_results(), 380, (400, 800))
 
     def _build_model_box(self) -> QGroupBox:
@@ -162,10 +184,15 @@ class EvaluateTab(QWidget):
         self.split_combo = narrow_combo()
         for key, (label, _set) in SPLITS.items():
             self.split_combo.addItem(label, key)
-        self.split_combo.setToolTip("Test on the 20 evaluation alphabets; choose between models or checkpoints on "
-                                    "the background alphabets each model held out of its training.")
+        self.split_combo.addItem(OFFICIAL_LABEL, OFFICIAL)
+        self.split_combo.setToolTip("Lake's 20 official runs: the protocol behind the published figures. Seeded "
+                                    "tasks: random tasks on the 20 evaluation alphabets (harder), or on the "
+                                    "background alphabets each model held out of its training (to choose "
+                                    "between models or checkpoints).")
         self.split_combo.currentIndexChanged.connect(lambda _i: self._update_buttons())
-        form.addRow("Alphabets", self.split_combo)
+        self.split_combo.activated.connect(self._on_benchmark_chosen)
+        form.addRow("Benchmark", self.split_combo)
+        form.addRow(self._build_runs_row())
         self.way_spin, self.shot_spin = QSpinBox(), QSpinBox()
         self.tasks_spin, self.seed_spin = QSpinBox(), QSpinBox()
         for spin, lo, hi, value in ((self.way_spin, 2, 100, 20), (self.shot_spin, 1, 19, 1),
@@ -190,16 +217,29 @@ class EvaluateTab(QWidget):
         form.addRow(self.progress_bar)
         return box
 
-    def _build_runs_box(self) -> QGroupBox:
-        box = QGroupBox("Official one-shot runs (runNN/class_labels.txt)")
+    def _build_runs_row(self) -> QWidget:
+        """The official runs' source: found beside the Omniglot archives, downloaded, or chosen (zip or folder)."""
+        self.runs_box = QWidget()
         self.runs_edit = QLineEdit()
-        self.runs_edit.setPlaceholderText("Folder holding run01/ … run20/")
-        self.runs_button = QPushButton("Run folder")
-        self.runs_button.clicked.connect(self.run_official)
-        layout = QVBoxLayout(box)
-        layout.addLayout(chooser_row(self.runs_edit, self._choose_runs))
-        layout.addWidget(self.runs_button)
-        return box
+        self.runs_edit.setPlaceholderText("all_runs.zip or its extracted folder")
+        self.runs_edit.textChanged.connect(lambda _text: (self._show_runs_hint(), self._update_buttons()))
+        zip_button = QPushButton("Zip…")
+        zip_button.clicked.connect(self._choose_runs_zip)
+        self.runs_hint = QLabel()
+        self.runs_hint.setWordWrap(True)
+        self.runs_download_button = QPushButton("Download the runs")
+        self.runs_download_button.setToolTip("Fetches Lake's all_runs.zip (and any missing Omniglot archive) into "
+                                             "the dataset folder, checked against its MD5.")
+        self.runs_download_button.clicked.connect(self._download_runs)
+        layout = QVBoxLayout(self.runs_box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = chooser_row(self.runs_edit, self._choose_runs, zip_button)
+        row.itemAt(1).widget().setToolTip("Choose the extracted all_runs folder (holding run01/ … run20/)")
+        zip_button.setToolTip("Choose all_runs.zip")
+        layout.addLayout(row)
+        layout.addWidget(self.runs_hint)
+        layout.addWidget(self.runs_download_button, 0, Qt.AlignLeft)
+        return self.runs_box
 
     def _build_results(self) -> QWidget:
         self.headline = QLabel("Run the benchmark to see how the model does.")
@@ -208,11 +248,14 @@ class EvaluateTab(QWidget):
         self.message_label = QLabel(" ")
         self.message_label.setWordWrap(True)
         self.compare_table = _table(["Method (20-way 1-shot, within alphabet)", "Accuracy"])
+        self.protocol_label = QLabel(" ")
+        self.protocol_label.setWordWrap(True)
         self.alphabet_table = _table(["Alphabet", "Accuracy", "Trials"])
         self.alphabet_table.setSortingEnabled(True)
         summary = QWidget()
         lay = QVBoxLayout(summary)
         lay.addWidget(self.compare_table)
+        lay.addWidget(self.protocol_label)
         lay.addWidget(self.alphabet_table, 1)
         self.failure_label = QLabel(" ")
         self.failure_table = _table(["Test glyph", "Model chose", "Right answer", "Alphabet"])
@@ -224,22 +267,15 @@ class EvaluateTab(QWidget):
         lay = QVBoxLayout(failures)
         lay.addWidget(self.failure_label)
         lay.addWidget(self.failure_table, 1)
-        self.runs_label = QLabel("Choose a folder in the official one-shot format and click “Run folder”.")
-        self.runs_table = _table(["Run", "Error", "Test items"])
-        runs = QWidget()
-        lay = QVBoxLayout(runs)
-        lay.addWidget(self.runs_label)
-        lay.addWidget(self.runs_table, 1)
         self.result_tabs = QTabWidget()
         self.result_tabs.addTab(summary, "Result")
         self.result_tabs.addTab(failures, "Failed trials")
-        self.result_tabs.addTab(runs, "Official runs")
         panel = QWidget()
         lay = QVBoxLayout(panel)
         lay.addWidget(self.headline)
         lay.addWidget(self.message_label)
         lay.addWidget(self.result_tabs, 1)
-        self._fill_comparison(None)
+        self._fill_comparison([], published=True)  # the reference figures, until a result arrives
         return panel
 
     # --- model ----------------------------------------------------------------------------------------------------
@@ -291,8 +327,10 @@ class EvaluateTab(QWidget):
         return self._task is not None
 
     def run_benchmark(self) -> bool:
-        """Start the one-shot benchmark in a worker; return False with a message when it cannot start."""
+        """Start the chosen benchmark in a worker; return False with a message when it cannot start."""
         split = self.split_combo.currentData()
+        if split == OFFICIAL:
+            return self.run_official()
         data = self.dataset.sets.get(SPLITS[split][1])
         if self._task is not None or data is None:
             if data is None:
@@ -305,15 +343,17 @@ class EvaluateTab(QWidget):
         return True
 
     def run_official(self) -> bool:
-        """Evaluate the runs folder in a worker; return False with a message when it cannot start."""
-        folder = self.runs_edit.text().strip()
-        if self._task is not None or not folder:
-            if not folder:
-                self._say("Choose a folder of official runs first.", True)
+        """Evaluate the runs (Lake's official ones, or the zip or folder chosen) in a worker; return False with a
+        message when it cannot start."""
+        source = self.runs_edit.text().strip()
+        if self._task is not None or not source:
+            if not source:
+                self._say(f"Lake's official runs were not found. {self._how_to_get_runs()}", True)
             return False
+        self.split_combo.setCurrentIndex(self.split_combo.findData(OFFICIAL))
         weights, device = self.model_path(), self.device_combo.currentData()
-        self._start(lambda progress, cancel: run_official(weights, device, folder, progress, cancel),
-                    self._show_runs, f"Classifying the runs in {folder}…")
+        self._start(lambda progress, cancel: run_official(weights, device, source, progress, cancel),
+                    self._show_runs, f"Classifying the test items of the runs in {source}…")
         return True
 
     def _start(self, job, on_done, message: str) -> None:
@@ -353,19 +393,75 @@ class EvaluateTab(QWidget):
         self._update_buttons()
 
     def _on_dataset_changed(self, status: DatasetStatus) -> None:
+        self.locate_runs()
         self._update_buttons()
 
     def _update_buttons(self) -> None:
         busy = self._task is not None
-        wanted = SPLITS[self.split_combo.currentData()][1]
-        self.run_button.setEnabled(not busy and wanted in self.dataset.sets)
-        self.runs_button.setEnabled(not busy)
+        split = self.split_combo.currentData()
+        official = split == OFFICIAL
+        ready = bool(self.runs_edit.text().strip()) if official else SPLITS[split][1] in self.dataset.sets
+        self.run_button.setEnabled(not busy and ready)
         self.cancel_button.setEnabled(busy)
+        for spin in (self.way_spin, self.shot_spin, self.tasks_spin, self.seed_spin):
+            spin.setEnabled(not official)  # the runs fix their own tasks: 20-way 1-shot, 20 runs
+        self.runs_box.setVisible(official)
+
+    # --- the official runs' source ----------------------------------------------------------------------------------
+
+    def locate_runs(self) -> Path | None:
+        """Look for Lake's runs beside the Omniglot archives of the dataset folder (a few file checks); fill the
+        runs field with them unless the user chose a source, and offer them as the benchmark when found."""
+        found = find_runs(self.dataset.folder())
+        typed = self.runs_edit.text().strip()
+        if found is not None and (not typed or typed == self._located):
+            self.runs_edit.setText(str(found))
+        elif found is None and typed and typed == self._located:
+            self.runs_edit.clear()  # the folder changed: the runs of the old one are not its runs
+        self._located = str(found) if found else ""
+        if found is not None and not self._benchmark_chosen and not self.is_running():
+            self.split_combo.setCurrentIndex(self.split_combo.findData(OFFICIAL))
+        self._show_runs_hint()
+        return found
+
+    def _show_runs_hint(self) -> None:
+        source = self.runs_edit.text().strip()
+        located = bool(source) and source == self._located
+        if located:
+            hint = f"Found beside the Omniglot archives: {source}."
+        elif source:
+            hint = "Chosen by you (Lake's runs are recognised by their labels; other runs get no published figures)."
+        else:
+            hint = f"Not found in {self.dataset.folder()}. {self._how_to_get_runs()}"
+        self.runs_hint.setText(hint)
+        self.runs_download_button.setVisible(not source)
+
+    @staticmethod
+    def _how_to_get_runs() -> str:
+        return ("Download them (all_runs.zip, 0.35 MB, into the dataset folder), or choose Lake's all_runs.zip "
+                "or its extracted all_runs/ folder (github.com/brendenlake/omniglot, python/one-shot-classification).")
+
+    def _download_runs(self) -> None:
+        self.dataset.help_box.setVisible(True)  # its progress bar and Cancel button
+        self.dataset.start_download()  # fetches what is missing, then checks the folder again: locate_runs follows
+
+    def _on_benchmark_chosen(self, _index: int) -> None:
+        self._benchmark_chosen = True
 
     def _choose_runs(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(self, "Official one-shot runs folder", self.runs_edit.text())
+        chosen = QFileDialog.getExistingDirectory(self, "Lake's official runs (the extracted all_runs folder)",
+                                                  self.runs_edit.text())
         if chosen:
-            self.runs_edit.setText(chosen)
+            self._set_runs_source(chosen)
+
+    def _choose_runs_zip(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(self, "Lake's official runs", self.runs_edit.text(),
+                                                "Zip archives (*.zip)")
+        if chosen:
+            self._set_runs_source(chosen)
+
+    def _set_runs_source(self, source: str) -> None:
+        self.runs_edit.setText(source)  # textChanged updates the hint and the buttons
 
     def _say(self, text: str, error: bool = False) -> None:
         colour = "#b3261e" if error else "palette(text)"
@@ -383,31 +479,55 @@ class EvaluateTab(QWidget):
         r, cfg = outcome.result, outcome.result.config
         self.headline.setText(
             f"<b style='font-size:16pt'>{r.accuracy:.1%}</b> ± {r.ci95:.1%} (95% interval) — "
-            f"{outcome.model_name}, {cfg.way}-way {cfg.shot}-shot within alphabet on "
+            f"{outcome.model_name}, seeded {cfg.way}-way {cfg.shot}-shot tasks within alphabet on "
             f"{'the evaluation' if outcome.split == 'evaluation' else 'its validation'} alphabets "
             f"({len(r.per_alphabet)}), {r.n_tasks:,} tasks "
             f"({r.n_trials:,} trials), seed {cfg.seed}")
         self._say(f"Done: {len(r.failures):,} of {r.n_trials:,} test glyphs misclassified. {outcome.note}".strip(),
                   error=bool(outcome.note))
-        self._fill_comparison(outcome)
-        self._fill_alphabets(r)
-        self._fill_failures(outcome)
+        notes = ([f"{cfg.way}-way {cfg.shot}-shot"] if (cfg.way, cfg.shot) != (20, 1) else []) + \
+            (["validation alphabets"] if outcome.split != "evaluation" else ["seeded tasks"])
+        self._fill_comparison([(f"This model: {outcome.model_name} — {', '.join(notes)}", r.accuracy, r.ci95)])
+        self.protocol_label.setText(SEEDED_PROTOCOL_NOTE if outcome.split == "evaluation" else
+                                    "The model's validation alphabets: for choosing between models and "
+                                    "checkpoints, not for comparing with published figures.")
+        self._fill_rows("Alphabet", [(name.replace("_", " "), acc, n) for name, (acc, n) in r.per_alphabet.items()])
+        self._fill_failures(outcome.failure_pixels, [f.alphabet.replace("_", " ") for f in r.failures], "Alphabet")
         self.result_tabs.setCurrentIndex(0)
 
-    def _fill_comparison(self, outcome: BenchmarkOutcome | None) -> None:
-        rows = [(name, acc, "") for name, acc in PUBLISHED.items()]
-        if outcome is not None:
-            r, cfg = outcome.result, outcome.result.config
-            notes = ([f"{cfg.way}-way {cfg.shot}-shot"] if (cfg.way, cfg.shot) != (20, 1) else []) + \
-                (["validation alphabets"] if outcome.split != "evaluation" else [])
-            setting = f" — {', '.join(notes)}, not comparable" if notes else ""
-            rows.append((f"This model: {outcome.model_name}{setting}", r.accuracy, f" ± {r.ci95:.1%}"))
+    def _show_runs(self, outcome: RunsOutcome) -> None:
+        self._show_done()
+        self.runs_outcome = outcome
+        s = outcome.summary
+        what = "Lake's 20 official runs" if s.official else f"runs in the official format from {s.source}"
+        self.headline.setText(f"<b style='font-size:16pt'>{s.accuracy:.1%}</b> ± {s.ci95:.1%} (95% interval) — "
+                              f"{outcome.model_name} on {what}: {s.n_trials:,} trials in {len(s.runs)} runs")
+        self._say(f"Done: {sum(len(r.wrong) for r in s.runs):,} of {s.n_trials:,} test glyphs misclassified; "
+                  f"mean error {s.mean_error:.1%} over {len(s.runs)} runs.")
+        label = "Lake's 20 official runs" if s.official else "runs in the official format"
+        self._fill_comparison([(f"This model: {outcome.model_name} — {label}", s.accuracy, s.ci95)],
+                              published=s.official)
+        self.protocol_label.setText(
+            f"{PROTOCOL}. People and Bayesian Program Learning were measured on these runs (Lake et al. 2015); "
+            "Koch et al. 2015 on 400 trials built the same way." if s.official else
+            "Not Lake's own runs (their labels differ): published figures were measured on Lake's 20 official "
+            "runs, not on these.")
+        self._fill_rows("Run", [(r.name, 1 - r.error, r.n_items) for r in s.runs], sort=False)
+        self._fill_failures(outcome.failure_pixels, outcome.failure_runs, "Run",
+                            total=sum(len(r.wrong) for r in s.runs))
+        self.result_tabs.setCurrentIndex(0)
+
+    def _fill_comparison(self, mine: list[tuple[str, float, float]], published: bool = False) -> None:
+        """Show this model's rows (name, accuracy, 95% interval), beside the published figures when `published`:
+        those were measured on Lake's official runs only."""
+        rows = [(name, acc, "", False) for name, acc in PUBLISHED.items()] if published else []
+        rows += [(name, acc, f" ± {ci:.1%}", True) for name, acc, ci in mine]
         rows.sort(key=lambda row: -row[1])
         self.compare_table.setRowCount(len(rows))
-        for i, (name, acc, ci) in enumerate(rows):
+        for i, (name, acc, ci, highlight) in enumerate(rows):
             cells = (QTableWidgetItem(name), _NumberItem(f"{acc:.1%}{ci}", acc))
             for j, cell in enumerate(cells):
-                if name.startswith("This model"):
+                if highlight:
                     cell.setBackground(QBrush(QColor(255, 221, 120, 120)))
                     font = cell.font()
                     font.setBold(True)
@@ -417,52 +537,42 @@ class EvaluateTab(QWidget):
         table = self.compare_table  # as tall as its few rows: the space goes to the per-alphabet table
         table.setFixedHeight(table.horizontalHeader().height() + sum(table.rowHeight(i) for i in range(len(rows))) + 4)
 
-    def _fill_alphabets(self, result: OneShotResult) -> None:
+    def _fill_rows(self, kind: str, rows: list[tuple[str, float, int]], sort: bool = True) -> None:
+        """Fill the lower table with one row per alphabet or run: name, accuracy, trials."""
         table = self.alphabet_table
         table.setSortingEnabled(False)  # rows would move while being filled
-        table.setRowCount(len(result.per_alphabet))
-        for i, (name, (acc, n)) in enumerate(result.per_alphabet.items()):
-            table.setItem(i, 0, QTableWidgetItem(name.replace("_", " ")))
+        table.setHorizontalHeaderLabels([kind, "Accuracy", "Trials"])
+        table.setRowCount(len(rows))
+        for i, (name, acc, n) in enumerate(rows):
+            table.setItem(i, 0, QTableWidgetItem(name))
             table.setItem(i, 1, _NumberItem(f"{acc:.1%}", acc))
             table.setItem(i, 2, _NumberItem(f"{n:,}", n))
         table.setSortingEnabled(True)
-        table.sortItems(1, Qt.AscendingOrder)
+        if sort:
+            table.sortItems(1, Qt.AscendingOrder)
+        else:
+            table.sortItems(0, Qt.AscendingOrder)
         table.resizeColumnToContents(1)
         table.resizeColumnToContents(2)
 
-    def _fill_failures(self, outcome: BenchmarkOutcome) -> None:
-        failures, pixels = outcome.result.failures, outcome.failure_pixels
-        shown = len(pixels)
-        self.failure_label.setText(f"{len(failures):,} failed trials" +
-                                   (f" (the first {shown:,} shown)" if shown < len(failures) else "") +
+    def _fill_failures(self, pixels: np.ndarray, where: list[str], kind: str, total: int | None = None) -> None:
+        """Show the first failures: pixels (n, 3, H, W) of test glyph, chosen and right reference, and where each
+        comes from (its alphabet or run)."""
+        shown, total = len(pixels), len(where) if total is None else total
+        self.failure_label.setText(f"{total:,} failed trials" +
+                                   (f" (the first {shown:,} shown)" if shown < total else "") +
                                    ": the test glyph, the character the model chose, and the right one.")
         table = self.failure_table
+        table.setHorizontalHeaderLabels(["Test glyph", "Model chose", "Right answer", kind])
         table.setRowCount(shown)
         for i in range(shown):
             for j in range(3):
                 item = QTableWidgetItem()
                 item.setData(Qt.DecorationRole, glyph_pixmap(pixels[i, j]))
                 table.setItem(i, j, item)
-            table.setItem(i, 3, QTableWidgetItem(failures[i].alphabet.replace("_", " ")))
+            table.setItem(i, 3, QTableWidgetItem(where[i]))
         for j in range(3):
             table.setColumnWidth(j, THUMB + 40)
-
-    def _show_runs(self, results: list[RunResult]) -> None:
-        self._show_done()
-        self.run_results = results
-        table = self.runs_table
-        table.setRowCount(len(results))
-        for i, r in enumerate(results):
-            table.setItem(i, 0, QTableWidgetItem(r.name))
-            table.setItem(i, 1, _NumberItem(f"{r.error:.1%}", r.error))
-            table.setItem(i, 2, _NumberItem(str(r.n_items), r.n_items))
-        mean = sum(r.error for r in results) / max(1, len(results))
-        published = "; ".join(f"{name} {1 - acc:.1%}" for name, acc in PUBLISHED.items())
-        self.runs_label.setText(f"Mean error {mean:.1%} over {len(results)} run(s) (accuracy {1 - mean:.1%}). "
-                                f"Published errors: {published}.")
-        self.runs_label.setWordWrap(True)
-        self._say(f"Runs folder done: mean error {mean:.1%}.")
-        self.result_tabs.setCurrentIndex(2)
 
     # --- closing --------------------------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ on its own, as the app does: the character whose best reference scores highest w
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .data.omniglot import OmniglotSet
-from .embedding import embed_glyphs
+from .embedding import Cancelled, embed_glyphs
 from .model import SiameseNet
+from .official_runs import OfficialRun, RunResult, decode_glyph, read_runs
 
-PUBLISHED = {  # 20-way within-alphabet one-shot accuracy on the evaluation alphabets
+PUBLISHED = {  # 20-way 1-shot within-alphabet accuracy on Lake's 20 official runs (Koch: trials built that way)
     "Koch et al. 2015 (siamese net)": 0.920,
     "People (Lake et al. 2015)": 0.955,
     "Bayesian Program Learning (Lake et al. 2015)": 0.967,
@@ -138,51 +137,36 @@ def evaluate_one_shot(model: SiameseNet, data: OmniglotSet, config: OneShotConfi
                          {k: (h / n, n) for k, (h, n) in sorted(per_alpha.items())}, failures)
 
 
-# --- the official one-shot runs format ---------------------------------------------------------------------------
-
-@dataclass
-class RunResult:
-    """Error rate of one official run (e.g. run01): fraction of its test items misclassified."""
-
-    name: str
-    error: float
-    n_items: int
+# --- Lake's official one-shot runs (reading them: engine.official_runs) -------------------------------------------
 
 
 def load_raw_glyph(path: Path) -> np.ndarray:
     """Return an Omniglot-style image as a 105x105 float glyph (1 = ink) without re-framing it."""
-    with Image.open(path) as img:
-        gray = np.asarray(img.convert("L").resize((105, 105), Image.Resampling.BILINEAR), dtype=np.float32) / 255
-    return 1.0 - gray if np.median(gray) > 0.5 else gray
+    return decode_glyph(Path(path), str(path))
 
 
-def evaluate_runs(model: SiameseNet, runs_dir: str | Path,
-                  progress: Callable[[int, int], None] | None = None) -> list[RunResult]:
-    """Return each run's error for a folder of `runNN/` folders in the official one-shot format.
+def evaluate_runs(model: SiameseNet, runs_dir: str | Path, progress: Callable[[int, int], None] | None = None,
+                  cancel: threading.Event | None = None) -> list[RunResult]:
+    """Return each run's error for runs in the official one-shot format: Lake's `all_runs.zip`, its extracted
+    folder of `runNN/` folders, or a folder holding either (see engine.official_runs.read_runs)."""
+    return score_runs(model, read_runs(runs_dir).runs, progress, cancel)
 
-    Each run's class_labels.txt pairs `runNN/test/itemNN.png` with the right `runNN/training/classNN.png`.
-    """
-    runs_dir = Path(runs_dir)
-    runs = sorted(p for p in runs_dir.iterdir() if p.is_dir() and (p / "class_labels.txt").is_file()) \
-        if runs_dir.is_dir() else []
-    if not runs:
-        raise FileNotFoundError(f"No runNN/class_labels.txt found in {runs_dir}")
+
+def score_runs(model: SiameseNet, runs: list[OfficialRun], progress: Callable[[int, int], None] | None = None,
+               cancel: threading.Event | None = None) -> list[RunResult]:
+    """Return each run's result: every test item is classified on its own, as the app does."""
     results = []
     for i, run in enumerate(runs):
-        pairs = [line.split() for line in (run / "class_labels.txt").read_text().splitlines() if line.strip()]
-        tests = [runs_dir / t for t, _ in pairs]
-        truth = [runs_dir / c for _, c in pairs]
-        classes = sorted((run / "training").glob("*.png"), key=_natural_key)
-        glyphs = np.stack([load_raw_glyph(p) for p in [*classes, *tests]])
-        emb = embed_glyphs(model, glyphs)
-        with torch.no_grad():
-            chosen = model.score(emb[len(classes):], emb[:len(classes)]).argmax(dim=1).cpu().numpy()
-        wrong = sum(classes[c].resolve() != t.resolve() for c, t in zip(chosen, truth))
-        results.append(RunResult(run.name, wrong / len(tests), len(tests)))
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        results.append(RunResult.of(run, classify(model, run.references, run.tests)))
         if progress:
             progress(i + 1, len(runs))
     return results
 
 
-def _natural_key(path: Path) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+def classify(model: SiameseNet, references: np.ndarray, tests: np.ndarray) -> np.ndarray:
+    """Return, for each test glyph, the index of the reference that scores highest against it."""
+    emb = embed_glyphs(model, np.concatenate([references, tests]))
+    with torch.no_grad():
+        return model.score(emb[len(references):], emb[:len(references)]).argmax(dim=1).cpu().numpy()

@@ -237,3 +237,77 @@ def small_train_config(**overrides):
                 log_every=1, seed=0, device="cpu", amp=False)
     base.update(overrides)
     return TrainConfig(**base)
+
+
+# --- Lake's official one-shot runs format -------------------------------------------------------------------------
+
+RUNS_CLASSES = 5  # characters a synthetic run (Lake's runs have 20)
+
+
+@dataclass
+class SyntheticRuns:
+    """Runs in the official one-shot format made from the synthetic evaluation set: run01 and run02, one per
+    evaluation alphabet, RUNS_CLASSES characters each, references by drawer 1 and test items by drawer 2, the
+    items in shuffled order.
+
+    folder: holds run01/, run02/ (as Lake's extracted all_runs/); zip: the same zipped under all_runs/;
+    omniglot_dir: a folder holding the synthetic image archives and that all_runs.zip.
+    """
+
+    folder: Path
+    zip: Path
+    omniglot_dir: Path
+
+
+def write_runs(folder: Path, ink: dict[tuple[str, str, int], np.ndarray], wrong: dict[str, int] | None = None,
+               zip_path: Path | None = None) -> Path:
+    """Write runNN/{training,test}/*.png and runNN/class_labels.txt into `folder` from the evaluation `ink`; the
+    first `wrong[run]` test items of a run are labelled with another class (a perfect model gets them "wrong").
+    With `zip_path`, also zip them under all_runs/ (with directory entries, as Lake's zip). Returns `folder`."""
+    rng = np.random.default_rng(0)
+    files: list[tuple[str, bytes]] = []
+    for r, alphabet in enumerate(SYNTHETIC_LAYOUT["evaluation"]):
+        run = f"run{r + 1:02d}"
+        order = rng.permutation(RUNS_CLASSES)
+        lines = []
+        for k in range(RUNS_CLASSES):
+            reference = ink[(alphabet, f"character{k + 1:02d}", 1)]
+            files.append((f"{run}/training/class{k + 1:02d}.png", png_bytes(reference)))
+        for t, k in enumerate(order):
+            files.append((f"{run}/test/item{t + 1:02d}.png", png_bytes(ink[(alphabet, f"character{k + 1:02d}", 2)])))
+            label = (k + 1) % RUNS_CLASSES if t < (wrong or {}).get(run, 0) else k
+            lines.append(f"{run}/test/item{t + 1:02d}.png {run}/training/class{label + 1:02d}.png")
+        files.append((f"{run}/class_labels.txt", ("\n".join(lines) + "\n").encode()))
+    for rel, data in files:
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    if zip_path is not None:
+        zip_path.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for d in sorted({f"all_runs/{rel.rsplit('/', i)[0]}/" for rel, _ in files for i in (1, 2) if "/" in rel}):
+                zf.writestr(d, b"")
+            for rel, data in files:
+                zf.writestr(f"all_runs/{rel}", data)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def synthetic_runs(synthetic_omniglot, tmp_path_factory) -> SyntheticRuns:
+    """Synthetic runs (all labels right) as a folder, a zip, and a zip beside the image archives. Shared: copy
+    before changing."""
+    import shutil
+
+    base = tmp_path_factory.mktemp("synthetic-runs")
+    omniglot_dir = base / "omniglot"
+    omniglot_dir.mkdir()
+    for name in SYNTHETIC_LAYOUT:
+        shutil.copyfile(synthetic_omniglot.zip(name), omniglot_dir / f"images_{name}.zip")
+    write_runs(base / "all_runs", synthetic_omniglot.ink["evaluation"], zip_path=omniglot_dir / "all_runs.zip")
+    return SyntheticRuns(base / "all_runs", omniglot_dir / "all_runs.zip", omniglot_dir)
+
+
+@pytest.fixture
+def runs_writer(synthetic_omniglot):
+    """Return write_runs bound to the synthetic evaluation set: `runs_writer(folder, wrong=..., zip_path=...)`."""
+    return lambda folder, wrong=None, zip_path=None: write_runs(folder, synthetic_omniglot.ink["evaluation"], wrong,
+                                                                  zip_path)

@@ -1,4 +1,4 @@
-"""The command line, as a user runs it: train, resume, evaluate (--json), runs folders, data info, embed, errors.
+"""The command line, as a user runs it: train, resume, evaluate (--json), data info, embed, errors.
 
 Most tests call `engine.cli.main([...])` in-process (fast); one smoke test runs `python -m engine` for real.
 """
@@ -18,8 +18,6 @@ from engine.cli import main
 from engine.paths import REPO_ROOT
 from engine.train.checkpoint import load_checkpoint
 from engine.weights import load_weights
-
-from test_evaluate import make_runs
 
 SMALL_TRAIN = ["--preset", "tiny", "--alphabets", "2", "--characters", "3", "--drawers", "2", "--val-alphabets", "1",
                "--val-tasks", "3", "--device", "cpu", "--quiet"]
@@ -98,19 +96,6 @@ def test_evaluate_the_shipped_model_on_validation_alphabets(synthetic_omniglot, 
     assert result["split"] == "validation" and result["n_trials"] == 15
     assert len(result["per_alphabet"]) == 1 and Path(result["weights"]).name == "glyphs-default.safetensors"
     assert set(result["per_alphabet"]) <= set(synthetic_omniglot.alphabets["background"])
-
-
-def test_evaluate_a_runs_folder(trained_run, synthetic_data, tmp_path, capsys):
-    make_runs(tmp_path / "runs", synthetic_data.evaluation, wrong={})
-    code = main(["evaluate", "--weights", str(trained_run / "best.safetensors"), "--runs", str(tmp_path / "runs"),
-                 "--json", "--device", "cpu"])
-    assert code == 0
-    captured = capsys.readouterr()
-    result = last_json_line(captured.out)
-    assert set(result["runs"]) == {"run01", "run02"} and all(0 <= e <= 1 for e in result["runs"].values())
-    assert result["n_trials"] == 10 and 0 <= result["accuracy"] <= 1
-    assert result["mean_error"] == pytest.approx(1 - result["accuracy"])
-    assert "run01: error" in captured.err
 
 
 def test_data_info_summarises_the_sets(synthetic_omniglot, capsys):

@@ -15,7 +15,7 @@ import pytest
 
 import engine.data.locate as locate
 import engine.data.omniglot as omniglot
-from engine.data import DataError, DatasetMissing, find_sources, load_omniglot, load_set, resolve_data_dir
+from engine.data import DataError, DatasetMissing, find_runs, find_sources, load_omniglot, load_set, resolve_data_dir
 from engine.data.locate import DownloadCancelled, download_omniglot
 
 from conftest import png_bytes
@@ -336,16 +336,22 @@ def test_find_sources_accepts_the_set_folder_itself_and_a_nested_omniglot_folder
 # --- download (from local file:// URLs: no network in tests) ----------------------------------------------------------
 
 
+def md5_of(path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
 @pytest.fixture
-def local_archives(synthetic_omniglot, monkeypatch):
-    """Make download_omniglot fetch the synthetic zips through file:// URLs, with their real md5."""
-    table = {n: (synthetic_omniglot.zip(n).as_uri(), hashlib.md5(synthetic_omniglot.zip(n).read_bytes()).hexdigest())
+def local_archives(synthetic_omniglot, synthetic_runs, monkeypatch):
+    """Make download_omniglot fetch the synthetic zips and runs through file:// URLs, with their real md5."""
+    table = {n: (synthetic_omniglot.zip(n).as_uri(), md5_of(synthetic_omniglot.zip(n)))
              for n in ("background", "evaluation")}
     monkeypatch.setattr(locate, "official_archives", lambda: dict(table))
+    monkeypatch.setattr(locate, "official_runs_archive", lambda: (synthetic_runs.zip.as_uri(),
+                                                                  md5_of(synthetic_runs.zip)))
     return table
 
 
-def test_download_fetches_checks_and_reports_progress(synthetic_omniglot, local_archives, tmp_path):
+def test_download_fetches_checks_and_reports_progress(synthetic_omniglot, synthetic_runs, local_archives, tmp_path):
     seen: dict[str, tuple[int, int]] = {}
     paths = download_omniglot(tmp_path / "dl", progress=lambda f, done, total: seen.__setitem__(f, (done, total)))
     for name in ("background", "evaluation"):
@@ -353,6 +359,10 @@ def test_download_fetches_checks_and_reports_progress(synthetic_omniglot, local_
         assert paths[name].read_bytes() == synthetic_omniglot.zip(name).read_bytes()
         size = synthetic_omniglot.zip(name).stat().st_size
         assert seen[f"images_{name}.zip"] == (size, size)
+    # Lake's official one-shot runs come too, beside the archives, where `evaluate --runs` looks for them.
+    assert paths["runs"] == tmp_path / "dl" / "all_runs.zip" == find_runs(tmp_path / "dl")
+    assert paths["runs"].read_bytes() == synthetic_runs.zip.read_bytes()
+    assert seen["all_runs.zip"][0] == synthetic_runs.zip.stat().st_size
     assert load_omniglot(tmp_path / "dl", cache=False).background.summary().startswith("background: 4 alphabets")
     # Archives already there are not fetched again.
     seen.clear()
@@ -374,6 +384,43 @@ def test_a_cancelled_download_keeps_nothing(local_archives, tmp_path):
     with pytest.raises(DownloadCancelled):
         download_omniglot(tmp_path, cancel=cancel)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_data_download_then_info_name_the_official_runs(local_archives, tmp_path, capsys):
+    from engine.cli import main
+
+    assert main(["data", "download", "--data-dir", str(tmp_path / "dl")]) == 0
+    err = capsys.readouterr().err
+    assert f"official one-shot runs: {tmp_path / 'dl' / 'all_runs.zip'}" in err
+    (tmp_path / "dl" / "all_runs.zip").unlink()
+    assert main(["data", "info", "--data-dir", str(tmp_path / "dl")]) == 0
+    assert "official one-shot runs: not found" in capsys.readouterr().err
+
+
+def test_a_damaged_runs_download_keeps_the_image_archives_only(local_archives, synthetic_runs, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.setattr(locate, "official_runs_archive", lambda: (synthetic_runs.zip.as_uri(), "0" * 32))
+    with pytest.raises(OSError, match="all_runs.zip arrived damaged"):
+        download_omniglot(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images_background.zip", "images_evaluation.zip"]
+
+
+def test_the_official_runs_url_and_md5_are_upstreams():
+    url, md5 = locate.official_runs_archive()
+    assert url.endswith("brendenlake/omniglot/master/python/one-shot-classification/all_runs.zip")
+    assert md5 == "e8996daecdf12afeeb4a53a179f06b19"
+
+
+@pytest.mark.parametrize("where", ["all_runs.zip", "all_runs", "omniglot/all_runs.zip"])
+def test_runs_are_found_beside_the_archives(synthetic_runs, tmp_path, where):
+    assert find_runs(tmp_path) is None
+    target = tmp_path / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if where.endswith(".zip"):
+        shutil.copyfile(synthetic_runs.zip, target)
+    else:
+        shutil.copytree(synthetic_runs.folder, target)
+    assert find_runs(tmp_path) == target
 
 
 def test_an_unreachable_server_is_a_readable_os_error(local_archives, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 from PIL import Image
 
 from engine.data import OmniglotSet
+from engine.embedding import Cancelled
 from engine.evaluate import OneShotConfig, evaluate_one_shot, evaluate_runs, load_raw_glyph, make_episodes
 from engine.model import ModelConfig, SiameseNet, build_model
 
@@ -135,34 +137,25 @@ def write_png(path, ink: np.ndarray) -> None:
     Image.fromarray(((1 - ink) * 255).astype(np.uint8), "L").convert("1").save(path)
 
 
-def make_runs(folder, data: OmniglotSet, wrong: dict[str, int]) -> None:
-    """Write runNN/ folders like Lake's one-shot runs: 5 classes, 5 test items in a shuffled order; the labels
-    file of run NN lists `wrong[NN]` test items against a wrong class (so a perfect model gets them "wrong")."""
-    rng = np.random.default_rng(0)
-    pixels = data.pixels()
-    for r, name in enumerate(["run01", "run02"]):
-        chars = data.alphabet_characters(r)[:5]
-        order = rng.permutation(5)
-        lines = []
-        for k, c in enumerate(chars):
-            images = np.flatnonzero(data.char == c)
-            write_png(folder / name / "training" / f"class{k + 1:02d}.png", pixels[images[0]])
-        for t, k in enumerate(order):
-            write_png(folder / name / "test" / f"item{t + 1:02d}.png", pixels[np.flatnonzero(data.char == chars[k])[1]])
-            label = (k + 1) % 5 if t < wrong.get(name, 0) else k
-            lines.append(f"{name}/test/item{t + 1:02d}.png {name}/training/class{label + 1:02d}.png")
-        (folder / name / "class_labels.txt").write_text("\n".join(lines) + "\n")
-
-
-def test_runs_format_reports_each_runs_error(evaluation, tmp_path):
-    make_runs(tmp_path, evaluation, wrong={"run02": 2})
-    (tmp_path / "README.txt").write_text("not a run")
+@pytest.mark.parametrize("form", ["folder", "zip"])
+def test_runs_report_each_runs_error(evaluation, runs_writer, tmp_path, form):
+    runs = runs_writer(tmp_path / "all_runs", wrong={"run02": 2}, zip_path=tmp_path / "all_runs.zip")
+    (runs / "README.txt").write_text("not a run")
     progress = []
-    results = evaluate_runs(OracleNet([evaluation]), tmp_path, progress=lambda i, n: progress.append((i, n)))
+    source = runs if form == "folder" else tmp_path / "all_runs.zip"
+    results = evaluate_runs(OracleNet([evaluation]), source, progress=lambda i, n: progress.append((i, n)))
     assert [(r.name, r.error, r.n_items) for r in results] == [("run01", 0.0, 5), ("run02", 0.4, 5)]
+    assert len(results[1].wrong) == 2 and all(chosen != right for _, chosen, right in results[1].wrong)
     assert progress == [(1, 2), (2, 2)]
-    constant = evaluate_runs(OracleNet([evaluation], constant=True), tmp_path)
+    constant = evaluate_runs(OracleNet([evaluation], constant=True), source)
     assert all(r.error >= 0.6 for r in constant)
+
+
+def test_runs_evaluation_can_be_cancelled(evaluation, synthetic_runs):
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        evaluate_runs(OracleNet([evaluation]), synthetic_runs.zip, cancel=cancel)
 
 
 def test_runs_format_errors(tmp_path):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from ..data import DatasetMissing, download_omniglot, find_sources, load_omniglot, resolve_data_dir
+from ..data import DatasetMissing, download_omniglot, find_runs, find_sources, load_omniglot, resolve_data_dir
 from .common import add_data_dir, info
 from .progress import bar
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("data", help="find, check or download Omniglot")
-    p.add_argument("action", choices=["info", "download"], help="info: check the data; download: fetch it")
+    p.add_argument("action", choices=["info", "download"],
+                   help="info: check the data; download: fetch the image archives and Lake's official runs")
     add_data_dir(p)
     p.set_defaults(func=run)
 
@@ -33,4 +34,7 @@ def run(args) -> int:
     info(f"Omniglot in {resolve_data_dir(args.data_dir)}")
     for s in (data.background, data.evaluation):
         info(f"  {s.summary()}  ({sources[s.name]})")
+    runs = find_runs(args.data_dir)
+    info(f"  official one-shot runs: {runs}" if runs else
+         "  official one-shot runs: not found (all_runs.zip or all_runs/; `data download` fetches them)")
     return 0

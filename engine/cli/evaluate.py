@@ -1,19 +1,23 @@
-"""`python -m engine evaluate`: Lake's N-way k-shot within-alphabet benchmark, or official runs folders."""
+"""`python -m engine evaluate`: Lake's N-way k-shot within-alphabet benchmark, or Lake's 20 official runs."""
 
 from __future__ import annotations
 
-from ..data import load_omniglot, split_background, validation_split_of
-from ..evaluate import PUBLISHED, OneShotConfig, evaluate_one_shot, evaluate_runs
+from ..data import find_runs, load_omniglot, resolve_data_dir, split_background, validation_split_of
+from ..evaluate import PUBLISHED, OneShotConfig, evaluate_one_shot, score_runs
+from ..official_runs import PROTOCOL, SEEDED_PROTOCOL_NOTE, RunsMissing, RunsSummary, read_runs
 from ..weights import load_weights
 from ..device import select_device
 from .common import add_data_dir, add_device, add_weights, info, print_json_line
 from .progress import bar, callback_for
 
+OFFICIAL = ""  # --runs with no path: the runs located beside the Omniglot archives
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="one-shot benchmark (Lake et al. 2015 protocol)",
-                       description="N-way k-shot within-alphabet one-shot classification on the evaluation "
-                                   "alphabets, or on a folder of official one-shot runs (--runs).")
+                       description="N-way k-shot within-alphabet one-shot classification on seeded tasks from "
+                                   "the evaluation alphabets, or on Lake's 20 official one-shot runs (--runs), "
+                                   "the protocol behind the published figures.")
     add_weights(p)
     p.add_argument("--way", type=int, default=20)
     p.add_argument("--shot", type=int, default=1)
@@ -23,7 +27,11 @@ def add_parser(sub) -> None:
                    help="evaluation alphabets (testing) or the held-out background alphabets (model selection)")
     p.add_argument("--val-alphabets", type=int, default=None,
                    help="with --split validation and a model whose card holds no split: how many to hold out")
-    p.add_argument("--runs", help="folder of runNN/ folders in the official one-shot format")
+    p.add_argument("--runs", nargs="?", const=OFFICIAL, metavar="PATH",
+                   help="Lake's official one-shot runs: all_runs.zip, its extracted folder, or a folder holding "
+                        "either; with no PATH, the ones found beside the Omniglot archives (--data-dir)")
+    p.add_argument("--official", dest="runs", action="store_const", const=OFFICIAL,
+                   help="the same as --runs with no PATH")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
     p.add_argument("--quiet", action="store_true")
     add_device(p)
@@ -34,8 +42,8 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     loaded = load_weights(args.weights, select_device(args.device))
     info(f"Model: {loaded.name} ({loaded.model.config.preset}, {loaded.path})")
-    if args.runs:
-        return _run_folder(args, loaded)
+    if args.runs is not None:
+        return _run_runs(args, loaded)
     data = load_omniglot(args.data_dir, with_evaluation=args.split == "evaluation")
     if args.split == "evaluation":
         dataset, chars = data.evaluation, None
@@ -50,25 +58,32 @@ def run(args) -> int:
     info(f"accuracy {result.accuracy:.2%} +- {result.ci95:.2%} (95% CI)\n")
     for name, (acc, n) in result.per_alphabet.items():
         info(f"  {name:<45} {acc:7.2%}  ({n} trials)")
-    if cfg.way == 20 and cfg.shot == 1:
-        info("\npublished (20-way 1-shot, evaluation alphabets):")
-        for name, acc in PUBLISHED.items():
-            info(f"  {name:<45} {acc:7.1%}")
+    if cfg.way == 20 and cfg.shot == 1 and args.split == "evaluation":
+        info(f"\n{SEEDED_PROTOCOL_NOTE} (`--runs`)")
     if args.json:
         print_json_line({**result.to_dict(), "split": args.split, "weights": str(loaded.path)})
     return 0
 
 
-def _run_folder(args, loaded) -> int:
-    results = evaluate_runs(loaded.model, args.runs)
+def _run_runs(args, loaded) -> int:
+    path = args.runs or find_runs(args.data_dir)
+    if path is None:
+        raise RunsMissing(f"Lake's official runs (all_runs.zip) are not in {resolve_data_dir(args.data_dir)}: "
+                          f"fetch them with `python -m engine data download`, or give --runs PATH.")
+    runs = read_runs(path)
+    with bar(len(runs.runs), "runs", unit="run", quiet=args.quiet) as b:
+        results = score_runs(loaded.model, runs.runs, progress=callback_for(b))
+    summary = RunsSummary.of(results, runs)
+    what = PROTOCOL if runs.official else "Runs in the official one-shot format (not Lake's own runs)"
+    info(f"\n{what}, from {runs.source}")
     for r in results:
-        info(f"  {r.name}: error {r.error:.1%} ({r.n_items} items)")
-    mean_error = sum(r.error for r in results) / len(results)
-    n = sum(r.n_items for r in results)
-    accuracy = 1 - mean_error
-    ci = 1.96 * (accuracy * (1 - accuracy) / n) ** 0.5
-    info(f"mean error {mean_error:.2%} over {len(results)} runs (accuracy {accuracy:.2%})")
+        info(f"  {r.name}: error {r.error:6.1%} ({r.n_items} items)")
+    info(f"accuracy {summary.accuracy:.2%} +- {summary.ci95:.2%} (95% CI, {summary.n_trials} trials); "
+         f"mean error {summary.mean_error:.2%} over {len(results)} runs")
+    if runs.official:
+        info("\npublished (Lake's 20 official runs; Koch et al.: trials built the same way):")
+        for name, acc in PUBLISHED.items():
+            info(f"  {name:<45} {acc:7.1%}")
     if args.json:
-        print_json_line({"accuracy": accuracy, "mean_error": mean_error, "n_trials": n, "ci95": ci,
-                         "runs": {r.name: r.error for r in results}, "weights": str(loaded.path)})
+        print_json_line({**summary.to_dict(), "weights": str(loaded.path)})
     return 0

@@ -14,6 +14,9 @@ from ..paths import user_data_dir
 
 ENV_VAR = "OMNIGLOT_DIR"
 SET_NAMES = ("background", "evaluation")
+RUNS_STEM = "all_runs"  # Lake's official one-shot runs: all_runs.zip, or the extracted all_runs/ folder
+RUNS_PATH = "one-shot-classification/all_runs.zip"  # inside the upstream repository's python/ folder
+RUNS_MD5 = "e8996daecdf12afeeb4a53a179f06b19"  # of the upstream file; checked on download only
 
 
 class DatasetMissing(FileNotFoundError):
@@ -56,8 +59,17 @@ def find_sources(data_dir: str | os.PathLike | None = None, sets: tuple[str, ...
     return found
 
 
+def find_runs(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """Return Lake's official one-shot runs in the Omniglot folder (`all_runs.zip` or an extracted `all_runs/`
+    folder, beside the image archives), or None when they are not there. Local copies are not checksummed."""
+    return _find_file(resolve_data_dir(data_dir), RUNS_STEM)
+
+
 def _find_one(root: Path, name: str) -> Path | None:
-    stem = f"images_{name}"
+    return _find_file(root, f"images_{name}")
+
+
+def _find_file(root: Path, stem: str) -> Path | None:
     if root.name == stem and root.is_dir():
         return root
     for candidate in (root / f"{stem}.zip", root / stem, root / "omniglot" / f"{stem}.zip", root / "omniglot" / stem):
@@ -76,6 +88,13 @@ def official_archives() -> dict[str, tuple[str, str]]:
     return {n: (f"{prefix}/images_{n}.zip", TVOmniglot.zips_md5[f"images_{n}"]) for n in SET_NAMES}
 
 
+def official_runs_archive() -> tuple[str, str]:
+    """Return (url, md5) of Lake's official one-shot runs, from the same repository as the image archives."""
+    from torchvision.datasets import Omniglot as TVOmniglot  # slow import: only when downloading
+
+    return f"{TVOmniglot.download_url_prefix}/{RUNS_PATH}", RUNS_MD5
+
+
 class DownloadCancelled(RuntimeError):
     """The user cancelled a download; nothing was kept."""
 
@@ -89,7 +108,8 @@ def download_omniglot(
     cancel: threading.Event | None = None,
     timeout: float = 10.0,
 ) -> dict[str, Path]:
-    """Download the official archives that are missing, checking their md5; return {set name: archive path}.
+    """Download the official archives that are missing, checking their md5; return {set name: archive path},
+    with "runs" for Lake's official one-shot runs (`all_runs.zip`), fetched after the image archives.
 
     `progress(file_name, bytes_done, bytes_total)` is called as data arrives; setting `cancel` stops the download
     and keeps nothing. A network failure raises OSError with a readable message within about `timeout` seconds.
@@ -105,6 +125,12 @@ def download_omniglot(
         target = root / f"images_{name}.zip"
         _download_file(url, md5, target, progress, cancel, timeout)
         result[name] = target
+    runs = _find_file(root, RUNS_STEM)
+    if runs is None:
+        url, md5 = official_runs_archive()
+        runs = root / f"{RUNS_STEM}.zip"
+        _download_file(url, md5, runs, progress, cancel, timeout)
+    result["runs"] = runs
     return result
 
 
