@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.embedding import embed_glyphs  # noqa: E402
 from engine.gallery import Gallery  # noqa: E402
 from engine.glyph import glyph_from_omniglot_png, render_strokes  # noqa: E402
-from engine.recognize import ReferenceIndex, Recognizer  # noqa: E402
+from engine.index import ReferenceIndex  # noqa: E402
+from engine.recognize import Recognizer  # noqa: E402
 from engine.strokes import Stroke, iter_omniglot_stroke_pairs  # noqa: E402
 from engine.weights import load_weights  # noqa: E402
 

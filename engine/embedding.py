@@ -10,6 +10,7 @@ import torch
 
 from .device import autocast
 from .model import SiameseNet
+from .views import embed_views
 
 
 class Cancelled(RuntimeError):
@@ -25,24 +26,36 @@ def embed_glyphs(model: SiameseNet, glyphs: np.ndarray | torch.Tensor, batch_siz
     Glyphs may be uint8 0/1 or float in [0, 1]; they are resized to the model's input size. The model is put
     in eval mode for the duration and restored afterwards.
     """
+    return embed_glyph_views(model, glyphs, 0, batch_size=batch_size, progress=progress, cancel=cancel)[:, 0]
+
+
+@torch.no_grad()
+def embed_glyph_views(model: SiameseNet, glyphs: np.ndarray | torch.Tensor, views: int, seed: int = 0,
+                      batch_size: int = 512, progress: Callable[[int, int], None] | None = None,
+                      cancel: threading.Event | None = None,
+                      encode: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Return float32 embeddings (n, 1 + views, dim) of glyphs (n, H, W) and `views` fixed distortions of each
+    (engine.views), like `embed_glyphs`. `encode` replaces `model.embed` (e.g. the inference encoder)."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
+    encode = encode or model.embed
     n = len(glyphs)
+    step = max(1, batch_size // (1 + views))
     out = []
     try:
-        for start in range(0, n, batch_size):
+        for start in range(0, n, step):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled")
-            chunk = torch.as_tensor(np.asarray(glyphs[start:start + batch_size]) if not torch.is_tensor(glyphs)
-                                    else glyphs[start:start + batch_size])
+            chunk = torch.as_tensor(np.asarray(glyphs[start:start + step]) if not torch.is_tensor(glyphs)
+                                    else glyphs[start:start + step])
             x = model.prepare(chunk.to(device, non_blocking=True).float())
             with autocast(device):
-                out.append(model.embed(x).float())
+                out.append(embed_views(encode, x, views, seed))
             if progress:
-                progress(min(start + batch_size, n), n)
+                progress(min(start + step, n), n)
     finally:
         model.train(was_training)
     if not out:
-        return torch.zeros(0, model.config.embedding_dim, device=device)
+        return torch.zeros(0, 1 + views, model.config.embedding_dim, device=device)
     return torch.cat(out)

@@ -17,8 +17,10 @@ import numpy as np
 import torch
 
 from .data.omniglot import OmniglotSet
-from .embedding import Cancelled, embed_glyphs
+from .embedding import Cancelled, embed_glyph_views
+from .index import classify
 from .model import SiameseNet
+from .views import ViewConfig, reference_rows
 from .official_runs import OfficialRun, RunResult, decode_glyph, read_runs
 
 PUBLISHED = {  # 20-way 1-shot within-alphabet accuracy on Lake's 20 official runs (Koch: trials built that way)
@@ -69,11 +71,13 @@ class OneShotResult:
     config: OneShotConfig
     per_alphabet: dict[str, tuple[float, int]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    views: ViewConfig = field(default_factory=ViewConfig)
 
     def to_dict(self) -> dict:
-        """Return a JSON-ready summary (no failures)."""
+        """Return a JSON-ready summary (no failures), with the views it was scored with."""
         return {"accuracy": self.accuracy, "ci95": self.ci95, "n_trials": self.n_trials, "n_tasks": self.n_tasks,
                 "way": self.config.way, "shot": self.config.shot, "seed": self.config.seed,
+                "views": self.views.to_dict(),
                 "per_alphabet": {k: {"accuracy": a, "n_trials": n} for k, (a, n) in self.per_alphabet.items()}}
 
 
@@ -111,30 +115,39 @@ def _images_by_char(data: OmniglotSet) -> list[np.ndarray]:
 
 def evaluate_one_shot(model: SiameseNet, data: OmniglotSet, config: OneShotConfig = OneShotConfig(),
                       chars: np.ndarray | None = None, progress: Callable[[int, int], None] | None = None,
-                      cancel: threading.Event | None = None, batch_size: int = 512) -> OneShotResult:
-    """Return the N-way k-shot accuracy of `model` on seeded within-alphabet tasks drawn from `data`."""
+                      cancel: threading.Event | None = None, batch_size: int = 512,
+                      views: ViewConfig = ViewConfig()) -> OneShotResult:
+    """Return the N-way k-shot accuracy of `model` on seeded within-alphabet tasks drawn from `data`, scored as
+    the app scores a gallery (`views`: the references' and queries' fixed views, engine.views)."""
     episodes = make_episodes(data, config, chars)
     needed = np.unique(np.concatenate([np.concatenate([e.support.ravel(), e.query]) for e in episodes]))
-    emb = embed_glyphs(model, data.pixels(needed), batch_size, progress, cancel)
+    emb = embed_for_views(model, data.pixels(needed), views, batch_size, progress, cancel)
+    refs, queries = reference_rows(emb[:, :1 + views.reference_views], views), emb[:, :1 + views.query_views]
     row = {int(ix): r for r, ix in enumerate(needed)}
     per_task, per_alpha, failures = [], {}, []
-    with torch.no_grad():
-        for ep in episodes:
-            sup = emb[[row[int(i)] for i in ep.support.ravel()]]
-            qry = emb[[row[int(i)] for i in ep.query]]
-            scores = model.score(qry, sup).view(len(ep.query), config.way, config.shot).amax(dim=2)
-            chosen = scores.argmax(dim=1).cpu().numpy()
-            correct = chosen == np.arange(config.way)
-            per_task.append(correct.mean())
-            name = data.alphabets[ep.alphabet]
-            hits, n = per_alpha.get(name, (0, 0))
-            per_alpha[name] = (hits + int(correct.sum()), n + config.way)
-            failures += [Failure(int(ep.query[t]), int(ep.support[chosen[t], 0]), int(ep.support[t, 0]), name)
-                         for t in np.flatnonzero(~correct)]
+    for ep in episodes:
+        sup = refs[[row[int(i)] for i in ep.support.ravel()]].reshape(config.way, -1, refs.shape[-1])
+        chosen = classify(model, sup, queries[[row[int(i)] for i in ep.query]]).cpu().numpy()
+        correct = chosen == np.arange(config.way)
+        per_task.append(correct.mean())
+        name = data.alphabets[ep.alphabet]
+        hits, n = per_alpha.get(name, (0, 0))
+        per_alpha[name] = (hits + int(correct.sum()), n + config.way)
+        failures += [Failure(int(ep.query[t]), int(ep.support[chosen[t], 0]), int(ep.support[t, 0]), name)
+                     for t in np.flatnonzero(~correct)]
     acc = np.asarray(per_task)
     ci = 1.96 * acc.std(ddof=1) / math.sqrt(len(acc)) if len(acc) > 1 else float("nan")
     return OneShotResult(float(acc.mean()), float(ci), len(acc) * config.way, len(acc), config,
-                         {k: (h / n, n) for k, (h, n) in sorted(per_alpha.items())}, failures)
+                         {k: (h / n, n) for k, (h, n) in sorted(per_alpha.items())}, failures, views)
+
+
+def embed_for_views(model: SiameseNet, glyphs: np.ndarray, views: ViewConfig, batch_size: int = 512,
+                    progress: Callable[[int, int], None] | None = None,
+                    cancel: threading.Event | None = None) -> torch.Tensor:
+    """Return embeddings (n, 1 + max(reference, query views), D) of glyphs that serve as references or queries
+    (view i is the same distortion for both, engine.views)."""
+    count = max(views.reference_views, views.query_views)
+    return embed_glyph_views(model, glyphs, count, views.seed, batch_size, progress, cancel)
 
 
 # --- Lake's official one-shot runs (reading them: engine.official_runs) -------------------------------------------
@@ -146,27 +159,23 @@ def load_raw_glyph(path: Path) -> np.ndarray:
 
 
 def evaluate_runs(model: SiameseNet, runs_dir: str | Path, progress: Callable[[int, int], None] | None = None,
-                  cancel: threading.Event | None = None) -> list[RunResult]:
+                  cancel: threading.Event | None = None, views: ViewConfig = ViewConfig()) -> list[RunResult]:
     """Return each run's error for runs in the official one-shot format: Lake's `all_runs.zip`, its extracted
     folder of `runNN/` folders, or a folder holding either (see engine.official_runs.read_runs)."""
-    return score_runs(model, read_runs(runs_dir).runs, progress, cancel)
+    return score_runs(model, read_runs(runs_dir).runs, progress, cancel, views)
 
 
 def score_runs(model: SiameseNet, runs: list[OfficialRun], progress: Callable[[int, int], None] | None = None,
-               cancel: threading.Event | None = None) -> list[RunResult]:
+               cancel: threading.Event | None = None, views: ViewConfig = ViewConfig()) -> list[RunResult]:
     """Return each run's result: every test item is classified on its own, as the app does."""
     results = []
     for i, run in enumerate(runs):
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
-        results.append(RunResult.of(run, classify(model, run.references, run.tests)))
+        emb = embed_for_views(model, np.concatenate([run.references, run.tests]), views)
+        refs = reference_rows(emb[:len(run.references), :1 + views.reference_views], views)
+        chosen = classify(model, refs, emb[len(run.references):, :1 + views.query_views])
+        results.append(RunResult.of(run, chosen.cpu().numpy()))
         if progress:
             progress(i + 1, len(runs))
     return results
-
-
-def classify(model: SiameseNet, references: np.ndarray, tests: np.ndarray) -> np.ndarray:
-    """Return, for each test glyph, the index of the reference that scores highest against it."""
-    emb = embed_glyphs(model, np.concatenate([references, tests]))
-    with torch.no_grad():
-        return model.score(emb[len(references):], emb[:len(references)]).argmax(dim=1).cpu().numpy()

@@ -11,14 +11,17 @@ plus one vectorised comparison. The head is symmetric by construction: score(a, 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
+from collections.abc import Callable
 import json
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 GLYPH_SIZE = 105
 # What `SiameseNet.prepare` does to a glyph, in words, for model cards.
@@ -246,3 +249,58 @@ def model_fingerprint(model: SiameseNet) -> str:
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+# --- inference -----------------------------------------------------------------------------------------------
+
+
+def fast_encoder(model: SiameseNet) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Return a function computing `model.embed` faster for inference: each conv + batch norm folded into one
+    conv, run in channels-last layout (oneDNN's native one: no layout conversion around every convolution).
+
+    Together about 12% less CPU time per query than `model.embed` (benchmarks/bench_recognition.py). Checked
+    against `model.embed` on a test batch; if they disagree (an encoder this does not understand),
+    `model.embed` itself is returned.
+    """
+    try:
+        fast = _ChannelsLast(_fuse(copy.deepcopy(model.encoder)).eval())
+        device = next(model.parameters()).device
+        x = torch.rand(2, 1, model.config.input_size, model.config.input_size, device=device)
+        with torch.inference_mode():
+            was = model.training
+            model.eval()
+            expected = model.embed(x)
+            model.train(was)
+            if torch.allclose(fast(x), expected, atol=1e-4, rtol=1e-3):
+                return fast
+    except Exception:  # anything unexpected: the plain path is always correct
+        pass
+    return model.embed
+
+
+class _ChannelsLast(nn.Module):
+    """Runs a network with its weights and input in channels-last memory layout."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.contiguous(memory_format=torch.channels_last))
+
+
+def _fuse(module: nn.Module) -> nn.Module:
+    """Return `module` with every Conv2d directly followed by BatchNorm2d (inside Sequentials) folded together."""
+    if not isinstance(module, nn.Sequential):
+        return module
+    layers, out, i = list(module), [], 0
+    while i < len(layers):
+        layer = layers[i]
+        if (isinstance(layer, nn.Conv2d) and i + 1 < len(layers) and isinstance(layers[i + 1], nn.BatchNorm2d)
+                and layers[i + 1].track_running_stats):
+            out.append(fuse_conv_bn_eval(layer.eval(), layers[i + 1].eval()))
+            i += 2
+        else:
+            out.append(_fuse(layer))
+            i += 1
+    return nn.Sequential(*out)

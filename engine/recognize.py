@@ -18,7 +18,6 @@ folded into one, in channels-last layout (checked equal to the model at start-up
 
 from __future__ import annotations
 
-import copy
 import math
 import threading
 import weakref
@@ -27,14 +26,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .embedding import embed_glyphs
+from .embedding import embed_glyph_views
+from .index import ReferenceIndex
 from .gallery import Gallery
 from .gallery.cache import cache_path, read_embeddings, write_embeddings
 from .glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph
-from .model import SiameseNet, model_fingerprint
+from .model import fast_encoder, model_fingerprint
+from .views import ViewConfig, card_views, embed_views, reference_rows
 from .weights import LoadedModel, load_weights
 
 # "No confident match" below this score. Calibrated for the shipped model "Glyphs compact v2" (fingerprint
@@ -84,120 +83,6 @@ class RankResult:
 # ------------------------------------------------------------------------------------------- fast scoring
 
 
-class ReferenceIndex:
-    """Reference embeddings prepared for scoring queries against all of them at once.
-
-    The store keeps the references as the head prepares them (`WeightedL1Head.split`: rescaled by |alpha| and
-    split by its sign; the same memory as the raw embeddings), so a query costs the head's `split_logits`: one
-    or two `torch.cdist(p=1)` sweeps with nothing of the store's size allocated. (Rescaling every reference on
-    every call would be about 10x slower at 100,000.)
-
-    Why not a cheaper blocked loop (|Q - R| = Q + R - 2 min(Q, R): a `minimum` and a matrix-vector product
-    per cache-sized block): it saves ~25-45% of CPU time on one thread, but makes hundreds of parallel
-    regions per query, and on a busy 2-core machine each waits for a descheduled thread: measured 10-20x
-    slower there with 2 threads, against cdist's two regions.
-
-    Rows are grouped by character (`starts[c]:starts[c+1]` are character c's references, in order).
-    """
-
-    @torch.no_grad()
-    def __init__(self, model: SiameseNet, embeddings: torch.Tensor, counts: Sequence[int], names: Sequence[str]):
-        self.head = model.head
-        self.store = tuple(t.contiguous() for t in self.head.split(embeddings.float()))
-        self.names = list(names)
-        counts_t = torch.as_tensor(list(counts), dtype=torch.long)
-        self.starts = torch.zeros(len(self.names) + 1, dtype=torch.long)
-        self.starts[1:] = torch.cumsum(counts_t, 0) if len(counts_t) else counts_t
-        self.owner = torch.repeat_interleave(torch.arange(len(self.names)), counts_t).to(embeddings.device)
-        self.single = bool(len(counts_t) and int(counts_t.max()) == 1)
-
-    def __len__(self) -> int:
-        return self.store[0].shape[0]
-
-    @property
-    def nbytes(self) -> int:
-        """Return the memory held by the scaled embeddings and the character map."""
-        return sum(t.numel() * t.element_size() for t in (*self.store, self.owner, self.starts))
-
-    @torch.no_grad()
-    def logits(self, query: torch.Tensor) -> torch.Tensor:
-        """Return the logits (q, n) of queries (q, D) against every reference."""
-        q = self.head.split(query.float().to(self.store[0].device))
-        return self.head.split_logits(q, self.store)
-
-    def top(self, logits: torch.Tensor, k: int | None) -> list[tuple[int, float, int]]:
-        """Return [(character, logit, reference within it)] of the best `k` characters (all if None), best first.
-
-        A character's logit is the max over its references (sigmoid is monotonic, so max of scores).
-        """
-        n_chars = len(self.names)
-        if self.single:
-            best = logits
-        else:
-            best = torch.full((n_chars,), -torch.inf, device=logits.device)
-            best.scatter_reduce_(0, self.owner, logits, reduce="amax")
-        k = n_chars if k is None or k <= 0 else min(k, n_chars)
-        values, chars = torch.topk(best, k)
-        out = []
-        for v, c in zip(values.tolist(), chars.tolist()):
-            s, e = int(self.starts[c]), int(self.starts[c + 1])
-            ref = 0 if e - s == 1 else int(torch.argmax(logits[s:e]))
-            out.append((c, v, ref))
-        return out
-
-
-def fast_encoder(model: SiameseNet) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Return a function computing `model.embed` faster for inference: each conv + batch norm folded into one
-    conv, run in channels-last layout (oneDNN's native one: no layout conversion around every convolution).
-
-    Together about 12% less CPU time per query than `model.embed` (benchmarks/bench_recognition.py). Checked
-    against `model.embed` on a test batch; if they disagree (an encoder this does not understand),
-    `model.embed` itself is returned.
-    """
-    try:
-        fast = _ChannelsLast(_fuse(copy.deepcopy(model.encoder)).eval())
-        device = next(model.parameters()).device
-        x = torch.rand(2, 1, model.config.input_size, model.config.input_size, device=device)
-        with torch.inference_mode():
-            was = model.training
-            model.eval()
-            expected = model.embed(x)
-            model.train(was)
-            if torch.allclose(fast(x), expected, atol=1e-4, rtol=1e-3):
-                return fast
-    except Exception:  # anything unexpected: the plain path is always correct
-        pass
-    return model.embed
-
-
-class _ChannelsLast(nn.Module):
-    """Runs a network with its weights and input in channels-last memory layout."""
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net.to(memory_format=torch.channels_last)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.contiguous(memory_format=torch.channels_last))
-
-
-def _fuse(module: nn.Module) -> nn.Module:
-    """Return `module` with every Conv2d directly followed by BatchNorm2d (inside Sequentials) folded together."""
-    if not isinstance(module, nn.Sequential):
-        return module
-    layers, out, i = list(module), [], 0
-    while i < len(layers):
-        layer = layers[i]
-        if (isinstance(layer, nn.Conv2d) and i + 1 < len(layers) and isinstance(layers[i + 1], nn.BatchNorm2d)
-                and layers[i + 1].track_running_stats):
-            out.append(fuse_conv_bn_eval(layer.eval(), layers[i + 1].eval()))
-            i += 2
-        else:
-            out.append(_fuse(layer))
-            i += 1
-    return nn.Sequential(*out)
-
-
 # --------------------------------------------------------------------------------------------- recognizer
 
 
@@ -227,13 +112,17 @@ class Recognizer:
     another thread than `refresh`; while a refresh runs it uses the previous state of the gallery.
     """
 
-    def __init__(self, loaded: LoadedModel, gallery: Gallery, threshold: float | None = None):
+    def __init__(self, loaded: LoadedModel, gallery: Gallery, threshold: float | None = None,
+                 views: ViewConfig | None = None):
         self.loaded = loaded
         self.gallery = gallery
         card_threshold = (loaded.card or {}).get(CARD_THRESHOLD_KEY)
         self.threshold = float(threshold if threshold is not None else
                                card_threshold if card_threshold is not None else DEFAULT_THRESHOLD)
+        self.views = views if views is not None else card_views(loaded.card)
         self.fingerprint = loaded.fingerprint or model_fingerprint(loaded.model)
+        self._rows = self.views.rows_per_reference
+        self._cache_tag = self.fingerprint if self.views.tag() == "plain" else f"{self.fingerprint}-{self.views.tag()}"
         self._embed = fast_encoder(loaded.model)
         self._device = next(loaded.model.parameters()).device
         self._known: dict[str, torch.Tensor] = {}  # pixel digest -> embedding (D,)
@@ -269,10 +158,11 @@ class Recognizer:
         finally:
             if missing:
                 self._write_cache(keys)
-        emb = (torch.stack([self._known[k] for k in keys]) if keys
-               else torch.zeros(0, self.loaded.model.config.embedding_dim, device=self._device))
+        dim = self.loaded.model.config.embedding_dim
+        emb = (torch.stack([self._known[k] for k in keys]).reshape(-1, dim) if keys
+               else torch.zeros(0, dim, device=self._device))
         self._index = ReferenceIndex(self.loaded.model, emb, [len(c.references) for c in characters],
-                                     [c.name for c in characters])
+                                     [c.name for c in characters], self._rows)
         self._revision = revision
 
     def _embed_missing(self, refs: list, progress: ProgressFn | None, cancel: threading.Event | None) -> None:
@@ -280,9 +170,10 @@ class Recognizer:
         for start in range(0, total, EMBED_CHUNK):
             chunk = refs[start:start + EMBED_CHUNK]
             pixels = np.stack([r.pixels for r in chunk])
-            emb = embed_glyphs(self.loaded.model, pixels, batch_size=EMBED_CHUNK, cancel=cancel)
-            for r, e in zip(chunk, emb.float()):
-                self._known[r.key] = e
+            views = embed_glyph_views(self.loaded.model, pixels, self.views.reference_views, self.views.seed,
+                                      batch_size=EMBED_CHUNK, cancel=cancel)
+            for r, e in zip(chunk, reference_rows(views, self.views)):
+                self._known[r.key] = e  # (rows per reference, D)
             self.embedded_count += len(chunk)
             if progress:
                 progress(start + len(chunk), total)
@@ -291,9 +182,10 @@ class Recognizer:
         if self._cache_read or self.gallery.path is None:
             return
         self._cache_read = True
-        keys, emb = read_embeddings(cache_path(self.gallery.path, self.fingerprint), self.fingerprint,
-                                    self.loaded.model.config.embedding_dim)
-        rows = torch.from_numpy(emb).to(self._device)
+        dim = self.loaded.model.config.embedding_dim
+        keys, emb = read_embeddings(cache_path(self.gallery.path, self._cache_tag), self._cache_tag,
+                                    dim * self._rows)
+        rows = torch.from_numpy(emb).to(self._device).view(len(keys), self._rows, dim)
         for k, row in zip(keys, rows):
             self._known.setdefault(k, row)
 
@@ -302,9 +194,10 @@ class Recognizer:
             return
         # Only what the gallery uses now: embeddings of deleted references are not kept forever.
         keep = [k for k in dict.fromkeys(keys) if k in self._known]
-        emb = (torch.stack([self._known[k] for k in keep]).cpu().numpy() if keep
-               else np.zeros((0, self.loaded.model.config.embedding_dim), np.float32))
-        write_embeddings(cache_path(self.gallery.path, self.fingerprint), self.fingerprint, keep, emb)
+        width = self.loaded.model.config.embedding_dim * self._rows
+        emb = (torch.stack([self._known[k] for k in keep]).reshape(len(keep), width).cpu().numpy() if keep
+               else np.zeros((0, width), np.float32))
+        write_embeddings(cache_path(self.gallery.path, self._cache_tag), self._cache_tag, keep, emb)
 
     def use_index(self, index: ReferenceIndex) -> None:
         """Rank against a prepared index instead of the gallery's (benchmarks: synthetic embeddings)."""
@@ -332,10 +225,10 @@ class Recognizer:
 
     @torch.inference_mode()
     def embed_queries(self, pixels: np.ndarray) -> torch.Tensor:
-        """Return embeddings (n, D) of glyph pixels (n, 105, 105) with the inference encoder."""
+        """Return embeddings (n, 1 + query views, D) of glyph pixels (n, 105, 105) with the inference encoder."""
         px = np.ascontiguousarray(pixels, dtype=np.float32)
         x = torch.from_numpy(px if px.flags.writeable else px.copy()).to(self._device)
-        return self._embed(self.loaded.model.prepare(x)).float()
+        return embed_views(self._embed, self.loaded.model.prepare(x), self.views.query_views, self.views.seed)
 
     def rank(self, glyph: Glyph | np.ndarray, k: int | None = 5) -> RankResult:
         """Return the `k` best characters for a glyph (all if k is None), best first.
@@ -363,7 +256,7 @@ class Recognizer:
 
     @torch.inference_mode()
     def rank_embeddings(self, embeddings: torch.Tensor, k: int | None = 5) -> list[RankResult]:
-        """Return a RankResult per query embedding (n, D) (from `embed_queries`), best first."""
+        """Return a RankResult per query embedding (n, D), or query views (n, V, D) from `embed_queries`."""
         index = self._current_index()
         if len(index) == 0:
             return [RankResult(False, True, [], self.threshold) for _ in range(len(embeddings))]

@@ -20,7 +20,9 @@ from engine.embedding import Cancelled
 from engine.gallery import Gallery
 from engine.glyph import Glyph
 from engine.model import KochHead, ModelConfig, SiameseNet, build_model, model_fingerprint
-from engine.recognize import ReferenceIndex, Recognizer, fast_encoder, rank
+from engine.index import ReferenceIndex
+from engine.model import fast_encoder
+from engine.recognize import Recognizer, rank
 from engine.weights import LoadedModel
 
 from glyph_shapes import S, shape

@@ -35,8 +35,7 @@ from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background, validation_split_of
 from ..device import describe_device, select_device
 from ..embedding import embed_glyphs
-from ..model import PREPROCESSING, SiameseNet
-from ..recognize import fast_encoder
+from ..model import PREPROCESSING, SiameseNet, fast_encoder
 from ..weights import LoadedModel, save_weights
 from .events import FinishedEvent, ValidationEvent
 from .schedule import learning_rate

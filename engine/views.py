@@ -1,0 +1,101 @@
+"""Fixed distorted views: each reference (and, as an option, each query) is embedded with a few fixed
+distortions of itself, so a drawing matches a reference that was written a little rotated, slanted or scaled.
+
+The distortions are Koch et al.'s affine family (engine.augment), drawn once from a fixed seed: view 0 is the
+glyph itself, view i > 0 applies the same matrix to every glyph, so a gallery's cached embeddings stay valid and
+two runs give the same scores. How a reference's views combine into its score (`ViewConfig.rule`):
+
+- "max": each view is a reference of its own, and a character scores the best logit over all its views (a
+  drawing has only to look like one plausible variant of the reference). Costs (1 + views) rows per reference.
+- "prototype": the mean of the views' embeddings is the reference (one row; no cost at query time).
+
+Query views (an option: each costs a forward pass) are combined by the mean of their logits, which averages out
+the one distortion that happens to fit a wrong character.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .augment import AffineConfig, identity_matrices, random_affine_matrices, warp
+
+RULES = ("max", "prototype")
+CARD_VIEWS_KEY = "views"  # a model card's chosen ViewConfig (chosen on its validation alphabets)
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """How many fixed distortions of each reference and of each query are embedded beside the glyph itself."""
+
+    reference_views: int = 0
+    query_views: int = 0
+    rule: str = "max"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.rule not in RULES:
+            raise ValueError(f"Unknown view rule {self.rule!r}; known: {', '.join(RULES)}")
+        if not (0 <= self.reference_views <= 64 and 0 <= self.query_views <= 64):
+            raise ValueError("views per glyph must be within 0-64")
+
+    @property
+    def rows_per_reference(self) -> int:
+        """Return how many embeddings a reference keeps in the index."""
+        return 1 if self.rule == "prototype" else 1 + self.reference_views
+
+    def tag(self) -> str:
+        """Return a short name of what a reference's stored embeddings depend on (for cache file names)."""
+        return "plain" if not self.reference_views else f"v{self.reference_views}{self.rule[0]}{self.seed}"
+
+    def to_dict(self) -> dict:
+        """Return the config as JSON-ready data."""
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict | None) -> "ViewConfig":
+        """Return a config from `to_dict` output (unknown keys ignored; None gives the plain pipeline)."""
+        data = data or {}
+        return ViewConfig(**{k: data[k] for k in ("reference_views", "query_views", "rule", "seed") if k in data})
+
+
+def view_matrices(count: int, seed: int = 0, device="cpu") -> torch.Tensor:
+    """Return (1 + count, 2, 3) affine matrices: the identity, then `count` fixed draws of Koch's distortions.
+
+    View i is drawn from its own seed, so it is the same matrix whatever `count` is: the first 4 of 8 views
+    are the 4 views, and a reference's cached views serve queries that use fewer.
+    """
+    drawn = [random_affine_matrices(1, AffineConfig(), torch.Generator().manual_seed(seed * 1009 + i), "cpu")
+             for i in range(1, count + 1)]
+    return torch.cat([identity_matrices(1, "cpu"), *drawn]).to(device)
+
+
+def expand_views(x: torch.Tensor, count: int, seed: int = 0) -> torch.Tensor:
+    """Return prepared images (n, 1, S, S) as (n * (1 + count), 1, S, S): each image followed by its views."""
+    if count == 0:
+        return x
+    mats = view_matrices(count, seed, x.device)
+    n = x.shape[0]
+    rep = x.repeat_interleave(count + 1, dim=0)
+    return warp(rep, mats.repeat(n, 1, 1))
+
+
+def embed_views(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, count: int,
+                seed: int = 0) -> torch.Tensor:
+    """Return embeddings (n, 1 + count, D) of prepared images (n, 1, S, S) and their fixed views."""
+    emb = encode(expand_views(x, count, seed)).float()
+    return emb.view(x.shape[0], count + 1, -1)
+
+
+def reference_rows(views_emb: torch.Tensor, config: ViewConfig) -> torch.Tensor:
+    """Return the index rows (n, rows_per_reference, D) of references' view embeddings (n, 1 + views, D)."""
+    if config.rule == "prototype":
+        return views_emb.mean(dim=1, keepdim=True)
+    return views_emb
+
+
+def card_views(card: dict | None) -> ViewConfig:
+    """Return the views a model's card asks for (the plain pipeline when it names none)."""
+    return ViewConfig.from_dict((card or {}).get(CARD_VIEWS_KEY))
