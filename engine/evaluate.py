@@ -120,25 +120,44 @@ def evaluate_one_shot(model: SiameseNet, data: OmniglotSet, config: OneShotConfi
     """Return the N-way k-shot accuracy of `model` on seeded within-alphabet tasks drawn from `data`, scored as
     the app scores a gallery (`views`: the references' and queries' fixed views, engine.views)."""
     episodes = make_episodes(data, config, chars)
-    needed = np.unique(np.concatenate([np.concatenate([e.support.ravel(), e.query]) for e in episodes]))
+    needed = episode_images(episodes)
     emb = embed_for_views(model, data.pixels(needed), views, batch_size, progress, cancel)
-    refs, queries = reference_rows(emb[:, :1 + views.reference_views], views), emb[:, :1 + views.query_views]
-    row = {int(ix): r for r, ix in enumerate(needed)}
+    return score_episodes(model, data, episodes, needed, emb, config, views)
+
+
+def episode_images(episodes: list[Episode]) -> np.ndarray:
+    """Return the sorted indices of every image the episodes use."""
+    return np.unique(np.concatenate([np.concatenate([e.support.ravel(), e.query]) for e in episodes]))
+
+
+def score_episodes(model: SiameseNet, data: OmniglotSet, episodes: list[Episode], images: np.ndarray,
+                   emb: torch.Tensor, config: OneShotConfig, views: ViewConfig = ViewConfig()) -> OneShotResult:
+    """Return the result of episodes from the view embeddings `emb` (n, >= 1 + views, D) of `images` (the
+    episodes' image indices, sorted): each test item is classified on its own, as the app does."""
+    way = config.way
     per_task, per_alpha, failures = [], {}, []
     for ep in episodes:
-        sup = refs[[row[int(i)] for i in ep.support.ravel()]].reshape(config.way, -1, refs.shape[-1])
-        chosen = classify(model, sup, queries[[row[int(i)] for i in ep.query]]).cpu().numpy()
-        correct = chosen == np.arange(config.way)
+        sup = emb[np.searchsorted(images, ep.support.ravel())].reshape(way, -1, *emb.shape[1:])
+        chosen = choose(model, sup, emb[np.searchsorted(images, ep.query)], views).cpu().numpy()
+        correct = chosen == np.arange(way)
         per_task.append(correct.mean())
         name = data.alphabets[ep.alphabet]
         hits, n = per_alpha.get(name, (0, 0))
-        per_alpha[name] = (hits + int(correct.sum()), n + config.way)
+        per_alpha[name] = (hits + int(correct.sum()), n + way)
         failures += [Failure(int(ep.query[t]), int(ep.support[chosen[t], 0]), int(ep.support[t, 0]), name)
                      for t in np.flatnonzero(~correct)]
     acc = np.asarray(per_task)
     ci = 1.96 * acc.std(ddof=1) / math.sqrt(len(acc)) if len(acc) > 1 else float("nan")
-    return OneShotResult(float(acc.mean()), float(ci), len(acc) * config.way, len(acc), config,
+    return OneShotResult(float(acc.mean()), float(ci), len(acc) * way, len(acc), config,
                          {k: (h / n, n) for k, (h, n) in sorted(per_alpha.items())}, failures, views)
+
+
+def choose(model: SiameseNet, references: torch.Tensor, queries: torch.Tensor, views: ViewConfig) -> torch.Tensor:
+    """Return each query's best character: references (characters, shots, >= 1 + views, D) and queries
+    (n, >= 1 + views, D) are view embeddings (`embed_for_views`), used as `views` says."""
+    n_chars, shots, _, dim = references.shape
+    refs = reference_rows(references[:, :, :1 + views.reference_views].flatten(0, 1), views)
+    return classify(model, refs.reshape(n_chars, -1, dim), queries[:, :1 + views.query_views])
 
 
 def embed_for_views(model: SiameseNet, glyphs: np.ndarray, views: ViewConfig, batch_size: int = 512,
@@ -173,8 +192,7 @@ def score_runs(model: SiameseNet, runs: list[OfficialRun], progress: Callable[[i
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
         emb = embed_for_views(model, np.concatenate([run.references, run.tests]), views)
-        refs = reference_rows(emb[:len(run.references), :1 + views.reference_views], views)
-        chosen = classify(model, refs, emb[len(run.references):, :1 + views.query_views])
+        chosen = choose(model, emb[:len(run.references), None], emb[len(run.references):], views)
         results.append(RunResult.of(run, chosen.cpu().numpy()))
         if progress:
             progress(i + 1, len(runs))
