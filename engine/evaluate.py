@@ -20,6 +20,7 @@ from PIL import Image
 
 from .data.omniglot import OmniglotSet
 from .embedding import embed_glyphs
+from .glyph import GLYPH_SIZE, open_image
 from .model import SiameseNet
 
 PUBLISHED = {  # 20-way within-alphabet one-shot accuracy on the evaluation alphabets
@@ -151,8 +152,9 @@ class RunResult:
 
 def load_raw_glyph(path: Path) -> np.ndarray:
     """Return an Omniglot-style image as a 105x105 float glyph (1 = ink) without re-framing it."""
-    with Image.open(path) as img:
-        gray = np.asarray(img.convert("L").resize((105, 105), Image.Resampling.BILINEAR), dtype=np.float32) / 255
+    img = open_image(path)
+    gray = np.asarray(img.convert("L").resize((GLYPH_SIZE, GLYPH_SIZE), Image.Resampling.BILINEAR),
+                      dtype=np.float32) / 255
     return 1.0 - gray if np.median(gray) > 0.5 else gray
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from ..glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph
+from ..glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph, GlyphError, ImageSizeError, read_gray
 
 if TYPE_CHECKING:
     from .store import Character
@@ -82,14 +82,12 @@ def encode_png(pixels: np.ndarray) -> bytes:
 def decode_png(data: bytes | Path, label: str) -> np.ndarray:
     """Return the stored pixels of a reference PNG (exactly as written: ``1 - gray``), or raise GalleryError."""
     try:
-        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
-            img.load()
-            gray = np.asarray(img.convert("L"))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise GalleryError(f"{label}: cannot read the reference image ({exc})") from exc
-    if gray.shape != (GLYPH_SIZE, GLYPH_SIZE):
+        gray = read_gray(data, label, size=(GLYPH_SIZE, GLYPH_SIZE))
+    except ImageSizeError as exc:
         raise GalleryError(f"{label}: a reference image must be {GLYPH_SIZE}x{GLYPH_SIZE}, got "
-                           f"{gray.shape[1]}x{gray.shape[0]}")
+                           f"{exc.size[0]}x{exc.size[1]}") from None
+    except GlyphError as exc:
+        raise GalleryError(str(exc)) from exc  # it names the file and says what is wrong
     return _from_gray(gray)
 
 
