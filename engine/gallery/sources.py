@@ -20,7 +20,7 @@ from PIL import Image
 
 from ..glyph import (GLYPH_SIZE, IMAGE_SUFFIXES, STROKE_SUFFIX, Glyph, GlyphError, glyph_from_image,
                      glyph_from_omniglot_png, open_image, render_strokes)
-from ..glyph.decode import WORKING_SIDE
+from ..glyph import decode
 from .files import INDEX_NAME, GalleryError
 
 # Zip-bomb guards: no glyph image is anywhere near these sizes.
@@ -156,7 +156,7 @@ def glyph_from_bytes(data: bytes, label: str) -> Glyph:
     Omniglot-style images (105x105, black on white, two levels) are taken exactly as they are; anything
     else goes through `glyph_from_image`, which brings its framing and stroke width into Omniglot's range.
     """
-    img = open_image(data, label, reduce_to=WORKING_SIDE)
+    img = open_image(data, label, reduce_to=decode.WORKING_SIDE)
     try:
         if _is_omniglot_like(img):
             return glyph_from_omniglot_png(img)

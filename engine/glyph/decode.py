@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Union
 
@@ -86,17 +87,18 @@ def _what_it_is(data: bytes) -> str:
 
 
 def open_image(source: str | os.PathLike | bytes | bytearray | memoryview, label: str | None = None, *,
-               size: tuple[int, int] | None = None, max_pixels: int = MAX_DECODE_PIXELS,
+               size: tuple[int, int] | None = None, max_pixels: int | None = None,
                reduce_to: int | None = None) -> Image.Image:
     """Return the decoded first frame of an image file (path or bytes) as a PIL image; the one decoder.
 
     The content must be one of `RASTER_FORMATS` whatever the file is called. `size` (width, height), when
     given, is required exactly (`ImageSizeError` otherwise), checked before decoding. An image of more than
-    `max_pixels` is refused before decoding, unless it is a JPEG that can be decoded at a reduced scale; with
+    `max_pixels` (default `MAX_DECODE_PIXELS`) is refused before decoding, unless it is a JPEG that can be decoded at a reduced scale; with
     `reduce_to`, a JPEG larger than that on its longer side is decoded reduced (never below it). Raises
     GlyphError naming `label` (default: the path) for an unreadable, refused or oversized file.
     """
     name = label or source_name(source)
+    max_pixels = MAX_DECODE_PIXELS if max_pixels is None else max_pixels
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
@@ -109,7 +111,9 @@ def open_image(source: str | os.PathLike | bytes | bytearray | memoryview, label
         raise GlyphError(f"not an image source: {type(source).__name__} (give a path, bytes, PIL image or array)")
     try:
         # `formats` limits which of Pillow's readers may even look at the file: none of the others runs.
-        im = Image.open(io.BytesIO(data), formats=RASTER_FORMATS)
+        with warnings.catch_warnings():  # Pillow warns of pixel counts this function bounds itself, below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=RASTER_FORMATS)
     except UnidentifiedImageError as err:
         raise GlyphError(f"{name}: not an image Glyphs reads (it reads {FORMAT_NAMES}){_what_it_is(data)}") from err
     except Image.DecompressionBombError as err:
@@ -121,13 +125,17 @@ def open_image(source: str | os.PathLike | bytes | bytearray | memoryview, label
     w, h = im.size
     if size is not None and (w, h) != tuple(size):
         raise ImageSizeError(f"{name}: the image is {w}x{h}, expected {size[0]}x{size[1]}", (w, h))
-    if im.format in ("JPEG", "MPO") and (w * h > max_pixels or (reduce_to and max(w, h) > reduce_to)):
-        # JPEG decodes at 1/2, 1/4 or 1/8 scale for little more than the cost of the smaller image.
-        goal = reduce_to or math.ceil(max(w, h) / math.sqrt(w * h / max_pixels))
-        im.draft(None, (max(1, math.ceil(w * goal / max(w, h))), max(1, math.ceil(h * goal / max(w, h)))))
+    if im.format in ("JPEG", "MPO"):
+        # JPEG decodes at 1/2, 1/4 or 1/8 scale for little more than the cost of the smaller image: the least
+        # reduction under the bound, or the most that keeps `reduce_to`.
+        fits = [d for d in (1, 2, 4, 8) if math.ceil(w / d) * math.ceil(h / d) <= max_pixels]
+        keeps = [d for d in (1, 2, 4, 8) if reduce_to and math.ceil(max(w, h) / d) >= reduce_to]
+        d = max(fits[0] if fits else 8, keeps[-1] if keeps else 1)
+        if d > 1:
+            im.draft(None, (math.ceil(w / d), math.ceil(h / d)))
     if im.size[0] * im.size[1] > max_pixels:
         raise GlyphError(f"{name}: the image is {w:,}x{h:,} pixels ({w * h / 1e6:.0f} megapixels); Glyphs reads "
-                         f"images of up to {max_pixels / 1e6:.0f} megapixels: scale it down first")
+                         f"images of up to {max_pixels / 1e6:g} megapixels: scale it down first")
     try:
         im.load()  # decode now: Image.open is lazy, and truncated data only fails here
     except Image.DecompressionBombError as err:
@@ -232,15 +240,16 @@ def _orientation(im: Image.Image) -> int:
         return 1  # broken EXIF: use the pixels as stored
 
 
-def image_channels(source: ImageSource, max_side: int | None = WORKING_SIDE) -> tuple[np.ndarray, np.ndarray | None,
-                                                                                      str]:
+def image_channels(source: ImageSource, shrink: bool = True) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Return (luminance, alpha or None, name for messages) of any image source, float32 in [0, 1].
 
     `source` is a path or encoded bytes (read by `open_image`), a PIL image or a numpy array (see
-    `_as_float_channels`). Images (not arrays) longer than `max_side` are shrunk first; phone photos stored
-    sideways are turned upright by their EXIF orientation. Raises GlyphError naming the source.
+    `_as_float_channels`). With `shrink`, images (not arrays) longer than `WORKING_SIDE` are shrunk first;
+    phone photos stored sideways are turned upright by their EXIF orientation. Raises GlyphError naming
+    the source.
     """
     name = source_name(source)
+    max_side = WORKING_SIDE if shrink else None
     if isinstance(source, np.ndarray):
         lum, alpha = _as_float_channels(source, name)
         return lum, alpha, name

@@ -153,7 +153,7 @@ def glyph_from_omniglot_png(source: ImageSource) -> Glyph:
 
     Raises `GlyphError` if the source cannot be read or is not 105x105.
     """
-    lum, alpha, name = image_channels(source, max_side=None)
+    lum, alpha, name = image_channels(source, shrink=False)
     if lum.shape != (GLYPH_SIZE, GLYPH_SIZE):
         raise GlyphError(f"{name}: an Omniglot image is {GLYPH_SIZE}x{GLYPH_SIZE}, got {lum.shape[1]}x{lum.shape[0]}")
     if alpha is not None:
