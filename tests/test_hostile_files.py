@@ -301,8 +301,9 @@ def test_oversized_stroke_files_and_too_many_strokes_are_refused(tmp_path, monke
 
 def test_opening_a_gallery_removes_its_stale_temporaries_only(cross_gallery, tmp_path, capsys):
     root, images = cross_gallery.path, cross_gallery.path / "images"
+    (root / ".embeddings").mkdir()
     stale = [root / ".gallery.json.abcd1234.tmp", images / ".cross-2.png.x_9yz0ab.tmp",
-             tmp_path / ".g.0badf00d.tmp"]
+             root / ".embeddings" / ".0123abcd.npz.qwertyui.tmp", tmp_path / ".g.0badf00d.tmp"]
     live = [root / ".gallery.json.live1234.tmp", tmp_path / ".g.12345678.tmp"]
     foreign = [root / ".notes.txt.abcd1234.tmp", root / "draft.tmp", images / ".holiday.jpg.abcd1234.tmp",
                tmp_path / ".other.0badf00d.tmp"]

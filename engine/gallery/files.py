@@ -171,9 +171,9 @@ def remove_stale_staging(dest: Path, older_than: float = STALE_AFTER_S) -> list[
 
 
 def remove_stale_temporaries_of(gallery: Path, names: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    """Delete what crashes left in and beside a gallery folder: stale temporaries of its index and of its
-    PNGs (names a gallery writes, see `written_file`) and stale staging folders; return their paths
-    relative to the gallery folder.
+    """Delete what crashes left in and beside a gallery folder: stale temporaries of its index, of its
+    PNGs (names a gallery writes, see `written_file`) and of its embedding cache, and stale staging
+    folders; return their paths relative to the gallery folder.
 
     `names` are further PNG names (in images/) to count as the gallery's. Best effort; never follows links.
     """
@@ -181,6 +181,8 @@ def remove_stale_temporaries_of(gallery: Path, names: set[str] | frozenset[str] 
     removed = remove_stale_temporaries(gallery, {INDEX_NAME})
     removed += [f"{IMAGES_DIR}/{n}" for n in remove_stale_temporaries(
         gallery / IMAGES_DIR, lambda t: t in names or written_file(f"{IMAGES_DIR}/{t}"))]
+    removed += [f"{CACHE_DIR}/{n}" for n in remove_stale_temporaries(
+        gallery / CACHE_DIR, lambda t: t.endswith(".npz"))]  # the embedding cache (cache.py)
     return removed + [f"../{n}" for n in remove_stale_staging(gallery)]
 
 

@@ -19,8 +19,8 @@ One idea per module:
 from __future__ import annotations
 
 from .base import GLYPH_SIZE, MIN_INK_PIXELS, Glyph, GlyphError
-from .decode import (IMAGE_SUFFIXES, MAX_DECODE_PIXELS, RASTER_FORMATS, STROKE_SUFFIX, ImageSizeError, ImageSource,
-                     open_image, read_gray)
+from .decode import (IMAGE_SUFFIXES, MAX_DECODE_BYTES, MAX_DECODE_PIXELS, RASTER_FORMATS, STROKE_SUFFIX,
+                     ImageSizeError, ImageSource, open_image, read_gray)
 from .framing import FRAME_CENTER_X_RANGE, FRAME_CENTER_Y_RANGE, FRAME_EXTENT_RANGE, WIDTH_RANGE
 from .normalise import MIN_CONTRAST, MIN_INK_EXTENT, glyph_from_image, glyph_from_omniglot_png
 from .pen import OMNIGLOT_STROKE_AREA, PEN_RADIUS, PEN_WIDTH, STROKE_OFFSET
@@ -29,7 +29,7 @@ from .render import MAX_PEN_PATH, render_strokes
 __all__ = [
     "GLYPH_SIZE", "PEN_RADIUS", "PEN_WIDTH", "STROKE_OFFSET", "OMNIGLOT_STROKE_AREA", "MIN_INK_PIXELS",
     "MIN_INK_EXTENT", "MIN_CONTRAST", "FRAME_EXTENT_RANGE", "FRAME_CENTER_X_RANGE", "FRAME_CENTER_Y_RANGE",
-    "WIDTH_RANGE", "IMAGE_SUFFIXES", "STROKE_SUFFIX", "RASTER_FORMATS", "MAX_DECODE_PIXELS", "MAX_PEN_PATH",
-    "Glyph", "GlyphError", "ImageSizeError", "ImageSource", "render_strokes", "glyph_from_image",
+    "WIDTH_RANGE", "IMAGE_SUFFIXES", "STROKE_SUFFIX", "RASTER_FORMATS", "MAX_DECODE_PIXELS", "MAX_DECODE_BYTES",
+    "MAX_PEN_PATH", "Glyph", "GlyphError", "ImageSizeError", "ImageSource", "render_strokes", "glyph_from_image",
     "glyph_from_omniglot_png", "open_image", "read_gray",
 ]

@@ -4,11 +4,11 @@ Only raster formats are read: PNG, JPEG, BMP, GIF, WebP and TIFF, recognised by 
 name) before anything is decoded. Anything else is refused with a message saying so; in particular
 PostScript/EPS named ``.png`` never reaches Pillow's EPS reader, which would run Ghostscript on it.
 
-Size is bounded before decoding: an image of more than `MAX_DECODE_PIXELS` is refused from its header
-(a JPEG is decoded at 1/2 to 1/8 scale instead when that brings it under the bound), so a 13,000 x 13,000
-PNG costs milliseconds, not seconds and gigabytes. For a glyph nothing finer than `WORKING_SIDE` pixels is
-needed (the glyph is 105 px), so `image_channels` shrinks larger images by an integer factor (area
-average) before any numpy work.
+Size is bounded before decoding: an image of more than `MAX_DECODE_PIXELS` (or `MAX_DECODE_BYTES` of
+decoded pixels) is refused from its header (a JPEG is decoded at 1/2 to 1/8 scale instead when that brings
+it under the bound), so a 13,000 x 13,000 PNG costs milliseconds, not seconds and gigabytes. For a glyph
+nothing finer than `WORKING_SIDE` pixels is needed (the glyph is 105 px), so `image_channels` shrinks
+larger images by an integer factor (area average) before any numpy work.
 
 Multi-frame files (GIF, TIFF, WebP) give their first frame.
 """
@@ -36,9 +36,11 @@ FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP or TIFF"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 STROKE_SUFFIX = ".txt"  # Omniglot's pen-stroke files, drawn by `render_strokes` like the canvas
 
-# Largest image decoded at full size: 40 megapixels (a 12-bit 7,300 x 5,500 scan). A full-size decode costs
-# up to ~4 bytes a pixel in Pillow, so this keeps an image under ~160 MB and well under a second.
+# Largest image decoded at full size: 40 megapixels (a 600-dpi letter-size scan is 34), and at most 100 MB of
+# Pillow's pixels (it keeps colour in 4 bytes a pixel: 25 megapixels), so a decode stays under a second and
+# 200 MB. Larger JPEGs are decoded at a reduced scale instead; other formats are refused.
 MAX_DECODE_PIXELS = 40_000_000
+MAX_DECODE_BYTES = 100_000_000
 # Longest side kept for glyph work; larger images are shrunk first by an integer factor (area average). At
 # 3,000 px a character filling a tenth of the image still has 300 px, several times the glyph's resolution.
 WORKING_SIDE = 3000
@@ -93,12 +95,12 @@ def open_image(source: str | os.PathLike | bytes | bytearray | memoryview, label
 
     The content must be one of `RASTER_FORMATS` whatever the file is called. `size` (width, height), when
     given, is required exactly (`ImageSizeError` otherwise), checked before decoding. An image of more than
-    `max_pixels` (default `MAX_DECODE_PIXELS`) is refused before decoding, unless it is a JPEG that can be decoded at a reduced scale; with
-    `reduce_to`, a JPEG larger than that on its longer side is decoded reduced (never below it). Raises
-    GlyphError naming `label` (default: the path) for an unreadable, refused or oversized file.
+    `max_pixels` (default: `MAX_DECODE_PIXELS`, and `MAX_DECODE_BYTES` of Pillow's pixels) is refused before
+    decoding, unless it is a JPEG that can be decoded at a reduced scale; with `reduce_to`, a JPEG larger
+    than that on its longer side is decoded reduced (never below it). Raises GlyphError naming `label`
+    (default: the path) for an unreadable, refused or oversized file.
     """
     name = label or source_name(source)
-    max_pixels = MAX_DECODE_PIXELS if max_pixels is None else max_pixels
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
@@ -125,6 +127,9 @@ def open_image(source: str | os.PathLike | bytes | bytearray | memoryview, label
     w, h = im.size
     if size is not None and (w, h) != tuple(size):
         raise ImageSizeError(f"{name}: the image is {w}x{h}, expected {size[0]}x{size[1]}", (w, h))
+    if max_pixels is None:
+        per_pixel = 1 if im.mode in ("1", "L", "P") else 2 if im.mode.startswith("I;16") else 4
+        max_pixels = min(MAX_DECODE_PIXELS, MAX_DECODE_BYTES // per_pixel)
     if im.format in ("JPEG", "MPO"):
         # JPEG decodes at 1/2, 1/4 or 1/8 scale for little more than the cost of the smaller image: the least
         # reduction under the bound, or the most that keeps `reduce_to`.
