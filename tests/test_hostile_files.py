@@ -5,6 +5,7 @@ temporaries left by crashes."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import time
@@ -127,6 +128,15 @@ def test_postscript_named_png_never_reaches_ghostscript(tmp_path, no_postscript_
     err = capsys.readouterr().err
     assert "drawing.png" in err and "beta.png" in err and "PostScript" in err and "Traceback" not in err
     assert not (tmp_path / "e.npy").exists() and not (tmp_path / "imported").exists()
+    # `rank` (the shipped model) reports the file as an error of its own and ranks the others.
+    (folder / "beta.png").unlink()
+    good = tmp_path / "good.png"
+    good.write_bytes(encoded("PNG"))
+    assert main(["rank", "--gallery", str(folder), "--device", "cpu", "--quiet", "--json", str(evil),
+                 str(good)]) == 1
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert "PostScript" in first["error"] and first["results"] == []
+    assert second["results"][0]["name"] == "alpha"
 
 
 def test_the_raster_formats_are_read_and_every_other_format_is_refused_by_content(tmp_path, no_postscript_reader):
