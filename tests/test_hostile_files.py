@@ -157,6 +157,23 @@ def test_the_raster_formats_are_read_and_every_other_format_is_refused_by_conten
         glyph_from_image(Image.open(io.BytesIO(encoded("PCX"))))
 
 
+def test_every_reader_of_images_refuses_postscript(tmp_path, cross_gallery, no_postscript_reader):
+    from engine.data.omniglot import DataError, load_set
+    from engine.evaluate import load_raw_glyph
+
+    reference = cross_gallery.path / cross_gallery.character("ell").references[0].file
+    reference.write_bytes(EPS)
+    with pytest.raises(GalleryError, match="PostScript"):
+        _ = Gallery.open(cross_gallery.path).character("ell").references[0].pixels
+    omniglot = tmp_path / "images_background" / "Alphabet" / "character01"
+    omniglot.mkdir(parents=True)
+    (omniglot / "0001_01.png").write_bytes(EPS)
+    with pytest.raises(DataError, match="0001_01.png.*PostScript"):
+        load_set(tmp_path / "images_background", "background", cache=False)
+    with pytest.raises(GlyphError, match="PostScript"):
+        load_raw_glyph(omniglot / "0001_01.png")
+
+
 # ------------------------------------------------------------- 13: never delete through a link, only our files
 
 
