@@ -17,9 +17,10 @@ from PySide6.QtGui import (QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEv
                            QPalette, QPen, QTabletEvent, QUndoCommand, QUndoStack)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from engine.glyph import PEN_WIDTH as PEN_DIAMETER  # glyph px: the calibrated pen the model sees
+
 from .session import AREA
 
-PEN_DIAMETER = 4.95  # glyph px: twice engine.glyph.PEN_RADIUS (kept literal: engine.glyph is imported lazily)
 MARGIN = 8  # logical px around the square
 
 

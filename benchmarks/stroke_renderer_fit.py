@@ -29,6 +29,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import glyph as G  # noqa: E402
+from engine.glyph.pen import distance_field  # noqa: E402
+from engine.glyph.render import stroke_segments  # noqa: E402
+from engine.glyph.thinning import stroke_width  # noqa: E402
 from engine.strokes import iter_omniglot_stroke_pairs  # noqa: E402
 
 RADII = np.round(np.arange(2.0, 3.001, 0.05), 3)
@@ -40,7 +43,7 @@ def load_pairs(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     pairs = []
     for name, strokes, png in iter_omniglot_stroke_pairs(folder):
         ink = np.asarray(Image.open(io.BytesIO(png))) == 0
-        pairs.append((name, G._stroke_segments(strokes), ink))
+        pairs.append((name, stroke_segments(strokes), ink))
     return pairs
 
 
@@ -48,7 +51,7 @@ def ious(seg: np.ndarray, ink: np.ndarray, scale: float, dx: float, dy: float, r
     """Return the IoU with `ink` of the drawing rendered at each radius (one distance field for all)."""
     c = G.GLYPH_SIZE / 2
     s = (seg - c) * scale + c + np.array([dx, dy, dx, dy])
-    dist = G._distance_field(s, G.GLYPH_SIZE, float(max(radii)) + 1.0)
+    dist = distance_field(s, G.GLYPH_SIZE, float(max(radii)) + 1.0)
     m = dist[None] <= np.asarray(radii)[:, None, None]
     inter = (m & ink).sum(axis=(1, 2))
     union = (m | ink).sum(axis=(1, 2))
@@ -132,7 +135,7 @@ def framing(folder: Path, n_images: int, seed: int) -> None:
             for key, val in (("bbox longer side", max(x1 - x0, y1 - y0)), ("bbox width", x1 - x0),
                              ("bbox height", y1 - y0), ("bbox centre x", (x0 + x1) / 2),
                              ("bbox centre y", (y0 + y1) / 2), ("ink pixels", ink.sum()),
-                             ("stroke width est.", G._stroke_width(ink))):
+                             ("stroke width est.", stroke_width(ink))):
                 stats[key].append(float(val))
     print(f"\nInk framing of {len(pick)} random images_background images (105-px frame, pixel-edge coordinates):\n")
     qs = [1, 2.5, 5, 10, 50, 90, 95, 97.5, 99]

@@ -1,15 +1,26 @@
 """Atomic file writes: write beside the target, fsync, then rename over it.
 
-A crash at any moment leaves either the old file or the new one, never a half-written file.
+A crash at any moment leaves either the old file or the new one, never a half-written file. What a crash
+(kill -9, power loss) can leave is the temporary beside the target, named ``.TARGET.XXXXXXXX.tmp`` (8 of
+tempfile's random characters): `stale_temporaries` / `remove_stale_temporaries` find those of given targets
+once they are older than `STALE_AFTER_S`, so no live writer (another process saving right now) loses one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+# A temporary untouched for this long has no writer left: writes take seconds (a checkpoint, a gallery index).
+STALE_AFTER_S = 15 * 60
+_TEMP_PREFIX, _TEMP_SUFFIX = ".", ".tmp"
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")  # tempfile's names: 8 of [a-z0-9_]
 
 
 @contextlib.contextmanager
@@ -20,7 +31,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -69,3 +80,64 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def temporary_target(name: str) -> str | None:
+    """Return the file name an atomic-write temporary called `name` was to replace, or None if it is not one."""
+    m = _TEMP_NAME.fullmatch(name)
+    return m.group("target") if m else None
+
+
+def is_stale(path: Path, older_than: float = STALE_AFTER_S, now: float | None = None) -> bool:
+    """Return True when `path` (not followed if a link) was last modified more than `older_than` seconds ago."""
+    try:
+        mtime = path.lstat().st_mtime
+    except OSError:
+        return False
+    return (time.time() if now is None else now) - mtime > older_than
+
+
+def stale_temporaries(folder: Path, belongs: Callable[[str], bool],
+                      older_than: float = STALE_AFTER_S) -> list[Path]:
+    """Return the stale atomic-write temporaries in `folder` whose target name `belongs` says is ours.
+
+    Only regular files directly in `folder` count (links are never followed); a temporary modified within
+    `older_than` seconds may be another process's write in progress and is left alone.
+    """
+    folder = Path(folder)
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return []
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    now = time.time()
+    out = []
+    for entry in entries:
+        target = temporary_target(entry.name)
+        if target is None or not belongs(target):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and now - st.st_mtime > older_than:
+            out.append(Path(entry.path))
+    return out
+
+
+def remove_stale_temporaries(folder: Path, belongs: Callable[[str], bool] | Iterable[str],
+                             older_than: float = STALE_AFTER_S) -> list[str]:
+    """Delete what `stale_temporaries` finds (best effort: a read-only folder is left as it is); return the names.
+
+    `belongs` is a test of the target name, or the target names themselves.
+    """
+    if not callable(belongs):
+        names = frozenset(belongs)
+        belongs = names.__contains__
+    removed = []
+    for path in stale_temporaries(folder, belongs, older_than):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path.name)
+    return removed

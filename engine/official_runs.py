@@ -15,7 +15,6 @@ files inside its own folder, so no path in the archive or in a labels file reach
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import re
 import zipfile
@@ -27,8 +26,8 @@ import numpy as np
 from PIL import Image
 
 from .data.locate import RUNS_STEM, find_runs
+from .glyph import GLYPH_SIZE, open_image
 
-GLYPH_SIZE = 105
 LABELS_FILE = "class_labels.txt"
 # sha256 of the 20 labels files, normalised (run name, then one "TEST CLASS" line per item): it identifies Lake's
 # runs whatever the zip bytes (repacked or extracted copies), so published numbers go beside those runs only.
@@ -261,12 +260,10 @@ def decode_glyph(payload: bytes | Path, label: str) -> np.ndarray:
     """Return an image (bytes or a file) as a 105x105 float32 glyph with 1 = ink, not re-framed: resized, and
     inverted when its background is dark. Raises RunsError naming `label` when it cannot be read."""
     try:
-        with Image.open(io.BytesIO(payload) if isinstance(payload, bytes) else payload) as img:
-            if max(img.size) > MAX_IMAGE_SIDE:
-                raise ValueError(f"{img.size[0]}x{img.size[1]} pixels is too large for a glyph")
-            small = img.convert("L").resize((GLYPH_SIZE, GLYPH_SIZE), Image.Resampling.BILINEAR)
-            gray = np.asarray(small, dtype=np.float32) / 255
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        img = open_image(payload, label, max_pixels=MAX_IMAGE_SIDE ** 2)
+        small = img.convert("L").resize((GLYPH_SIZE, GLYPH_SIZE), Image.Resampling.BILINEAR)
+        gray = np.asarray(small, dtype=np.float32) / 255
+    except (OSError, ValueError) as exc:  # GlyphError is a ValueError
         raise RunsError(f"Cannot read image {label}: {exc}") from exc
     return 1.0 - gray if np.median(gray) > 0.5 else gray
 

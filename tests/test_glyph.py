@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw
 
 from engine import glyph as G
 from engine.glyph import GLYPH_SIZE, Glyph, GlyphError, glyph_from_image, glyph_from_omniglot_png, render_strokes
+from engine.glyph.thinning import stroke_width
 from engine.strokes import Stroke, iter_omniglot_stroke_pairs
 
 SHAPE = (GLYPH_SIZE, GLYPH_SIZE)
@@ -290,13 +291,13 @@ def test_thin_strokes_of_a_large_image_survive_and_get_omniglots_width():
     # The horizontal bar is continuous across its whole length, not dotted or gone.
     bar_row = np.argmax(g.pixels[:, x0:x1].sum(axis=1))
     assert g.pixels[bar_row, x0 + 3:x1 - 3].min() == 1
-    assert G.WIDTH_RANGE[0] <= G._stroke_width(g.pixels >= 0.5) <= G.WIDTH_RANGE[1]
+    assert G.WIDTH_RANGE[0] <= stroke_width(g.pixels >= 0.5) <= G.WIDTH_RANGE[1]
 
 
 def test_thick_marker_strokes_are_slimmed_to_omniglots_width():
     g = glyph_from_image(drawing(size=300, width=40))
     assert not g.no_ink
-    assert G.WIDTH_RANGE[0] <= G._stroke_width(g.pixels >= 0.5) <= G.WIDTH_RANGE[1]
+    assert G.WIDTH_RANGE[0] <= stroke_width(g.pixels >= 0.5) <= G.WIDTH_RANGE[1]
     # Still the same character: both the bar and the stem are there.
     assert g.pixels.sum(axis=1).max() > 35 and g.pixels.sum(axis=0).max() > 35
 
@@ -308,7 +309,7 @@ def test_a_tiny_image_is_scaled_up_with_strokes_of_the_right_width():
     assert not g.no_ink
     x0, y0, x1, y1 = bbox(g.pixels)
     assert max(x1 - x0, y1 - y0) >= G.FRAME_EXTENT_RANGE[0] - 1
-    assert G.WIDTH_RANGE[0] <= G._stroke_width(g.pixels >= 0.5) <= G.WIDTH_RANGE[1]
+    assert G.WIDTH_RANGE[0] <= stroke_width(g.pixels >= 0.5) <= G.WIDTH_RANGE[1]
 
 
 def test_a_small_character_in_a_corner_is_framed_like_omniglot():

@@ -15,7 +15,6 @@ What is skipped and what is an error:
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import warnings
@@ -26,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..atomic import atomic_path
+from ..glyph import GLYPH_SIZE, GlyphError, ImageSizeError, read_gray
 from ..paths import user_cache_dir
 from .locate import SET_NAMES, find_sources
 
-IMAGE_SIZE = 105
+IMAGE_SIZE = GLYPH_SIZE  # every Omniglot image is one glyph
 CACHE_VERSION = 1
 _NAME_RE = re.compile(r"^(\d+)_(\d+)\.png$", re.IGNORECASE)
 
@@ -171,13 +170,11 @@ def _decode(source: Path, name: str) -> OmniglotSet:
 
 def _decode_png(payload: bytes | Path, label: str) -> np.ndarray:
     try:
-        with Image.open(io.BytesIO(payload) if isinstance(payload, bytes) else payload) as img:
-            img.load()
-            gray = np.asarray(img.convert("L"))
-    except Exception as exc:
+        gray = read_gray(payload, label, size=(IMAGE_SIZE, IMAGE_SIZE))
+    except ImageSizeError as exc:
+        raise DataError(f"Image {label} is {exc.size[0]}x{exc.size[1]}, expected {IMAGE_SIZE}x{IMAGE_SIZE}.") from None
+    except GlyphError as exc:
         raise DataError(f"Cannot decode image {label}: {exc}") from exc
-    if gray.shape != (IMAGE_SIZE, IMAGE_SIZE):
-        raise DataError(f"Image {label} is {gray.shape[1]}x{gray.shape[0]}, expected {IMAGE_SIZE}x{IMAGE_SIZE}.")
     return np.packbits(gray < 128, axis=-1)  # ink is dark
 
 

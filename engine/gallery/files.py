@@ -7,6 +7,8 @@ import io
 import json
 import re
 import secrets
+import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -14,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from ..glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph
+from ..atomic import STALE_AFTER_S, remove_stale_temporaries, temporary_target
+from ..glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph, GlyphError, ImageSizeError, read_gray
 
 if TYPE_CHECKING:
     from .store import Character
@@ -82,14 +85,12 @@ def encode_png(pixels: np.ndarray) -> bytes:
 def decode_png(data: bytes | Path, label: str) -> np.ndarray:
     """Return the stored pixels of a reference PNG (exactly as written: ``1 - gray``), or raise GalleryError."""
     try:
-        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
-            img.load()
-            gray = np.asarray(img.convert("L"))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise GalleryError(f"{label}: cannot read the reference image ({exc})") from exc
-    if gray.shape != (GLYPH_SIZE, GLYPH_SIZE):
+        gray = read_gray(data, label, size=(GLYPH_SIZE, GLYPH_SIZE))
+    except ImageSizeError as exc:
         raise GalleryError(f"{label}: a reference image must be {GLYPH_SIZE}x{GLYPH_SIZE}, got "
-                           f"{gray.shape[1]}x{gray.shape[0]}")
+                           f"{exc.size[0]}x{exc.size[1]}") from None
+    except GlyphError as exc:
+        raise GalleryError(str(exc)) from exc  # it names the file and says what is wrong
     return _from_gray(gray)
 
 
@@ -116,13 +117,23 @@ def slug(name: str) -> str:
     return slug or "character"
 
 
+def written_file(file: str) -> bool:
+    """Return True for an index path a gallery writes itself: ``images/<slug>-<k>.png``, the only kind it deletes."""
+    p = PurePosixPath(file)
+    return p.parent == PurePosixPath(IMAGES_DIR) and _WRITTEN_NAME.fullmatch(p.name) is not None
+
+
+_WRITTEN_NAME = re.compile(r"[\w-]+-\d+\.png")  # slug(name) + "-k.png", see Gallery._fresh_name
+
+
 def staging_dir(dest: Path) -> Path:
     """Return a new hidden folder beside `dest` to build it in (renamed to `dest` when complete).
 
     Unlike mkdtemp's owner-only folders, it gets the usual permissions (umask applies), which the
-    finished gallery keeps.
+    finished gallery keeps. Stale staging folders of `dest` left by a crash are removed first.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(dest)
     while True:
         tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.tmp"
         try:
@@ -130,6 +141,49 @@ def staging_dir(dest: Path) -> Path:
             return tmp
         except FileExistsError:
             continue
+
+
+def remove_stale_staging(dest: Path, older_than: float = STALE_AFTER_S) -> list[str]:
+    """Delete the hidden staging folders of `dest` (``.NAME.XXXXXXXX.tmp`` beside it) that a crashed import
+    or export left, once nothing has been written in them for `older_than` seconds; return their names.
+
+    Only folders named for `dest` are touched, never through a link; best effort (errors are ignored).
+    """
+    dest = Path(dest)
+    try:
+        entries = [p for p in dest.parent.iterdir() if temporary_target(p.name) == dest.name]
+    except OSError:
+        return []
+    removed = []
+    now = time.time()
+    for folder in entries:
+        try:
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            # An import adds files to images/, which changes that folder's time, not its parent's.
+            times = [q.lstat().st_mtime for q in (folder, folder / IMAGES_DIR) if q.is_dir() and not q.is_symlink()]
+        except OSError:
+            continue
+        if now - max(times) > older_than:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
+
+
+def remove_stale_temporaries_of(gallery: Path, names: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Delete what crashes left in and beside a gallery folder: stale temporaries of its index, of its
+    PNGs (names a gallery writes, see `written_file`) and of its embedding cache, and stale staging
+    folders; return their paths relative to the gallery folder.
+
+    `names` are further PNG names (in images/) to count as the gallery's. Best effort; never follows links.
+    """
+    gallery = Path(gallery)
+    removed = remove_stale_temporaries(gallery, {INDEX_NAME})
+    removed += [f"{IMAGES_DIR}/{n}" for n in remove_stale_temporaries(
+        gallery / IMAGES_DIR, lambda t: t in names or written_file(f"{IMAGES_DIR}/{t}"))]
+    removed += [f"{CACHE_DIR}/{n}" for n in remove_stale_temporaries(
+        gallery / CACHE_DIR, lambda t: t.endswith(".npz"))]  # the embedding cache (cache.py)
+    return removed + [f"../{n}" for n in remove_stale_staging(gallery)]
 
 
 def safe_relative(file: str, label: str) -> PurePosixPath:
@@ -168,6 +222,9 @@ def parse_index(text: str | bytes, label: str) -> tuple[str, list[tuple[str, lis
     except (ValueError, UnicodeDecodeError) as exc:
         raise GalleryError(f"{label} is not valid JSON ({exc}); the gallery index is damaged. "
                            f"Nothing was changed; restore it from a copy or export.") from exc
+    except RecursionError:  # e.g. [[[[...]]]] 100,000 deep: no index nests more than a few levels
+        raise GalleryError(f"{label} nests too deeply to be a gallery index; the gallery index is damaged. "
+                           f"Nothing was changed; restore it from a copy or export.") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GalleryError(f"{label} is not a Glyphs gallery index (no \"format\": \"{FORMAT}\")")
     version = data.get("format_version")

@@ -6,7 +6,6 @@ the archive's folder (zip slip: ``../x``, ``/etc/x``, ``C:\\x``) makes the whole
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import stat
@@ -20,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from ..glyph import (GLYPH_SIZE, IMAGE_SUFFIXES, STROKE_SUFFIX, Glyph, GlyphError, glyph_from_image,
-                     glyph_from_omniglot_png, render_strokes)
+                     glyph_from_omniglot_png, open_image, render_strokes)
+from ..glyph import decode
 from .files import INDEX_NAME, GalleryError
 
 # Zip-bomb guards: no glyph image is anywhere near these sizes.
@@ -151,21 +151,20 @@ def _is_omniglot_like(img: Image.Image) -> bool:
 
 
 def glyph_from_bytes(data: bytes, label: str) -> Glyph:
-    """Return the glyph of an encoded image (any format PIL reads), or raise GlyphError naming `label`.
+    """Return the glyph of an encoded image (PNG, JPEG, BMP, GIF, WebP, TIFF), or raise GlyphError naming `label`.
 
     Omniglot-style images (105x105, black on white, two levels) are taken exactly as they are; anything
     else goes through `glyph_from_image`, which brings its framing and stroke width into Omniglot's range.
     """
+    img = open_image(data, label, reduce_to=decode.WORKING_SIDE)
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            if _is_omniglot_like(img):
-                return glyph_from_omniglot_png(img)
-            return glyph_from_image(img)
+        if _is_omniglot_like(img):
+            return glyph_from_omniglot_png(img)
+        return glyph_from_image(img)
     except GlyphError as exc:
         raise GlyphError(f"{label}: {exc}") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise GlyphError(f"{label}: cannot read an image from it ({exc})") from exc
+    except (OSError, ValueError) as exc:
+        raise GlyphError(f"{label}: cannot decode the image ({exc})") from exc
 
 
 def read_glyph(path: str | os.PathLike) -> Glyph:
@@ -179,7 +178,11 @@ def read_glyph(path: str | os.PathLike) -> Glyph:
     path = Path(path)
     try:
         if path.suffix.lower() == STROKE_SUFFIX:
-            return render_strokes(load_omniglot_strokes(path))
+            strokes = load_omniglot_strokes(path)
+            try:
+                return render_strokes(strokes)
+            except GlyphError as exc:
+                raise GlyphError(f"{path}: {exc}") from exc
         return glyph_from_bytes(path.read_bytes(), str(path))
     except OSError as exc:
         raise GlyphError(f"{path}: cannot read it ({exc.strerror or exc})") from exc

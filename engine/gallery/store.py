@@ -7,7 +7,8 @@ Layout::
       images/alpha-1.png    one 105x105 PNG per reference, ink black on white (Omniglot's look)
       .embeddings/          cached reference embeddings, one file per model (see engine.gallery.cache)
 
-The index is the only truth: a PNG it does not name is an orphan (harmless; swept by the next edit), and
+The index is the only truth: a PNG it does not name is an orphan (harmless; swept by the next edit when
+it has a name the gallery writes, ``images/<slug>-<k>.png``; nothing is deleted through a link), and
 file names never change after a rename (``images/alpha-1.png`` may belong to "beta"). Every reference
 carries the digest of its pixels, which keys the embedding cache, so renames, merges and undo never cost
 a recomputation.
@@ -29,10 +30,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..atomic import write_bytes_atomic, write_text_atomic, write_with_atomic
+from ..atomic import remove_stale_temporaries, write_bytes_atomic, write_text_atomic, write_with_atomic
 from ..glyph import Glyph
 from .files import (IMAGES_DIR, INDEX_NAME, GalleryError, as_pixels, check_name, decode_png, encode_png, index_json,
-                    parse_index, pixels_digest, slug, staging_dir)
+                    parse_index, pixels_digest, remove_stale_temporaries_of, slug, staging_dir, written_file)
 
 
 @dataclass
@@ -140,7 +141,8 @@ class Gallery:
         Raises GalleryError naming the file when the index is missing, damaged or hostile, or names a
         reference file that is missing (or is not a file), unless `drop_missing`: then such references
         (and characters left without any) are left out in memory and listed in `import_skipped`.
-        Nothing on disk is changed.
+        Nothing the gallery holds is changed; stale temporaries that a crash left in or beside the folder
+        (`files.remove_stale_temporaries_of`) are removed once it has opened.
         """
         path = Path(path)
         index = path / INDEX_NAME
@@ -168,6 +170,7 @@ class Gallery:
                 characters.append(Character(cname, kept))
         gallery = cls(path, name or path.name, characters)
         gallery.import_skipped = dropped
+        remove_stale_temporaries_of(path, {PurePosixPath(r.file).name for c in characters for r in c.references})
         return gallery
 
     # -- reading
@@ -397,21 +400,31 @@ class Gallery:
             kept = {r.file for c in characters for r in c.references}
             dropped = {r.file for c in self.characters for r in c.references} - kept
             for file in dropped:
-                (self.path / file).unlink(missing_ok=True)
+                if self._may_delete(file):
+                    (self.path / file).unlink(missing_ok=True)
         self.characters = characters
         self.revision += 1
 
     def _write_index(self, characters: Sequence[Character]) -> None:
         write_text_atomic(self.path / INDEX_NAME, index_json(self.name, characters))
 
+    def _may_delete(self, file: str) -> bool:
+        """Return True when `file` (index path) is one the gallery wrote: images/<slug>-<k>.png, a plain file,
+        not reached through a link (an images/ that links elsewhere holds someone's files: never delete there)."""
+        path = self.path / file
+        return (written_file(file) and not (self.path / IMAGES_DIR).is_symlink() and not path.is_symlink()
+                and path.is_file())
+
     def collect_garbage(self) -> list[str]:
-        """Delete orphans in images/ (PNGs no index entry names, leftover temporary files); return their names.
+        """Delete orphans in images/ (PNGs of the gallery's own naming that no index names, and stale
+        temporary files); return their names.
 
         Runs before the first edit after opening; safe at any time since the index names only kept files.
+        Files of other names, links, and anything in an images/ that is itself a link are never deleted.
         """
         self._swept = True
         folder = self.path / IMAGES_DIR if self.path is not None else None
-        if folder is None or not folder.is_dir():
+        if folder is None or folder.is_symlink() or not folder.is_dir():
             return []
         files = {r.file for c in self.characters for r in c.references}
         # Also keep what the index on disk names, in case another program (the app and the command line
@@ -424,12 +437,11 @@ class Gallery:
         named = {PurePosixPath(f).name for f in files if PurePosixPath(f).parent == PurePosixPath(IMAGES_DIR)}
         removed = []
         for p in folder.iterdir():
-            orphan_png = p.suffix.lower() == ".png" and p.name not in named
-            leftover = p.name.startswith(".") and p.name.endswith(".tmp")
-            if p.is_file() and (orphan_png or leftover):
+            if p.name not in named and self._may_delete(f"{IMAGES_DIR}/{p.name}"):
                 p.unlink(missing_ok=True)
                 removed.append(p.name)
-        return removed
+        return removed + remove_stale_temporaries(
+            folder, lambda target: target in named or written_file(f"{IMAGES_DIR}/{target}"))
 
     def detached_copy(self) -> Gallery:
         """Return an in-memory copy (pixels loaded) that can be edited without touching the folder."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, remove_stale_temporaries
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -37,6 +37,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise CheckpointError(f"No checkpoint at {path}")
+    remove_stale_run_temporaries(path.parent)
     try:
         raw = torch.load(path, map_location=map_location, weights_only=True)
         state = {k: (json.loads(v) if k in ("config", "history", "extra") else v) for k, v in raw.items()}
@@ -46,3 +47,18 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if missing:
         raise CheckpointError(f"{path} lacks {sorted(missing)}: not a Glyphs training checkpoint.")
     return state
+
+
+def _run_file(name: str) -> bool:
+    # What a run folder's writers replace atomically: the checkpoint, weights and their model cards.
+    return name == CHECKPOINT_NAME or name.endswith((".safetensors", ".json"))
+
+
+def remove_stale_run_temporaries(run_dir: str | os.PathLike) -> list[str]:
+    """Delete the temporaries that crashed writes of a run's checkpoint, weights or cards left in `run_dir`
+    (``.checkpoint.pt.XXXXXXXX.tmp``, ``.last.safetensors.XXXXXXXX.tmp``...), once stale; return their names.
+
+    Called when a run is resumed (`load_checkpoint`); a temporary another process may still be writing is
+    left alone (see `engine.atomic.STALE_AFTER_S`).
+    """
+    return remove_stale_temporaries(Path(run_dir), _run_file)
