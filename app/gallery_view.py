@@ -125,12 +125,12 @@ class GalleryView(QWidget):
             item.setSelected(ch.name in selected)
         self.grid.viewport().update()
 
-    def set_recent(self, paths: list[Path], current: Path | None) -> None:
-        """Fill the switcher with recent gallery folders, `current` selected."""
+    def set_recent(self, galleries: list[tuple[Path, str]], current: Path | None) -> None:
+        """Fill the switcher with recent galleries (folder, shown name), `current` selected."""
         self.switcher.blockSignals(True)
         self.switcher.clear()
-        for path in paths:
-            self.switcher.addItem(path.name, str(path))
+        for path, name in galleries:
+            self.switcher.addItem(name, str(path))
             self.switcher.setItemData(self.switcher.count() - 1, str(path), Qt.ItemDataRole.ToolTipRole)
         index = self.switcher.findData(str(current)) if current else -1
         self.switcher.setCurrentIndex(index)

@@ -1,16 +1,20 @@
 """The Recognise tab: canvas, model input preview, ranking, enrol buttons and the gallery, side by side.
 
-Flow: every change of the drawing gets a new id; shortly after the last change (debounced) the strokes go
-to the session, which renders and ranks them in a worker; a result is shown only if its id is still the
-current drawing's, so a slow result never overwrites a newer one. Enrolling uses the exact glyph that was
-ranked, and any gallery change re-ranks the drawing on screen, so a new character is recognisable at once.
+Flow: every change of the drawing gets a new id; at once (pen-up, undo, redo) the strokes go to the session,
+which renders and ranks them in a worker, keeping only the newest request while one is queued; a result is
+shown only if its id is still the current drawing's, so a slow result never overwrites a newer one. Enrolling
+uses the exact glyph that was ranked and then clears the canvas for the next character (Undo brings the drawing
+back); any gallery change re-ranks the drawing on screen, so a new character is recognisable at once.
+
+Nothing here changes the canvas's size while a person draws: the middle column's width does not follow its
+texts (a long character name in a button or a result is elided instead).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (QHBoxLayout, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
@@ -22,8 +26,6 @@ from .icons import icon
 from .references_dialog import ReferencesDialog
 from .results_view import ResultsView
 from .session import EngineSession, RankOutcome, describe_error
-
-DEBOUNCE_MS = 120
 
 
 class RecogniseTab(QWidget):
@@ -38,10 +40,6 @@ class RecogniseTab(QWidget):
         self.outcome: RankOutcome | None = None
         self._image_glyph = None
         self._references: ReferencesDialog | None = None
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(DEBOUNCE_MS)
-        self._debounce.timeout.connect(self.request_rank)
         self._build()
         self._connect()
         self.update_buttons()
@@ -109,17 +107,15 @@ class RecogniseTab(QWidget):
         if not self.canvas.has_image():
             self._image_glyph = None
         if self.canvas.is_empty():
-            self._debounce.stop()
             self.outcome = RankOutcome(self.drawing_id, "empty-canvas")
             self.preview.set_pixels(None)
             self.results.show_outcome(self.outcome)
             self.update_buttons()
             return
-        self._debounce.start()
+        self.request_rank()
 
     def request_rank(self) -> None:
         """Rank what is on the canvas now (strokes, or the opened image's glyph)."""
-        self._debounce.stop()
         if self.canvas.is_empty():
             return
         source = self._image_glyph if self.canvas.has_image() else self.canvas.strokes()
@@ -213,13 +209,19 @@ class RecogniseTab(QWidget):
             self.message.emit("error", f"There is already a character called “{name}”. Use “Add as another "
                                        "example” to add to it, or pick another name.")
             return
-        self.session.add_character(name, glyph)
+        self._clear_when_enrolled(self.session.add_character(name, glyph))
 
     def enrol_example(self) -> None:
         """Add the current drawing as another example of the top result."""
         glyph, top = self.current_glyph(), self.top_match()
         if glyph is not None and top is not None:
-            self.session.add_reference(top, glyph)
+            self._clear_when_enrolled(self.session.add_reference(top, glyph))
+
+    def _clear_when_enrolled(self, task) -> None:
+        # Cleared once it is in the gallery (a failed enrolment keeps the drawing), and only if the person has
+        # not started the next drawing meanwhile. Undo on the canvas brings the drawing back.
+        drawing = self.drawing_id
+        task.succeeded.connect(lambda _result: self.canvas.clear() if self.drawing_id == drawing else None)
 
     # ------------------------------------------------------------------ references
 

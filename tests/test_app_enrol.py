@@ -69,7 +69,9 @@ def test_new_character_ranks_first_right_after_enrolment(empty_gallery_window, q
     _answer(monkeypatch, second)
     tab.add_new.click()
     wait_gallery(qtbot, window, 2)
-    # The drawing on screen is re-ranked against the new gallery: it now matches itself.
+    # Enrolling clears the canvas for the next character; the same drawing again now matches itself.
+    assert tab.canvas.is_empty() and tab.results.is_showing_hint()
+    draw(qtbot, tab.canvas, drawings[second][0])
     outcome = wait_ranked(qtbot, window)
     assert outcome.matches[0].name == second and outcome.matches[0].score > 0.5
 
@@ -96,6 +98,8 @@ def test_duplicate_name_is_refused_with_a_message(empty_gallery_window, qtbot, m
     window, drawings = empty_gallery_window, sample_drawings()
     name = next(iter(drawings))
     _enrol_all(window, qtbot, monkeypatch, {name: drawings[name]})
+    draw(qtbot, window.recognise.canvas, drawings[name][1])
+    wait_ranked(qtbot, window)
     _answer(monkeypatch, name)
     window.recognise.add_new.click()
     assert "already a character" in window.message_bar.text()
