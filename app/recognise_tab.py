@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (QHBoxLayout, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtGui import QIcon, QImage, QResizeEvent
+from PySide6.QtWidgets import (QHBoxLayout, QPushButton, QSizePolicy, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from . import dialogs
 from .canvas import DrawingCanvas
@@ -26,6 +26,36 @@ from .icons import icon
 from .references_dialog import ReferencesDialog
 from .results_view import ResultsView
 from .session import EngineSession, RankOutcome, describe_error
+
+
+MIDDLE_MIN_WIDTH = 260  # the ranking column's minimum: fixed, so that no text in it can take width from the canvas
+
+
+class ElidedButton(QPushButton):
+    """A push button whose text is elided to the width it is given instead of widening its column."""
+
+    def __init__(self, icon_: QIcon, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(icon_, text, parent)
+        self._full = text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def full_text(self) -> str:
+        """Return the whole text (what `text()` shows may be elided)."""
+        return self._full
+
+    def set_full_text(self, text: str) -> None:
+        """Show `text`, elided in the middle if the button is too narrow (whole in the tooltip)."""
+        self._full = text
+        self._elide()
+
+    def _elide(self) -> None:
+        room = self.width() - self.iconSize().width() - 28  # icon, its gap and the button's frame
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(room, 40))
+        super().setText(shown)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide()
 
 
 class RecogniseTab(QWidget):
@@ -53,9 +83,9 @@ class RecogniseTab(QWidget):
         self.canvas_tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.preview = GlyphPreview()
         self.results = ResultsView()
-        self.add_new = QPushButton(icon("add-character"), "Add as new character…")
+        self.add_new = ElidedButton(icon("add-character"), "Add as new character…")
         self.add_new.setToolTip("Enrol this drawing as a new character of the gallery")
-        self.add_example = QPushButton(icon("add-example"), "Add as another example")
+        self.add_example = ElidedButton(icon("add-example"), "Add as another example")
         self.add_example.setToolTip("Add this drawing as another example of the top result")
         self.gallery_view = GalleryView()
 
@@ -65,6 +95,7 @@ class RecogniseTab(QWidget):
         left.addWidget(self.canvas, 1)
 
         middle = QWidget()
+        middle.setMinimumWidth(MIDDLE_MIN_WIDTH)
         mid = QVBoxLayout(middle)
         mid.addWidget(self.results, 1)
         # The model's input sits by the enrol buttons: it is exactly what they add to the gallery.
@@ -193,8 +224,9 @@ class RecogniseTab(QWidget):
         top = self.top_match()
         self.add_new.setEnabled(has_gallery and glyph is not None)
         self.add_example.setEnabled(has_gallery and top is not None)
-        short = top if top is None or len(top) <= 18 else top[:17] + "…"
-        self.add_example.setText(f"Add as another example of “{short}”" if top else "Add as another example")
+        self.add_example.set_full_text(f"Add to “{top}”" if top else "Add as another example")
+        self.add_example.setToolTip(f"Add this drawing as another example of “{top}”, the top result" if top
+                                    else "Add this drawing as another example of the top result")
 
     def enrol_new(self) -> None:
         """Ask a name (the next free one suggested) and enrol the current drawing as a new character."""
