@@ -7,8 +7,10 @@ Engine modules are imported inside the tasks: importing torch takes seconds and 
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+from contextlib import contextmanager
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,10 @@ from .workers import Task, TaskContext, TaskRunner
 
 AREA = 105.0  # the canvas stores strokes in glyph units: a square of side 105, like Omniglot's stroke files
 TOP_K = 5
+# Torch threads for ranking one drawing. One forward pass of a small network gains little from more, and on a
+# small or busy machine more threads than free cores wait on each other (measured on 2 shared cores: 35 ms with
+# one thread, 200-700 ms with two) and take the core the UI needs while the person draws.
+RANK_THREADS = max(1, min(4, (os.cpu_count() or 2) // 4))
 
 
 # ------------------------------------------------------------------------------------------------ snapshots
@@ -178,6 +184,22 @@ def describe_error(exc: BaseException) -> str:
     """Return an exception as one readable sentence (its message, or its type when it has none)."""
     text = str(exc).strip()
     return text if text else type(exc).__name__
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with `n` torch intra-op threads on this thread, then restore the previous number.
+
+    With OpenMP (PyTorch's CPU builds) the setting belongs to the calling thread, so a worker ranking with one
+    thread leaves the threads of training, running beside it, as they were."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------- session
@@ -543,7 +565,10 @@ class EngineSession(QObject):
             return request if request is not None else (-1, None)
 
     def _rank_job(self, ctx: TaskContext) -> RankOutcome:
-        request_id, source = self._take_rank_request()
+        with torch_threads(RANK_THREADS):
+            return self._rank(*self._take_rank_request())
+
+    def _rank(self, request_id: int, source: Any) -> RankOutcome:
         glyph = self._glyph_of(source)
         if glyph is None or glyph.no_ink:
             return RankOutcome(request_id, "empty-canvas", glyph)
