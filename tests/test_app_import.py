@@ -243,3 +243,19 @@ def test_grid_labels_show_whole_names(make_window, qtbot, tmp_path):
             item = view.grid.item(i)
             room = view.grid.visualItemRect(item).width()
             assert room >= metrics.horizontalAdvance(item.text()) + 8, f"{item.text()!r} gets {room} px"
+
+
+def test_adding_images_is_one_undoable_step(make_window, qtbot, tmp_path):
+    folder, names = _alphabet_folder(tmp_path / "imgs")
+    window = make_window()
+    window.session.create_gallery("Mine")
+    wait_gallery(qtbot, window, 0)
+    _drop(window.recognise.gallery_view.grid.viewport(), sorted(folder.iterdir()))
+    wait_gallery(qtbot, window, len(names))
+    assert window.act_undo.text() == f"&Undo Add {len(names)} images"
+    window.act_undo.trigger()
+    wait_gallery(qtbot, window, 0)
+    assert window.recognise.gallery_view.grid.count() == 0
+    window.act_redo.trigger()
+    snapshot = wait_gallery(qtbot, window, len(names))
+    assert sorted(snapshot.names()) == sorted(names)

@@ -204,3 +204,13 @@ def test_esc_clears_the_canvas_wherever_the_focus_is_in_the_tab(make_window, app
         QTest.keyClick(widget, Qt.Key.Key_Escape)
         assert tab.canvas.is_empty(), f"Esc with the focus on {type(widget).__name__} left the drawing"
     assert "Esc" in window.act_clear.toolTip()
+
+
+def test_ranking_starts_at_pen_up(make_window, app_env, qtbot):
+    """No debounce between lifting the pen and the ranking: its work is queued before the event loop runs again."""
+    window, drawings = _window_with_gallery(make_window, app_env, qtbot)
+    tab = window.recognise
+    stroke = next(iter(drawings.values()))[1][0]
+    draw(qtbot, tab.canvas, [stroke])  # draw() sends press, moves and release without running the event loop
+    assert any(t.title == "Recognising" for t in window.runner.active_tasks())
+    assert wait_ranked(qtbot, window).request_id == tab.drawing_id
