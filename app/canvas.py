@@ -153,7 +153,9 @@ class DrawingCanvas(QWidget):
     def _extend(self, pos: QPointF, pressure: float | None) -> None:
         if self._current is None:
             return
+        # Kept inside the square: what is shown as drawn is what the model sees, and no ink leaves the frame.
         p = self.widget_to_area(pos)
+        p = QPointF(min(max(p.x(), 0.0), AREA), min(max(p.y(), 0.0), AREA))
         if self._current.points and (self._current.points[-1] - p).manhattanLength() < 0.05:
             return  # repeated samples add nothing but cost
         self._current.points.append(p)
@@ -222,10 +224,13 @@ class DrawingCanvas(QWidget):
         if self._image is not None:
             self._paint_image(painter, sq)
         ink = pal.color(QPalette.ColorRole.Text)
+        painter.save()
+        painter.setClipRect(sq)  # the round pen's half width at the edge stays inside the frame too
         for stroke in self._strokes:
             self._paint_stroke(painter, stroke, ink)
         if self._current is not None:
             self._paint_stroke(painter, self._current, pal.color(QPalette.ColorRole.Highlight))
+        painter.restore()
         if self.is_empty() and self._current is None:
             painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(sq, Qt.AlignmentFlag.AlignCenter, "Draw a character here\nor drop an image")

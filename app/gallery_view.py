@@ -16,6 +16,7 @@ from .layouts import narrow_combo
 from .session import GallerySnapshot
 
 THUMB = 56
+CELL_MIN, CELL_MAX = THUMB + 34, 124  # a grid cell's width: as wide as the longest name needs, within these
 
 
 class _DropList(QListWidget):
@@ -116,8 +117,12 @@ class GalleryView(QWidget):
         self.grid.placeholder = ("This gallery is empty.\nDraw a character and press “Add as new character”, "
                                  "or drop images, a folder or a zip here.")
         ratio = self.devicePixelRatioF()
+        cell = self._cell_size([ch.name for ch in snapshot.characters])
+        self.grid.setGridSize(cell)
         for ch in snapshot.characters:
             item = QListWidgetItem(ch.name)
+            item.setSizeHint(cell)  # the text gets the cell's width (by default it wraps to the icon's)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             if ch.references:
                 item.setIcon(QIcon(glyph_pixmap(ch.references[0], self.palette(), THUMB, ratio)))
             item.setToolTip(f"{ch.name} — {len(ch.references)} example(s). Double-click to see them.")
@@ -125,12 +130,19 @@ class GalleryView(QWidget):
             item.setSelected(ch.name in selected)
         self.grid.viewport().update()
 
-    def set_recent(self, paths: list[Path], current: Path | None) -> None:
-        """Fill the switcher with recent gallery folders, `current` selected."""
+    def _cell_size(self, names: list[str]) -> QSize:
+        """Return a grid cell wide enough for the longest name (up to CELL_MAX; longer ones are elided)."""
+        metrics = self.grid.fontMetrics()
+        widest = max((metrics.horizontalAdvance(n) for n in names), default=0) + 14
+        width = min(max(widest, CELL_MIN), CELL_MAX)
+        return QSize(width, THUMB + 2 * metrics.lineSpacing() + 12)
+
+    def set_recent(self, galleries: list[tuple[Path, str]], current: Path | None) -> None:
+        """Fill the switcher with recent galleries (folder, shown name), `current` selected."""
         self.switcher.blockSignals(True)
         self.switcher.clear()
-        for path in paths:
-            self.switcher.addItem(path.name, str(path))
+        for path, name in galleries:
+            self.switcher.addItem(name, str(path))
             self.switcher.setItemData(self.switcher.count() - 1, str(path), Qt.ItemDataRole.ToolTipRole)
         index = self.switcher.findData(str(current)) if current else -1
         self.switcher.setCurrentIndex(index)

@@ -13,21 +13,21 @@ import sys
 import zipfile
 from pathlib import Path
 
-import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUndoGroup, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from engine.glyph import IMAGE_SUFFIXES, STROKE_SUFFIX
 
 from . import dialogs
-from .gallery_commands import DeleteCharacter, RenameCharacter
+from .gallery_history import characters_text
 from .icons import app_icon, icon
 from .message_bar import MessageBar
 from .recognise_tab import RecogniseTab
 from .session import EngineSession, GallerySnapshot, ModelInfo
 from .settings import AppSettings
 from .status import StatusBar
+from .undo_actions import CANVAS, GALLERY, UndoActions, shortcut_text
 from .welcome import WelcomeDialog
 from .workers import Task, TaskRunner
 
@@ -52,8 +52,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or AppSettings()
         self.runner = TaskRunner(self)
         self.session = EngineSession(self.runner, self)
-        self.gallery_undo = QUndoStack(self)
         self.welcome: WelcomeDialog | None = None
+        self._gallery_names: dict[Path, str] = {}  # gallery folder -> the name it shows
         self._closing = False
         self._optional_tabs = optional_tabs
         self.setWindowTitle("Glyphs")
@@ -82,10 +82,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.status = StatusBar()
         self.setStatusBar(self.status)
-        self.undo_group = QUndoGroup(self)
-        self.undo_group.addStack(self.recognise.canvas.undo_stack)
-        self.undo_group.addStack(self.gallery_undo)
-        self.undo_group.setActiveStack(self.recognise.canvas.undo_stack)
+        self.undo_actions = UndoActions(self.recognise.canvas.undo_stack, self.session, self)
 
     def _add_optional_tabs(self) -> None:
         # The Train and Evaluate tabs import torch and pyqtgraph at module level, which takes seconds: they
@@ -189,14 +186,11 @@ class MainWindow(QMainWindow):
                                 "Use another weights file (.safetensors) for recognition")
         self.act_shipped_model = A("Use the &Shipped Model", lambda: self.use_model(None))
         self.act_quit = A("&Quit", self.close, Key.Quit)
-        self.act_undo = self.undo_group.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcuts(QKeySequence.keyBindings(Key.Undo))
-        self.act_undo.setIcon(icon("undo"))
-        self.act_redo = self.undo_group.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts(QKeySequence.keyBindings(Key.Redo))
-        self.act_redo.setIcon(icon("redo"))
-        self.act_clear = A("&Clear Canvas", self.recognise.canvas.clear, [Qt.Key.Key_Escape, Qt.Key.Key_Delete],
-                           "clear", "Clear the drawing (Esc)")
+        self.act_undo, self.act_redo = self.undo_actions.undo, self.undo_actions.redo
+        self.act_clear = A("&Clear Canvas", self.clear_canvas, Qt.Key.Key_Escape, "clear", "Clear the drawing (Esc)")
+        self.act_clear.setIconText("Clear")
+        self.act_open_image.setIconText("Open")
+        self.act_open_image.setToolTip("Recognise a character from an image file (Open Image…)")
         self.act_new_gallery = A("&New Gallery…", self.new_gallery, Key.New, "new-gallery", "Create an empty gallery")
         self.act_open_gallery = A("&Open Gallery…", self.open_gallery_dialog, "Ctrl+Shift+O", "open-gallery",
                                   "Open a gallery folder")
@@ -217,12 +211,16 @@ class MainWindow(QMainWindow):
         self._scope_shortcuts()
 
     def _scope_shortcuts(self) -> None:
-        # Esc/Delete clear the canvas when the drawing side has focus, Delete removes a character when the
-        # gallery has focus: scoping both avoids an ambiguous shortcut.
+        # Esc clears the canvas wherever the focus is in the Recognise tab (a button, the gallery, the results);
+        # Delete clears it too from the drawing side, and removes a character when the gallery has focus:
+        # scoping both avoids an ambiguous shortcut.
         within = Qt.ShortcutContext.WidgetWithChildrenShortcut
         self.act_clear.setShortcutContext(within)
-        self.recognise.left.addAction(self.act_clear)
-        self.recognise.results.addAction(self.act_clear)
+        self.recognise.addAction(self.act_clear)
+        clear_by_delete = self._action("Clear Canvas", self.clear_canvas, Qt.Key.Key_Delete)
+        clear_by_delete.setShortcutContext(within)
+        self.recognise.left.addAction(clear_by_delete)
+        self.recognise.results.addAction(clear_by_delete)
         for act in (self.act_delete, self.act_rename):
             act.setShortcutContext(within)
             self.recognise.gallery_view.addAction(act)
@@ -273,8 +271,6 @@ class MainWindow(QMainWindow):
         view.files_dropped.connect(self.drop_on_gallery)
         view.switch_requested.connect(self.open_gallery)
         view.selection_changed.connect(self._update_actions)
-        for stack in (self.recognise.canvas.undo_stack, self.gallery_undo):
-            stack.indexChanged.connect(lambda _i, st=stack: self._activate_stack(st))
         self.recognise.canvas.installEventFilter(self)
         view.grid.installEventFilter(self)
         self.runner.task_started.connect(self._track_task)
@@ -332,18 +328,13 @@ class MainWindow(QMainWindow):
         if worker is not None and hasattr(worker, "running_threads") and hasattr(worker, "stop_threads"):
             worker.stop_threads(worker.running_threads(), 30.0)
 
-    def _activate_stack(self, stack: QUndoStack) -> None:
-        # Stacks emit indexChanged while being destroyed at shutdown: ignore that.
-        if not self._closing and shiboken6.isValid(stack) and shiboken6.isValid(self.undo_group):
-            self.undo_group.setActiveStack(stack)
-
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         # Ctrl+Z follows the area last worked in: the canvas's strokes or the gallery's edits.
         if not self._closing and event.type() in (QEvent.Type.FocusIn, QEvent.Type.MouseButtonPress):
             if watched is self.recognise.canvas:
-                self.undo_group.setActiveStack(self.recognise.canvas.undo_stack)
+                self.undo_actions.set_target(CANVAS)
             elif watched is self.recognise.gallery_view.grid:
-                self.undo_group.setActiveStack(self.gallery_undo)
+                self.undo_actions.set_target(GALLERY)
         return super().eventFilter(watched, event)
 
     # ------------------------------------------------------------------ messages, status, tasks
@@ -354,8 +345,8 @@ class MainWindow(QMainWindow):
             self.message_bar.show_message(level, text)
 
     def _track_task(self, task: Task) -> None:
-        # Ranking is too quick and frequent to show; everything else shows its progress.
-        if task.title != "Recognising":
+        # Ranking and name look-ups are too quick to show; everything else shows its progress.
+        if task.title not in ("Recognising", "Reading gallery names"):
             self.status.track(task, cancellable=not task.serial or task.title.startswith(("Embedding", "Import")))
 
     def _on_model_loading(self, text: str) -> None:
@@ -383,16 +374,29 @@ class MainWindow(QMainWindow):
         if snapshot is not None and self.settings.last_gallery != snapshot.path:
             self.settings.last_gallery = snapshot.path
             self._refresh_recent()
+        elif snapshot is not None and self._gallery_names.get(snapshot.path) != snapshot.name:
+            self._show_recent([p for p in self.settings.recent_galleries() if p.is_dir()], {})
         self.setWindowTitle(f"{snapshot.name} — Glyphs" if snapshot else "Glyphs")
         self._update_actions()
 
     def _refresh_recent(self) -> None:
+        """List the recent galleries under the names they show (read from their indexes in a task)."""
         recent = [p for p in self.settings.recent_galleries() if p.is_dir()]
-        current = self.session.snapshot.path if self.session.snapshot else self.settings.last_gallery
-        self.recognise.gallery_view.set_recent(recent, current)
+        self._show_recent(recent, {})
+        task = self.session.gallery_names(recent)
+        task.succeeded.connect(lambda names: self._show_recent(recent, names))
+
+    def _show_recent(self, recent: list[Path], names: dict[Path, str]) -> None:
+        self._gallery_names.update(names)
+        snapshot = self.session.snapshot
+        if snapshot is not None:
+            self._gallery_names[snapshot.path] = snapshot.name
+        labelled = [(path, self._gallery_names.get(path, path.name)) for path in recent]
+        current = snapshot.path if snapshot else self.settings.last_gallery
+        self.recognise.gallery_view.set_recent(labelled, current)
         self.recent_menu.clear()
-        for path in recent:
-            self.recent_menu.addAction(path.name, lambda p=path: self.open_gallery(p)).setToolTip(str(path))
+        for path, name in labelled:
+            self.recent_menu.addAction(name, lambda p=path: self.open_gallery(p)).setToolTip(str(path))
         self.recent_menu.setEnabled(bool(recent))
 
     def _update_actions(self) -> None:
@@ -480,13 +484,13 @@ class MainWindow(QMainWindow):
 
     def import_gallery(self, source: str | Path) -> Task:
         """Import a folder or zip as a new gallery and switch to it."""
-        task = self.session.import_gallery(source)
+        task = self.session.import_gallery(source, known=self.settings.recent_galleries())
         task.cancelled.connect(lambda: self.show_message("info", "Import cancelled; nothing was changed."))
         return task
 
     def try_alphabet(self, alphabet: str) -> Task:
         """Make a gallery of an Omniglot evaluation alphabet and switch to it."""
-        return self.session.import_omniglot(alphabet)
+        return self.session.import_omniglot(alphabet, known=self.settings.recent_galleries())
 
     def add_images_dialog(self) -> None:
         """Ask for image files and add them to the current gallery."""
@@ -532,21 +536,17 @@ class MainWindow(QMainWindow):
             return
         new = dialogs.ask_text(self, "Rename character", f"New name for “{names[0]}”:", names[0])
         if new and new != names[0]:
-            self.gallery_undo.push(RenameCharacter(self.session, names[0], new))
+            self.session.rename(names[0], new)
 
     def delete_selected(self) -> None:
         """Delete the selected characters (undoable with Edit > Undo)."""
         names = self.recognise.gallery_view.selected_names()
         if not names:
             return
-        self.gallery_undo.beginMacro(f"Delete {len(names)} characters" if len(names) > 1 else f"Delete “{names[0]}”")
-        for name in names:
-            self.gallery_undo.push(DeleteCharacter(self.session, name))
-        self.gallery_undo.endMacro()
-        self.undo_group.setActiveStack(self.gallery_undo)
-        undo_key = QKeySequence(QKeySequence.StandardKey.Undo).toString(QKeySequence.SequenceFormat.NativeText)
-        what = f"“{names[0]}”" if len(names) == 1 else f"{len(names)} characters"
-        self.message_bar.info(f"Deleted {what}. Undo with Edit > Undo ({undo_key}).", "Undo", self.gallery_undo.undo)
+        task = self.session.delete(names)
+        task.succeeded.connect(lambda _result: self.message_bar.info(
+            f"Deleted {characters_text(names)}. Undo with Edit > Undo ({shortcut_text(QKeySequence.StandardKey.Undo)}).",
+            "Undo", self.session.undo))
 
     def merge_selected(self) -> None:
         """Merge the selected characters into one of them (asks which)."""
@@ -558,6 +558,11 @@ class MainWindow(QMainWindow):
             self.session.merge(names, into)
 
     # ------------------------------------------------------------------ images, about
+
+    def clear_canvas(self) -> None:
+        """Clear the drawing (Esc); Undo then brings it back."""
+        self.recognise.canvas.clear()
+        self.undo_actions.set_target(CANVAS)
 
     def open_image_dialog(self) -> None:
         """Ask for an image file and recognise it."""

@@ -2,19 +2,23 @@
 
 Errors stay until closed (or replaced); information fades after a while. An optional button offers the
 obvious next step (e.g. "Open model…", "Undo").
+
+The bar keeps its place and height when empty, so a message coming or going never moves what is below it (a
+person drawing on the canvas); a message longer than its two lines is elided, whole in the tooltip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetrics, QPalette, QResizeEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QWidget
 
 from .icons import icon
 
 INFO_TIMEOUT_MS = 8000
+LINES = 2  # lines of text the bar always has room for
 
 
 class MessageBar(QFrame):
@@ -26,9 +30,11 @@ class MessageBar(QFrame):
         super().__init__(parent)
         self.setObjectName("messageBar")
         self.level = ""
+        self._text = ""
         self._restyling = False
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.action = QPushButton()
         self.action.hide()
@@ -38,7 +44,7 @@ class MessageBar(QFrame):
         self.close_button.setAutoRaise(True)
         self.close_button.clicked.connect(self.dismiss)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
+        layout.setContentsMargins(10, 2, 4, 2)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.action)
         layout.addWidget(self.close_button)
@@ -47,22 +53,36 @@ class MessageBar(QFrame):
         self._timer.timeout.connect(self.dismiss)
         self._callback: Callable[[], None] | None = None
         self.action.clicked.connect(self._run_action)
-        self.hide()
+        self.setFixedHeight(self._height())
+        self._set_contents_visible(False)
+
+    def _height(self) -> int:
+        margins = self.layout().contentsMargins()
+        text = LINES * QFontMetrics(self.label.font()).lineSpacing()
+        return max(text, self.action.sizeHint().height(), self.close_button.sizeHint().height()) + \
+            margins.top() + margins.bottom() + 2 * self.frameWidth() + 2
+
+    def _set_contents_visible(self, visible: bool) -> None:
+        for widget in (self.label, self.close_button):
+            widget.setVisible(visible)
+        if not visible:
+            self.action.hide()
 
     def text(self) -> str:
-        """Return the message shown ("" when hidden)."""
-        return self.label.text() if self.isVisibleTo(self.parentWidget()) else ""
+        """Return the message shown, whole ("" when there is none)."""
+        return self._text
 
     def show_message(self, level: str, text: str, action: str | None = None,
                      callback: Callable[[], None] | None = None) -> None:
         """Show `text`; with `action` and `callback`, a button that runs it."""
         self.level = level
-        self.label.setText(text)
+        self._text = text
         self._callback = callback
         self.action.setText(action or "")
+        self._set_contents_visible(True)
         self.action.setVisible(bool(action and callback))
         self._restyle()
-        self.show()
+        self._fit_text()
         self._timer.stop()
         if level == "info":
             self._timer.start(INFO_TIMEOUT_MS)
@@ -77,9 +97,44 @@ class MessageBar(QFrame):
         self.show_message("info", text, action, callback)
 
     def dismiss(self) -> None:
-        """Hide the bar."""
+        """Empty the bar (it keeps its place)."""
         self._timer.stop()
-        self.hide()
+        self._text, self.level = "", ""
+        self._set_contents_visible(False)
+        self._restyle()
+
+    def _fit_text(self) -> None:
+        """Show the message whole if it fits in the bar's lines, else elided (whole in the tooltip)."""
+        metrics, width = QFontMetrics(self.label.font()), max(40, self._label_width())
+        room = QRect(0, 0, width, LINES * metrics.lineSpacing())
+
+        def fits(text: str) -> bool:
+            return metrics.boundingRect(QRect(0, 0, width, 10**6), Qt.TextFlag.TextWordWrap, text).height() \
+                <= room.height()
+
+        shown = self._text
+        if not fits(shown):
+            lo, hi = 0, len(shown)
+            while lo < hi:  # the longest prefix that fits with an ellipsis
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if fits(shown[:mid].rstrip() + "…") else (lo, mid - 1)
+            shown = shown[:lo].rstrip() + "…"
+        self.label.setText(shown)
+        self.label.setToolTip(self._text if shown != self._text else "")
+
+    def _label_width(self) -> int:
+        """Return the label's width once laid out (computed: it may just have been shown)."""
+        layout = self.layout()
+        margins, spacing = layout.contentsMargins(), max(0, layout.spacing())
+        used = margins.left() + margins.right() + self.close_button.sizeHint().width() + spacing
+        if not self.action.isHidden():
+            used += self.action.sizeHint().width() + spacing
+        return self.contentsRect().width() - used
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self._text:
+            self._fit_text()
 
     def _run_action(self) -> None:
         callback = self._callback
@@ -89,6 +144,9 @@ class MessageBar(QFrame):
 
     def _restyle(self) -> None:
         # Colours derived from the palette so the bar reads well in light and dark themes.
+        if not self.level:
+            self.setStyleSheet("QFrame#messageBar { background: transparent; border: 1px solid transparent; }")
+            return
         pal = self.palette()
         base = pal.color(QPalette.ColorRole.Window)
         dark = base.lightness() < 128

@@ -1,18 +1,22 @@
 """The Recognise tab: canvas, model input preview, ranking, enrol buttons and the gallery, side by side.
 
-Flow: every change of the drawing gets a new id; shortly after the last change (debounced) the strokes go
-to the session, which renders and ranks them in a worker; a result is shown only if its id is still the
-current drawing's, so a slow result never overwrites a newer one. Enrolling uses the exact glyph that was
-ranked, and any gallery change re-ranks the drawing on screen, so a new character is recognisable at once.
+Flow: every change of the drawing gets a new id; at once (pen-up, undo, redo) the strokes go to the session,
+which renders and ranks them in a worker, keeping only the newest request while one is queued; a result is
+shown only if its id is still the current drawing's, so a slow result never overwrites a newer one. Enrolling
+uses the exact glyph that was ranked and then clears the canvas for the next character (Undo brings the drawing
+back); any gallery change re-ranks the drawing on screen, so a new character is recognisable at once.
+
+Nothing here changes the canvas's size while a person draws: the middle column's width does not follow its
+texts (a long character name in a button or a result is elided instead).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (QHBoxLayout, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QResizeEvent
+from PySide6.QtWidgets import (QHBoxLayout, QPushButton, QSizePolicy, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from . import dialogs
 from .canvas import DrawingCanvas
@@ -23,7 +27,35 @@ from .references_dialog import ReferencesDialog
 from .results_view import ResultsView
 from .session import EngineSession, RankOutcome, describe_error
 
-DEBOUNCE_MS = 120
+
+MIDDLE_MIN_WIDTH = 260  # the ranking column's minimum: fixed, so that no text in it can take width from the canvas
+
+
+class ElidedButton(QPushButton):
+    """A push button whose text is elided to the width it is given instead of widening its column."""
+
+    def __init__(self, icon_: QIcon, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(icon_, text, parent)
+        self._full = text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def full_text(self) -> str:
+        """Return the whole text (what `text()` shows may be elided)."""
+        return self._full
+
+    def set_full_text(self, text: str) -> None:
+        """Show `text`, elided in the middle if the button is too narrow (whole in the tooltip)."""
+        self._full = text
+        self._elide()
+
+    def _elide(self) -> None:
+        room = self.width() - self.iconSize().width() - 28  # icon, its gap and the button's frame
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(room, 40))
+        super().setText(shown)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide()
 
 
 class RecogniseTab(QWidget):
@@ -38,10 +70,6 @@ class RecogniseTab(QWidget):
         self.outcome: RankOutcome | None = None
         self._image_glyph = None
         self._references: ReferencesDialog | None = None
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(DEBOUNCE_MS)
-        self._debounce.timeout.connect(self.request_rank)
         self._build()
         self._connect()
         self.update_buttons()
@@ -55,9 +83,9 @@ class RecogniseTab(QWidget):
         self.canvas_tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.preview = GlyphPreview()
         self.results = ResultsView()
-        self.add_new = QPushButton(icon("add-character"), "Add as new character…")
+        self.add_new = ElidedButton(icon("add-character"), "Add as new character…")
         self.add_new.setToolTip("Enrol this drawing as a new character of the gallery")
-        self.add_example = QPushButton(icon("add-example"), "Add as another example")
+        self.add_example = ElidedButton(icon("add-example"), "Add as another example")
         self.add_example.setToolTip("Add this drawing as another example of the top result")
         self.gallery_view = GalleryView()
 
@@ -67,6 +95,7 @@ class RecogniseTab(QWidget):
         left.addWidget(self.canvas, 1)
 
         middle = QWidget()
+        middle.setMinimumWidth(MIDDLE_MIN_WIDTH)
         mid = QVBoxLayout(middle)
         mid.addWidget(self.results, 1)
         # The model's input sits by the enrol buttons: it is exactly what they add to the gallery.
@@ -109,17 +138,15 @@ class RecogniseTab(QWidget):
         if not self.canvas.has_image():
             self._image_glyph = None
         if self.canvas.is_empty():
-            self._debounce.stop()
             self.outcome = RankOutcome(self.drawing_id, "empty-canvas")
             self.preview.set_pixels(None)
             self.results.show_outcome(self.outcome)
             self.update_buttons()
             return
-        self._debounce.start()
+        self.request_rank()
 
     def request_rank(self) -> None:
         """Rank what is on the canvas now (strokes, or the opened image's glyph)."""
-        self._debounce.stop()
         if self.canvas.is_empty():
             return
         source = self._image_glyph if self.canvas.has_image() else self.canvas.strokes()
@@ -197,8 +224,9 @@ class RecogniseTab(QWidget):
         top = self.top_match()
         self.add_new.setEnabled(has_gallery and glyph is not None)
         self.add_example.setEnabled(has_gallery and top is not None)
-        short = top if top is None or len(top) <= 18 else top[:17] + "…"
-        self.add_example.setText(f"Add as another example of “{short}”" if top else "Add as another example")
+        self.add_example.set_full_text(f"Add to “{top}”" if top else "Add as another example")
+        self.add_example.setToolTip(f"Add this drawing as another example of “{top}”, the top result" if top
+                                    else "Add this drawing as another example of the top result")
 
     def enrol_new(self) -> None:
         """Ask a name (the next free one suggested) and enrol the current drawing as a new character."""
@@ -213,13 +241,19 @@ class RecogniseTab(QWidget):
             self.message.emit("error", f"There is already a character called “{name}”. Use “Add as another "
                                        "example” to add to it, or pick another name.")
             return
-        self.session.add_character(name, glyph)
+        self._clear_when_enrolled(self.session.add_character(name, glyph))
 
     def enrol_example(self) -> None:
         """Add the current drawing as another example of the top result."""
         glyph, top = self.current_glyph(), self.top_match()
         if glyph is not None and top is not None:
-            self.session.add_reference(top, glyph)
+            self._clear_when_enrolled(self.session.add_reference(top, glyph))
+
+    def _clear_when_enrolled(self, task) -> None:
+        # Cleared once it is in the gallery (a failed enrolment keeps the drawing), and only if the person has
+        # not started the next drawing meanwhile. Undo on the canvas brings the drawing back.
+        drawing = self.drawing_id
+        task.succeeded.connect(lambda _result: self.canvas.clear() if self.drawing_id == drawing else None)
 
     # ------------------------------------------------------------------ references
 

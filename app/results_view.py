@@ -45,6 +45,8 @@ class _ResultRow(QFrame):
         font.setBold(True)
         self.name.setFont(font)
         self.name.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        # A long name is cut at the row's edge (whole in the tooltip) rather than widening the column.
+        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
@@ -67,6 +69,7 @@ class _ResultRow(QFrame):
         """Show `match` as the `rank`-th result (1-based)."""
         self.match = match
         self.name.setText(f"{rank}. {match.name}")
+        self.name.setToolTip(match.name)
         self.bar.setValue(round(match.score * 1000))
         self.percent.setText(f"{match.score * 100:.1f}%")
         self.setAccessibleName(f"{match.name}, {match.score * 100:.0f} percent")

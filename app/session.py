@@ -7,8 +7,11 @@ Engine modules are imported inside the tasks: importing torch takes seconds and 
 
 from __future__ import annotations
 
+import gc
+import os
 import re
 import threading
+from contextlib import contextmanager
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +20,16 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from .gallery_history import (AddExamples, DeleteCharacters, Histories, HistoryError, HistoryState,
+                              MergeCharacters, RemoveExample, RenameCharacter, Step, quoted)
 from .workers import Task, TaskContext, TaskRunner
 
 AREA = 105.0  # the canvas stores strokes in glyph units: a square of side 105, like Omniglot's stroke files
 TOP_K = 5
+# Torch threads for ranking one drawing. One forward pass of a small network gains little from more, and on a
+# small or busy machine more threads than free cores wait on each other (measured on 2 shared cores: 35 ms with
+# one thread, 200-700 ms with two) and take the core the UI needs while the person draws.
+RANK_THREADS = max(1, min(4, (os.cpu_count() or 2) // 4))
 
 
 # ------------------------------------------------------------------------------------------------ snapshots
@@ -41,12 +50,13 @@ class CharacterView:
 
 @dataclass(frozen=True)
 class GallerySnapshot:
-    """An immutable copy of the open gallery for the UI."""
+    """An immutable copy of the open gallery for the UI, with what its Undo / Redo would do."""
 
     path: Path
     name: str
     characters: tuple[CharacterView, ...]
     suggested_name: str
+    history: HistoryState = HistoryState()
 
     @property
     def n_references(self) -> int:
@@ -119,10 +129,78 @@ def unique_folder(parent: Path, name: str) -> Path:
     return candidate
 
 
+def unique_name(name: str, taken: set[str]) -> str:
+    """Return `name`, or "name (2)", "name (3)"... : the first one not in `taken`."""
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate = f"{name} ({n})"
+        n += 1
+    return candidate
+
+
+def gallery_name(folder: Path) -> str:
+    """Return the name a gallery folder shows (its index's name), or the folder's name if it has none.
+
+    Reads only the small index file; call it from a task (a hostile index may take a moment to refuse)."""
+    from engine.gallery import INDEX_NAME
+    from engine.gallery.files import parse_index
+
+    try:
+        name, _entries = parse_index((folder / INDEX_NAME).read_bytes(), str(folder / INDEX_NAME))
+    except Exception:  # a missing or damaged index: the folder's name is all there is to show
+        return folder.name
+    return name or folder.name
+
+
+def gallery_names(folders: Sequence[Path]) -> dict[Path, str]:
+    """Return {folder: shown name} for gallery folders (see `gallery_name`)."""
+    return {Path(f): gallery_name(Path(f)) for f in folders}
+
+
+def _names_in_use(extra: Sequence[Path]) -> set[str]:
+    """Return the shown names of the galleries in the app's folder and of `extra` folders."""
+    folders = list(extra)
+    if galleries_dir().is_dir():
+        folders += [f for f in galleries_dir().iterdir() if f.is_dir()]
+    return set(gallery_names([f for f in folders if f.is_dir()]).values())
+
+
+def _source_name(source: Path) -> str:
+    """Return the name an import of `source` would give its gallery (a gallery's own name, else the source's)."""
+    from engine.gallery import INDEX_NAME
+    from engine.gallery.files import parse_index
+    from engine.gallery.sources import list_source
+
+    default, files = list_source(source)
+    index = next((f for f in files if str(f.path) == INDEX_NAME), None)
+    if index is not None:
+        try:
+            return parse_index(index.read(), index.label)[0] or default
+        except Exception:  # the import itself reports a damaged index, naming the file
+            return default
+    return default
+
+
 def describe_error(exc: BaseException) -> str:
     """Return an exception as one readable sentence (its message, or its type when it has none)."""
     text = str(exc).strip()
     return text if text else type(exc).__name__
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with `n` torch intra-op threads on this thread, then restore the previous number.
+
+    With OpenMP (PyTorch's CPU builds) the setting belongs to the calling thread, so a worker ranking with one
+    thread leaves the threads of training, running beside it, as they were."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------- session
@@ -138,6 +216,7 @@ class EngineSession(QObject):
     ranked = Signal(object)  # RankOutcome
     error = Signal(str)
     info = Signal(str)
+    edited = Signal()  # after a gallery edit, undo or redo (the gallery is what was worked on last)
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -148,6 +227,7 @@ class EngineSession(QObject):
         self._loaded: Any = None
         self._gallery: Any = None
         self._recognizer: Any = None
+        self._histories = Histories()
         self._rank_lock = threading.Lock()
         self._rank_request: tuple[int, Any] | None = None
         self._rank_queued = False
@@ -160,6 +240,11 @@ class EngineSession(QObject):
         self.snapshot = snapshot
 
     def _remember_model(self, info: ModelInfo) -> None:
+        if self.model_info is None:
+            # Importing torch and loading the model leave hundreds of thousands of long-lived objects, which
+            # every full garbage collection would walk on the UI thread (a 340 ms stall measured mid-drawing):
+            # from now on the collector leaves them out.
+            gc.freeze()
         self.model_info = info
 
     def _task(self, title: str, fn: Callable[[TaskContext], Any], serial: bool = True,
@@ -169,8 +254,13 @@ class EngineSession(QObject):
         if on_done is not None:
             task.succeeded.connect(on_done)
         failure = what or title.rstrip("…. ")
-        task.failed.connect(lambda exc: self.error.emit(f"{failure} failed: {describe_error(exc)}"))
+        task.failed.connect(lambda exc: self.error.emit(self._failure_text(failure, exc)))
         return task
+
+    @staticmethod
+    def _failure_text(what: str, exc: BaseException) -> str:
+        # A history step's refusal is already a whole sentence saying that nothing changed.
+        return str(exc) if isinstance(exc, HistoryError) else f"{what} failed: {describe_error(exc)}"
 
     # ---------------------------------------------------------------- model
 
@@ -243,21 +333,25 @@ class EngineSession(QObject):
         return self._task(f"Creating gallery {name}", job, on_done=self.gallery_changed.emit,
                           what="Creating the gallery")
 
-    def import_gallery(self, source: str | Path, name: str | None = None) -> Task:
-        """Import a folder or zip as a new gallery in the user data folder (in parallel), then make it current."""
+    def import_gallery(self, source: str | Path, name: str | None = None, known: Sequence[Path] = ()) -> Task:
+        """Import a folder or zip as a new gallery in the user data folder (in parallel), then make it current.
+
+        Its name is the source's (or `name`), numbered "Name (2)" if a gallery in the app's folder or in
+        `known` already shows it. Confirms with an info message once open."""
         source = Path(source)
         label = name or source.stem
 
         def job(ctx: TaskContext) -> Any:
             from engine.gallery import import_gallery
 
-            dest = unique_folder(galleries_dir(), label)
-            return import_gallery(source, dest, name=name, progress=ctx.progress, cancel=ctx.cancel)
+            shown = unique_name(name or _source_name(source), _names_in_use(known))
+            dest = unique_folder(galleries_dir(), shown)
+            return import_gallery(source, dest, name=shown, progress=ctx.progress, cancel=ctx.cancel)
 
         return self._task(f"Importing {label}", job, serial=False, on_done=self._adopt_later,
                           what=f"Importing {source.name}")
 
-    def import_omniglot(self, alphabet: str, data_dir: str | Path | None = None) -> Task:
+    def import_omniglot(self, alphabet: str, data_dir: str | Path | None = None, known: Sequence[Path] = ()) -> Task:
         """Make a gallery of one Omniglot evaluation alphabet (one reference per character) and open it."""
         def job(ctx: TaskContext) -> Any:
             from engine.data import find_sources, load_set
@@ -267,19 +361,35 @@ class EngineSession(QObject):
             sources = find_sources(data_dir, ("evaluation",))
             dataset = load_set(sources["evaluation"], "evaluation")
             ctx.check()
-            dest = unique_folder(galleries_dir(), alphabet)
+            shown = unique_name(alphabet, _names_in_use(known))
+            dest = unique_folder(galleries_dir(), shown)
             return import_omniglot_alphabet(dataset, alphabet, dest, references_per_character=1,
-                                            progress=ctx.progress, cancel=ctx.cancel)
+                                            progress=ctx.progress, cancel=ctx.cancel, name=shown)
 
         return self._task(f"Loading the {alphabet} alphabet", job, serial=False, on_done=self._adopt_later,
                           what=f"Loading the Omniglot alphabet {alphabet}")
 
+    def gallery_names(self, folders: Sequence[Path]) -> Task:
+        """Read the shown names of gallery folders in a task; it succeeds with {folder: name}."""
+        folders = [Path(f) for f in folders]
+        return self.runner.submit(lambda _ctx: gallery_names(folders), "Reading gallery names", serial=False)
+
     def _adopt_later(self, gallery: Any) -> None:
-        self._task(f"Opening {gallery.name}", lambda ctx: self._adopt(ctx, gallery),
-                   on_done=self.gallery_changed.emit, what="Opening the imported gallery")
-        skipped = list(getattr(gallery, "import_skipped", []) or [])
-        if skipped:
-            self.info.emit(f"Imported “{gallery.name}”; skipped {len(skipped)} blank image(s), e.g. {skipped[0]}.")
+        def job(ctx: TaskContext) -> GallerySnapshot:
+            self._histories.forget(gallery)  # a new gallery starts with an empty history, whatever its folder
+            return self._adopt(ctx, gallery)
+
+        def done(snapshot: GallerySnapshot) -> None:
+            self.gallery_changed.emit(snapshot)
+            n, refs = len(snapshot.characters), snapshot.n_references
+            message = (f"Imported {quoted(snapshot.name)}: {n} character{'s' if n != 1 else ''}, "
+                       f"{refs} example{'s' if refs != 1 else ''}.")
+            skipped = list(getattr(gallery, "import_skipped", []) or [])
+            if skipped:
+                message += f" Skipped {len(skipped)} blank image(s), e.g. {skipped[0]}."
+            self.info.emit(message)
+
+        self._task(f"Opening {gallery.name}", job, on_done=done, what="Opening the imported gallery")
 
     def _adopt(self, ctx: TaskContext, gallery: Any) -> GallerySnapshot:
         """(Serial task) Make `gallery` current with a new recogniser; return its snapshot.
@@ -301,115 +411,133 @@ class EngineSession(QObject):
             suggested = g.suggest_name()
         except Exception:  # a suggestion is a convenience, never a reason to fail
             suggested = ""
-        return GallerySnapshot(Path(g.path), str(g.name), characters, suggested)
+        return GallerySnapshot(Path(g.path), str(g.name), characters, suggested, self._histories.of(g).state())
 
     # ---------------------------------------------------------------- gallery edits
 
-    def _edit(self, title: str, change: Callable[[Any], str], what: str | None = None) -> Task:
-        """Run `change(gallery)` (returns an info message), re-embed, publish the new snapshot."""
+    def _edit(self, title: str, change: Callable[[Any], tuple[str, Step | None]], what: str | None = None) -> Task:
+        """Run `change(gallery)` (returns an info message and the undoable step it made), record the step in the
+        gallery's history, re-embed, publish the new snapshot."""
         def job(ctx: TaskContext) -> tuple[GallerySnapshot, str]:
             if self._gallery is None:
                 raise RuntimeError("No gallery is open. Create or open one first (Gallery menu).")
-            message = change(self._gallery)  # an edit either happens whole or raises with nothing changed
-            if self._recognizer is not None:
-                # The incremental update (what on_gallery_changed does), with progress and cancel: only new
-                # references are embedded, so the next stroke already ranks against the edited gallery.
-                try:
-                    self._recognizer.refresh(progress=ctx.progress, cancel=ctx.cancel)
-                except Exception as exc:  # the edit is saved; ranking catches up by itself on the next query
-                    message = f"{message} (Embedding the change was interrupted: {describe_error(exc)})".strip()
-            return self._snapshot(), message
+            # An edit either happens whole or raises with nothing changed.
+            message, step = change(self._gallery)
+            if step is not None:
+                self._histories.of(self._gallery).push(step)
+            return self._after_edit(ctx, message)
 
-        def done(result: tuple[GallerySnapshot, str]) -> None:
-            self.gallery_changed.emit(result[0])
-            if result[1]:
-                self.info.emit(result[1])
+        return self._task(title, job, on_done=self._publish_edit, what=what)
 
-        return self._task(title, job, on_done=done, what=what)
+    def _after_edit(self, ctx: TaskContext, message: str) -> tuple[GallerySnapshot, str]:
+        """(Serial task) Bring the recogniser up to date with the edited gallery; return (snapshot, message)."""
+        if self._recognizer is not None:
+            # The incremental update (what on_gallery_changed does), with progress and cancel: only new
+            # references are embedded, so the next stroke already ranks against the edited gallery.
+            try:
+                self._recognizer.refresh(progress=ctx.progress, cancel=ctx.cancel)
+            except Exception as exc:  # the edit is saved; ranking catches up by itself on the next query
+                message = f"{message} (Embedding the change was interrupted: {describe_error(exc)})".strip()
+        return self._snapshot(), message
+
+    def _publish_edit(self, result: tuple[GallerySnapshot, str]) -> None:
+        self.gallery_changed.emit(result[0])
+        if result[1]:
+            self.info.emit(result[1])
+        self.edited.emit()
+
+    def _history_step(self, title: str, direction: str) -> Task:
+        def job(ctx: TaskContext) -> tuple[GallerySnapshot, str]:
+            if self._gallery is None:
+                raise HistoryError("No gallery is open, so there is nothing to undo or redo.")
+            history = self._histories.of(self._gallery)
+            message = history.undo(self._gallery) if direction == "undo" else history.redo(self._gallery)
+            return self._after_edit(ctx, message)
+
+        return self._task(title, job, on_done=self._publish_edit, what=title)
+
+    def undo(self) -> Task:
+        """Undo the last change of the open gallery (a step that cannot apply says why and changes nothing)."""
+        return self._history_step("Undo", "undo")
+
+    def redo(self) -> Task:
+        """Redo the last undone change of the open gallery."""
+        return self._history_step("Redo", "redo")
 
     def add_character(self, name: str, glyph: Any) -> Task:
-        """Enrol `glyph` as a new character called `name`."""
-        def change(g: Any) -> str:
+        """Enrol `glyph` as a new character called `name` (undoable)."""
+        def change(g: Any) -> tuple[str, Step]:
             g.add_character(name, [glyph])
-            return f"Added “{name}”."
+            return f"Added {quoted(name)}.", AddExamples(f"Add {quoted(name)}", [AddExamples.record(g, name, True)])
 
-        return self._edit(f"Adding {name}", change, what=f"Adding the character “{name}”")
+        return self._edit(f"Adding {name}", change, what=f"Adding the character {quoted(name)}")
 
     def add_reference(self, name: str, glyph: Any) -> Task:
-        """Add `glyph` as another example of the character `name`."""
-        def change(g: Any) -> str:
+        """Add `glyph` as another example of the character `name` (undoable)."""
+        def change(g: Any) -> tuple[str, Step]:
             g.add_reference(name, glyph)
-            return f"Added another example of “{name}” ({len(g.character(name).references)} now)."
+            step = AddExamples(f"Add an example of {quoted(name)}", [AddExamples.record(g, name, False)])
+            return f"Added another example of {quoted(name)} ({len(g.character(name).references)} now).", step
 
-        return self._edit(f"Adding an example of {name}", change, what=f"Adding an example of “{name}”")
+        return self._edit(f"Adding an example of {name}", change, what=f"Adding an example of {quoted(name)}")
 
     def remove_reference(self, name: str, index: int) -> Task:
-        """Remove reference `index` of character `name`."""
-        def change(g: Any) -> str:
-            g.remove_reference(name, index)
-            return f"Removed an example of “{name}”."
+        """Remove reference `index` of character `name` (undoable)."""
+        def change(g: Any) -> tuple[str, Step]:
+            removed = g.remove_reference(name, index)
+            return f"Removed an example of {quoted(name)}.", RemoveExample(name, index, removed.pixels, removed.key)
 
-        return self._edit(f"Removing an example of {name}", change, what=f"Removing an example of “{name}”")
+        return self._edit(f"Removing an example of {name}", change, what=f"Removing an example of {quoted(name)}")
 
     def rename(self, old: str, new: str) -> Task:
-        """Rename a character."""
-        def change(g: Any) -> str:
-            g.rename(old, new)
-            return f"Renamed “{old}” to “{new}”."
+        """Rename a character (undoable)."""
+        return self._apply(RenameCharacter(old, new), f"Renaming {old}", f"Renaming {quoted(old)}")
 
-        return self._edit(f"Renaming {old}", change, what=f"Renaming “{old}”")
+    def delete(self, names: Sequence[str]) -> Task:
+        """Delete characters, as one undoable step ("Delete 5 characters")."""
+        return self._apply(DeleteCharacters(names), "Deleting", "Deleting")
 
-    def delete(self, name: str, holder: dict) -> Task:
-        """Delete a character; its undo token is stored in `holder["token"]` (read by `restore`)."""
-        def change(g: Any) -> str:
-            holder["token"] = g.delete(name)
-            return ""
-
-        return self._edit(f"Deleting {name}", change, what=f"Deleting “{name}”")
-
-    def restore(self, holder: dict) -> Task:
-        """Undo a `delete` whose token is in `holder`."""
-        def change(g: Any) -> str:
-            token = holder.pop("token", None)
-            if token is None:
-                raise RuntimeError("There is nothing to restore (the deletion did not happen).")
-            g.restore(token)
-            return "Restored the deleted character."
-
-        return self._edit("Restoring a character", change, what="Undoing the deletion")
+    def _apply(self, step: Step, title: str, what: str) -> Task:
+        """Apply `step` (its checks first, so a refused step changes nothing) and record it."""
+        return self._edit(title, lambda g: (step.apply(g), step), what=what)
 
     def merge(self, names: Sequence[str], into: str) -> Task:
-        """Merge characters `names` into the character `into`."""
+        """Merge characters `names` into the character `into` (undoable)."""
         names = list(names)
 
-        def change(g: Any) -> str:
-            g.merge(names, into)
-            return f"Merged {len(names)} characters into “{into}”."
+        def change(g: Any) -> tuple[str, Step]:
+            step = MergeCharacters(g, names, into)
+            return step.apply(g), step
 
         return self._edit(f"Merging into {into}", change, what="Merging characters")
 
     def add_images(self, paths: Sequence[str | Path]) -> Task:
-        """Add image files to the current gallery: each a new character named after the file (or a new example)."""
-        def change(g: Any) -> str:
+        """Add image files to the current gallery: each a new character named after the file (or a new example).
+
+        All the files added are one undoable step."""
+        def change(g: Any) -> tuple[str, Step | None]:
             from engine.gallery import read_glyph  # the same reading as gallery import and `engine rank`
 
-            added, skipped = 0, []
+            step, skipped = AddExamples(f"Add {len(paths)} image(s)"), []
             for path in map(Path, paths):
                 try:
                     glyph = read_glyph(path)
                     if glyph.no_ink:
                         raise ValueError("no ink found in it")
-                    if path.stem in g.names():
-                        g.add_reference(path.stem, glyph)
-                    else:
+                    new = path.stem not in g.names()
+                    if new:
                         g.add_character(path.stem, [glyph])
-                    added += 1
+                    else:
+                        g.add_reference(path.stem, glyph)
+                    step.added.append(AddExamples.record(g, path.stem, new))
                 except Exception as exc:  # one bad file should not stop the others; it is reported below
                     skipped.append(f"{path.name} ({describe_error(exc)})")
-            message = f"Added {added} image(s) to the gallery."
+            added = len(step.added)
+            step.text = f"Add {added} image{'s' if added != 1 else ''}"
+            message = f"Added {added} image{'s' if added != 1 else ''} to the gallery."
             if skipped:
                 message += f" Skipped {len(skipped)}: " + "; ".join(skipped[:3])
-            return message
+            return message, step if added else None
 
         return self._edit("Adding images", change, what="Adding images")
 
@@ -443,7 +571,10 @@ class EngineSession(QObject):
             return request if request is not None else (-1, None)
 
     def _rank_job(self, ctx: TaskContext) -> RankOutcome:
-        request_id, source = self._take_rank_request()
+        with torch_threads(RANK_THREADS):
+            return self._rank(*self._take_rank_request())
+
+    def _rank(self, request_id: int, source: Any) -> RankOutcome:
         glyph = self._glyph_of(source)
         if glyph is None or glyph.no_ink:
             return RankOutcome(request_id, "empty-canvas", glyph)

@@ -11,6 +11,14 @@ of runs, medians compared, so that a shared machine's changing load cancels out.
 
 Data: the real background set when found (--data-dir, $OMNIGLOT_DIR or .data/omniglot), else synthetic strokes.
 
+--mode drawing: the Recognise tab's latency instead. A gallery of one alphabet of Omniglot's stroke files
+(`strokes_background_subset.zip`, drawer 1 of each character) opens in the main window; other drawers' drawings
+are replayed on the canvas with QTest mouse events at their own pace; every pen-up is timed until the ranking for
+that drawing is painted (`pen_up_to_ranked_ms`: p50, p95), with the event loop's stalls while drawing and the
+machine's load (a shared machine's load shows in both).
+
+    python benchmarks/bench_ui.py --mode drawing [--drawings 40] [--alphabet 'Japanese_(katakana)'] [--json]
+
     python benchmarks/bench_ui.py [--preset tiny] [--seconds 10] [--rounds 3] [--device auto]
                                   [--prefill 100000] [--batch A,C,D] [--log-every 1] [--json]
 """
@@ -230,6 +238,230 @@ def run_with_ui(config: TrainConfig, data: OmniglotSet, seconds: float, points: 
     return throughput(seen, config.batch.size), meter.late_ms
 
 
+# ------------------------------------------------------------------------------------------------ drawing mode
+
+
+def stroke_drawings(folder: Path, alphabet: str) -> dict[str, dict[int, list]]:
+    """Return {character: {drawer: strokes}} of one alphabet of Omniglot's stroke files
+    (`strokes_background_subset.zip` in `folder`), read with engine.strokes."""
+    import zipfile
+
+    from engine.strokes import parse_omniglot_strokes
+
+    out: dict[str, dict[int, list]] = {}
+    with zipfile.ZipFile(folder / "strokes_background_subset.zip") as zf:
+        for name in sorted(zf.namelist()):
+            parts = name.split("/")
+            if len(parts) == 4 and parts[1] == alphabet and name.endswith(".txt"):
+                drawer = int(Path(parts[3]).stem.split("_")[1])
+                out.setdefault(parts[2], {})[drawer] = parse_omniglot_strokes(zf.read(name).decode("ascii"), name)
+    if not out:
+        raise SystemExit(f"no stroke files of {alphabet!r} in {folder / 'strokes_background_subset.zip'}")
+    return out
+
+
+def replay_schedule(strokes: list, start_ms: float, max_gap_ms: float, move_ms: float) -> list[tuple]:
+    """Return (due ms, "press"|"move"|"release", x, y) events replaying `strokes` at the drawer's own pace:
+    pen-up gaps capped at `max_gap_ms`, moves at most one per `move_ms` (a mouse's report rate)."""
+    events, clock, last_t = [], start_ms, None
+    for stroke in strokes:
+        t = stroke.t if stroke.t is not None else np.arange(len(stroke.points)) * 10.0
+        if last_t is not None:
+            clock += min(max(float(t[0]) - last_t, 50.0), max_gap_ms)
+        origin, sent = float(t[0]), -move_ms
+        for i, ((x, y), ti) in enumerate(zip(stroke.points, t)):
+            due = clock + float(ti) - origin
+            kind = "press" if i == 0 else "release" if i == len(stroke.points) - 1 else "move"
+            if kind == "move" and due - sent < move_ms:
+                continue
+            events.append((due, kind, float(x), float(y)))
+            sent = due
+        if len(stroke.points) == 1:
+            events.append((events[-1][0] + move_ms, "release", *map(float, stroke.points[-1])))
+        clock = events[-1][0]
+        last_t = float(t[-1])
+    return events
+
+
+class DrawingReplay:
+    """Replays drawings on the window's canvas with QTest mouse events from a precise timer, and times each
+    pen-up until the ranking for that drawing is painted (a Paint event reaches the results after they show it).
+    """
+
+    def __init__(self, window, queries: list[tuple[str, list]], gap_ms: float, max_gap_ms: float,
+                 move_ms: float) -> None:
+        from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, QTimer
+
+        self.window, self.tab = window, window.recognise
+        self.events: list[tuple] = []
+        start = 300.0
+        for index, (name, strokes) in enumerate(queries):
+            self.events.append((start - 150.0, "clear", index, name))
+            schedule = replay_schedule(strokes, start, max_gap_ms, move_ms)
+            self.events += [(due, kind, x, y, index, name) for due, kind, x, y in schedule]
+            start = schedule[-1][0] + gap_ms
+        self.end_ms = start
+        self.pending: dict[int, tuple[float, bool, str]] = {}  # drawing id -> (pen-up ms, last stroke?, name)
+        self.latencies: list[float] = []
+        self.last_stroke_latencies: list[float] = []
+        self.top1: list[bool] = []
+        self.unanswered = 0
+        self._next = 0
+        self.clock = QElapsedTimer()
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.PreciseTimer)
+        self.timer.setInterval(2)
+        self.timer.timeout.connect(self._tick)
+        self._qevent = QEvent
+
+        replay = self
+
+        class PaintWatch(QObject):
+            def eventFilter(self, watched, event):  # noqa: N802 - Qt override
+                if event.type() == QEvent.Type.Paint:
+                    replay._painted()
+                return False
+
+        self._watch = PaintWatch()
+        for widget in (*self.tab.results.rows, self.tab.results.hint):
+            widget.installEventFilter(self._watch)
+
+    def run(self) -> None:
+        """Replay everything (an event loop runs meanwhile) and return when done."""
+        from PySide6.QtCore import QEventLoop
+
+        self.loop = QEventLoop()
+        self.clock.start()
+        self.timer.start()
+        self.loop.exec()
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        from PySide6.QtCore import QPointF, Qt
+        from PySide6.QtTest import QTest
+
+        now = self.clock.nsecsElapsed() / 1e6
+        canvas = self.tab.canvas
+        while self._next < len(self.events) and self.events[self._next][0] <= now:
+            event = self.events[self._next]
+            self._next += 1
+            if event[1] == "clear":
+                self.unanswered += len(self.pending)
+                self.pending.clear()
+                self.window.clear_canvas()
+                continue
+            _due, kind, x, y, index, name = event
+            point = canvas.area_to_widget(QPointF(x, y)).toPoint()
+            button, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+            if kind == "press":
+                QTest.mousePress(canvas, button, mods, point)
+            elif kind == "move":
+                QTest.mouseMove(canvas, point)
+            else:
+                last = self._next >= len(self.events) or self.events[self._next][1] == "clear"
+                up = self.clock.nsecsElapsed() / 1e6
+                QTest.mouseRelease(canvas, button, mods, point)
+                self.pending[self.tab.drawing_id] = (up, last, name)
+        if self._next >= len(self.events) and now > self.end_ms:
+            self.unanswered += len(self.pending)
+            self.loop.quit()
+
+    def _painted(self) -> None:
+        outcome = self.tab.results.outcome
+        if outcome is None or outcome.request_id not in self.pending:
+            return
+        up, last, name = self.pending.pop(outcome.request_id)
+        elapsed = self.clock.nsecsElapsed() / 1e6 - up
+        self.latencies.append(elapsed)
+        if last:
+            self.last_stroke_latencies.append(elapsed)
+            self.top1.append(bool(outcome.matches) and outcome.matches[0].name == name)
+        # Older pen-ups of this drawing were overtaken by this one: the person never saw their rankings.
+        for stale in [i for i in self.pending if i < outcome.request_id]:
+            self.pending.pop(stale)
+            self.unanswered += 1
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values) if values else np.full(1, np.nan)
+    return {"p50": round(float(np.percentile(arr, 50)), 1), "p95": round(float(np.percentile(arr, 95)), 1),
+            "max": round(float(arr.max()), 1), "n": len(values)}
+
+
+def drawing_main(args: argparse.Namespace) -> int:
+    """The drawing mode: real Omniglot drawings replayed on the Recognise tab; pen-up to ranked latency."""
+    folder = Path(args.data_dir or os.environ.get("OMNIGLOT_DIR") or
+                  Path(__file__).resolve().parent.parent / ".data/omniglot")
+    drawings = stroke_drawings(folder, args.alphabet)
+    home = Path(tempfile.mkdtemp(prefix="bench-ui-"))
+    for key, sub in (("GLYPHS_CACHE_HOME", "cache"), ("GLYPHS_DATA_HOME", "data"), ("GLYPHS_SETTINGS_DIR", "settings")):
+        os.environ[key] = str(home / sub)  # the benchmark never touches the person's own settings or galleries
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+    from app.settings import AppSettings
+    from engine.gallery import Gallery
+    from engine.glyph import render_strokes
+
+    app = QApplication.instance() or QApplication([])
+    characters = sorted(drawings)[:args.characters]
+    gallery = Gallery.create(home / "gallery", args.alphabet)
+    queries = []
+    for name in characters:
+        drawers = sorted(drawings[name])
+        gallery.add_character(name, [render_strokes(drawings[name][drawers[0]], area=105.0, frame=True)])
+        queries += [(name, drawings[name][d]) for d in drawers[1:]]
+    rng = np.random.default_rng(args.seed)
+    queries = [queries[i] for i in rng.permutation(len(queries))[:args.drawings]]
+    settings = AppSettings(home / "settings")
+    settings.last_gallery = home / "gallery"
+    window = MainWindow(settings, welcome=False, optional_tabs=False)
+    window.resize(1180, 720)
+    window.show()
+    deadline = time.perf_counter() + 120
+    while (window.session.model_info is None or window.session.snapshot is None or window.runner.busy) \
+            and time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    if window.session.snapshot is None:
+        raise SystemExit("the gallery did not open")
+    print(f"gallery: {len(characters)} characters of {args.alphabet}; {len(queries)} drawings by other drawers; "
+          f"model {window.session.model_info.name} on {window.session.model_info.device_label}", file=sys.stderr)
+    baseline = np.asarray(idle_baseline(3.0))
+    if args.warm_up:
+        DrawingReplay(window, queries[:2], args.gap_ms, args.max_gap_ms, args.move_ms).run()
+    replay = DrawingReplay(window, queries, args.gap_ms, args.max_gap_ms, args.move_ms)
+    meter = StallMeter()
+    meter.measuring = True
+    load_before = os.getloadavg()[0]
+    replay.run()
+    meter.timer.stop()
+    late = np.asarray(meter.late_ms) if meter.late_ms else np.zeros(1)
+    result = {"pen_up_to_ranked_ms": _percentiles(replay.latencies),
+              "pen_up_to_ranked_last_stroke_ms": _percentiles(replay.last_stroke_latencies),
+              "pen_ups_overtaken": replay.unanswered,
+              "top1_accuracy": round(float(np.mean(replay.top1)), 3) if replay.top1 else None,
+              "drawing_max_stall_ms": round(float(late.max()), 1),
+              "drawing_p99_stall_ms": round(float(np.percentile(late, 99)), 1),
+              "idle_max_stall_ms": round(float(baseline.max()), 1),
+              "idle_p99_stall_ms": round(float(np.percentile(baseline, 99)), 1),
+              "drawings": len(queries), "gallery_characters": len(characters), "alphabet": args.alphabet,
+              "model": window.session.model_info.name, "device": window.session.model_info.device,
+              "cpu_load_1min_before": round(load_before, 2), "cpu_load_1min_after": round(os.getloadavg()[0], 2),
+              "cpus": os.cpu_count()}
+    window.close()
+    lat = result["pen_up_to_ranked_ms"]
+    print(f"pen-up to ranked results painted: p50 {lat['p50']} ms, p95 {lat['p95']} ms, max {lat['max']} ms over "
+          f"{lat['n']} pen-ups ({replay.unanswered} overtaken by the next pen-up); UI stalls while drawing: max "
+          f"{result['drawing_max_stall_ms']} ms, p99 {result['drawing_p99_stall_ms']} ms (idle: max "
+          f"{result['idle_max_stall_ms']} ms); top-1 {result['top1_accuracy']}; load {load_before:.2f} on "
+          f"{os.cpu_count()} CPUs", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result), flush=True)
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default="tiny")
@@ -243,7 +475,19 @@ def main() -> int:
     p.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's)")
     p.add_argument("--data-dir")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
+    p.add_argument("--mode", choices=("training", "drawing"), default="training",
+                   help="drawing: replay real Omniglot drawings on the Recognise tab and time pen-up to ranked")
+    p.add_argument("--alphabet", default="Japanese_(katakana)", help="drawing mode: the stroke files' alphabet")
+    p.add_argument("--characters", type=int, default=47, help="drawing mode: characters in the gallery")
+    p.add_argument("--drawings", type=int, default=40, help="drawing mode: drawings replayed")
+    p.add_argument("--gap-ms", type=float, default=1200.0, help="drawing mode: pause between drawings")
+    p.add_argument("--max-gap-ms", type=float, default=600.0, help="drawing mode: longest pause between strokes")
+    p.add_argument("--move-ms", type=float, default=8.0, help="drawing mode: mouse report interval")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-warm-up", dest="warm_up", action="store_false")
     args = p.parse_args()
+    if args.mode == "drawing":
+        return drawing_main(args)
 
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)

@@ -183,3 +183,79 @@ def test_a_damaged_gallery_leaves_the_current_one_open(make_window, qtbot, tmp_p
     assert window.session.snapshot.name == "Good"
     draw(qtbot, window.recognise.canvas, next(iter(drawings.values()))[1])
     assert wait_ranked(qtbot, window).matches[0].name == next(iter(drawings))
+
+
+def _switcher_texts(window):
+    box = window.recognise.gallery_view.switcher
+    return [box.itemText(i) for i in range(box.count())]
+
+
+def test_names_agree_and_an_import_never_repeats_a_shown_name(make_window, qtbot, app_env, tmp_path, monkeypatch):
+    from app import dialogs
+    from app_fixtures import make_gallery
+
+    drawings = sample_drawings()
+    folder = make_gallery(app_env["data"] / "galleries" / "Old_Church_Slavonic__Cyrillic_", drawings,
+                          name="Old_Church_Slavonic_(Cyrillic)")
+    window = make_window()
+    window.open_gallery(folder)
+    wait_gallery(qtbot, window, len(drawings))
+    shown = "Old_Church_Slavonic_(Cyrillic)"
+    qtbot.waitUntil(lambda: _switcher_texts(window) == [shown] and not window.runner.busy, timeout=20_000)
+    assert window.recognise.gallery_view.switcher.currentText() == shown
+    assert window.windowTitle().startswith(shown) and shown in window.status.gallery.text()
+
+    # Exported and imported back: the copy shows a name of its own, and the import says what it made.
+    monkeypatch.setattr(dialogs, "save_file", lambda *_a: tmp_path / "copy.zip")
+    window.act_export_zip.trigger()
+    qtbot.waitUntil(lambda: (tmp_path / "copy.zip").is_file() and not window.runner.busy, timeout=20_000)
+    window.import_gallery(tmp_path / "copy.zip")
+    qtbot.waitUntil(lambda: window.session.snapshot.path != folder and not window.runner.busy, timeout=20_000)
+    copy = f"{shown} (2)"
+    n = len(drawings)
+    assert window.message_bar.text() == f"Imported “{copy}”: {n} characters, {n} examples."
+    qtbot.waitUntil(lambda: sorted(_switcher_texts(window)) == sorted([shown, copy]), timeout=20_000)
+    assert window.recognise.gallery_view.switcher.currentText() == copy
+    assert window.windowTitle().startswith(copy) and f"Gallery: {copy} (" in window.status.gallery.text()
+    assert window.recognise.gallery_view.title.text().startswith(copy)
+    window.recent_menu.aboutToShow.emit()
+    assert sorted(a.text() for a in window.recent_menu.actions()) == sorted([shown, copy])
+
+
+def test_grid_labels_show_whole_names(make_window, qtbot, tmp_path):
+    from app.session import CharacterView, GallerySnapshot
+    from app.gallery_view import GalleryView
+
+    import numpy as np
+
+    view = GalleryView()
+    qtbot.addWidget(view)
+    view.resize(330, 500)
+    view.show()
+    pixels = np.zeros((105, 105), np.uint8)
+    pixels[30:70, 30:70] = 255
+    names = ["ab", "character01", "character12"]
+    for count in range(1, len(names) + 1):  # as characters are added one by one
+        snapshot = GallerySnapshot(tmp_path, "Mine", tuple(CharacterView(n, (pixels,)) for n in names[:count]), "")
+        view.set_snapshot(snapshot)
+        metrics = view.grid.fontMetrics()
+        for i in range(view.grid.count()):
+            item = view.grid.item(i)
+            room = view.grid.visualItemRect(item).width()
+            assert room >= metrics.horizontalAdvance(item.text()) + 8, f"{item.text()!r} gets {room} px"
+
+
+def test_adding_images_is_one_undoable_step(make_window, qtbot, tmp_path):
+    folder, names = _alphabet_folder(tmp_path / "imgs")
+    window = make_window()
+    window.session.create_gallery("Mine")
+    wait_gallery(qtbot, window, 0)
+    _drop(window.recognise.gallery_view.grid.viewport(), sorted(folder.iterdir()))
+    wait_gallery(qtbot, window, len(names))
+    assert window.act_undo.text() == f"&Undo Add {len(names)} images"
+    window.act_undo.trigger()
+    wait_gallery(qtbot, window, 0)
+    assert window.recognise.gallery_view.grid.count() == 0
+    window.act_redo.trigger()
+    snapshot = wait_gallery(qtbot, window, len(names))
+    assert sorted(snapshot.names()) == sorted(names)

@@ -127,3 +127,90 @@ def test_pen_pressure_is_recorded(qtbot):
     (stroke,) = canvas.strokes()
     assert stroke.pressure is not None and list(stroke.pressure[:2]) == [0.2, 0.6]
     canvas.grab()  # paints the pressure-varying stroke
+
+
+def _canvas_frame(window):
+    """The drawing square in window coordinates (what a person aims at)."""
+    canvas = window.recognise.canvas
+    square = canvas.square()
+    return canvas.mapTo(window, square.topLeft().toPoint()), square.size()
+
+
+def test_nothing_moves_the_canvas_while_drawing(make_window, app_env, qtbot):
+    from app.settings import AppSettings
+
+    drawings = sample_drawings()
+    long_name = "a character with a name far longer than the results column is wide"
+    first = next(iter(drawings))
+    named = {(long_name if name == first else name): pair for name, pair in drawings.items()}
+    folder = make_gallery(app_env["data"] / "galleries" / "long", named)
+    AppSettings(app_env["settings"]).last_gallery = folder
+    window = make_window(size=(1160, 730))
+    wait_gallery(qtbot, window, len(named))
+    tab = window.recognise
+    before = _canvas_frame(window)
+    draw(qtbot, tab.canvas, drawings[first][1])
+    outcome = wait_ranked(qtbot, window)
+    assert outcome.matches[0].name == long_name and tab.add_example.isEnabled()
+    assert _canvas_frame(window) == before, "the first ranking moved the canvas"
+    assert long_name in tab.add_example.toolTip()  # the button's text is elided, never widened
+    window.show_message("info", "Renamed “spiral” to “swirl”.")
+    qtbot.wait(50)
+    assert window.message_bar.text() and _canvas_frame(window) == before, "a message moved the canvas"
+    window.show_message("error", "A long error. " * 40)  # longer than the bar: elided, whole in the tooltip
+    qtbot.wait(50)
+    assert _canvas_frame(window) == before
+    assert window.message_bar.text() == "A long error. " * 40 and window.message_bar.label.toolTip()
+    window.message_bar.dismiss()
+    qtbot.wait(50)
+    assert window.message_bar.text() == "" and _canvas_frame(window) == before
+
+
+def test_ink_stays_inside_the_canvas_frame(qtbot):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QColor, QPalette
+
+    from app.canvas import DrawingCanvas
+
+    canvas = DrawingCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(300, 420)  # taller than wide: room below the square
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    square = canvas.square()
+    start = QPoint(int(square.center().x()), int(square.center().y()))
+    end = QPoint(int(square.center().x()) + 30, int(square.bottom()) + 60)  # the pen runs off the bottom edge
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(canvas, end)
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    (stroke,) = canvas.strokes()
+    assert stroke.points.min() >= 0 and stroke.points.max() <= 105
+    image = canvas.grab().toImage()
+    ink = canvas.palette().color(QPalette.ColorRole.Text)
+    ratio = image.devicePixelRatio()
+    below = [QColor(image.pixel(int(x * ratio), int(y * ratio)))
+             for y in range(int(square.bottom()) + 2, canvas.height(), 2) for x in range(0, canvas.width(), 2)]
+    assert below and all(abs(c.lightness() - ink.lightness()) > 60 for c in below), "ink painted below the frame"
+
+
+def test_esc_clears_the_canvas_wherever_the_focus_is_in_the_tab(make_window, app_env, qtbot):
+    window, drawings = _window_with_gallery(make_window, app_env, qtbot)
+    tab = window.recognise
+    query = next(iter(drawings.values()))[1]
+    for widget in (tab.add_new, tab.gallery_view.grid, tab.results, tab.canvas):
+        draw(qtbot, tab.canvas, query)
+        wait_ranked(qtbot, window)
+        widget.setFocus()
+        QTest.keyClick(widget, Qt.Key.Key_Escape)
+        assert tab.canvas.is_empty(), f"Esc with the focus on {type(widget).__name__} left the drawing"
+    assert "Esc" in window.act_clear.toolTip()
+
+
+def test_ranking_starts_at_pen_up(make_window, app_env, qtbot):
+    """No debounce between lifting the pen and the ranking: its work is queued before the event loop runs again."""
+    window, drawings = _window_with_gallery(make_window, app_env, qtbot)
+    tab = window.recognise
+    stroke = next(iter(drawings.values()))[1][0]
+    draw(qtbot, tab.canvas, [stroke])  # draw() sends press, moves and release without running the event loop
+    assert any(t.title == "Recognising" for t in window.runner.active_tasks())
+    assert wait_ranked(qtbot, window).request_id == tab.drawing_id
