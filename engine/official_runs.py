@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from .data.locate import RUNS_STEM, find_runs
-from .glyph import GLYPH_SIZE, open_image
+from .glyph import GLYPH_SIZE, GlyphError, open_image
 
 LABELS_FILE = "class_labels.txt"
 # sha256 of the 20 labels files, normalised (run name, then one "TEST CLASS" line per item): it identifies Lake's
@@ -46,6 +46,10 @@ SEEDED_PROTOCOL_NOTE = ("Seeded tasks are a different, harder protocol: random c
 
 class RunsError(ValueError):
     """The runs are there but cannot be read: a damaged zip, a bad labels file, an unreadable image."""
+
+
+class RunsImageError(RunsError, GlyphError):
+    """An image of the runs cannot be read (refused or damaged): both a runs error and a glyph error."""
 
 
 class RunsMissing(FileNotFoundError):
@@ -264,7 +268,7 @@ def decode_glyph(payload: bytes | Path, label: str) -> np.ndarray:
         small = img.convert("L").resize((GLYPH_SIZE, GLYPH_SIZE), Image.Resampling.BILINEAR)
         gray = np.asarray(small, dtype=np.float32) / 255
     except (OSError, ValueError) as exc:  # GlyphError is a ValueError
-        raise RunsError(f"Cannot read image {label}: {exc}") from exc
+        raise RunsImageError(f"Cannot read image {label}: {exc}") from exc
     return 1.0 - gray if np.median(gray) > 0.5 else gray
 
 
