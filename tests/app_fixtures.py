@@ -58,7 +58,7 @@ def make_window(qtbot, app_env):
 
     def factory(wait_model: bool = True, size: tuple[int, int] | None = (1200, 760), **kwargs) -> MainWindow:
         kwargs.setdefault("welcome", False)
-        kwargs.setdefault("optional_tabs", False)
+        kwargs.setdefault("work_tabs", False)
         window = MainWindow(AppSettings(app_env["settings"]), **kwargs)
         qtbot.addWidget(window)
         if size is not None:
