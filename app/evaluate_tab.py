@@ -4,7 +4,7 @@ The benchmark runs on the evaluation alphabets (testing), or on the model's own 
 background alphabets its card says were held out of its training (for choosing among models and checkpoints
 without looking at the evaluation alphabets), as `python -m engine evaluate --split validation` does.
 
-The benchmark runs in a TaskThread (progress and cancel); the result is shown with its 95% interval, beside the
+The benchmark runs in a Task (progress and cancel); the result is shown with its 95% interval, beside the
 published numbers, per alphabet, and as a grid of the failed trials drawn from the dataset's own pixels.
 """
 
@@ -31,7 +31,7 @@ from engine.weights import WeightsError, load_weights, read_metadata
 
 from .layouts import chooser_row, controls_beside, narrow_combo
 from .dataset_panel import DatasetPanel, DatasetStatus
-from .train_worker import TaskThread, is_running, stop_threads
+from .workers import Task, TaskRunner, describe_error, is_running, stop_tasks
 
 MAX_FAILURES_SHOWN = 300  # thumbnails are cheap, but a grid of thousands helps nobody
 THUMB = 56
@@ -125,7 +125,8 @@ class EvaluateTab(QWidget):
 
     def __init__(self, parent: QWidget | None = None, data_dir: str | Path | None = None):
         super().__init__(parent)
-        self._task: TaskThread | None = None
+        self.runner = TaskRunner(self)
+        self._task: Task | None = None
         self.outcome: BenchmarkOutcome | None = None
         self.run_results: list[RunResult] = []
         self._build(data_dir)
@@ -300,7 +301,7 @@ class EvaluateTab(QWidget):
                           True)
             return False
         weights, device, config = self.model_path(), self.device_combo.currentData(), self.benchmark_config()
-        self._start(lambda progress, cancel: run_benchmark(weights, device, data, config, progress, cancel, split),
+        self._start(lambda ctx: run_benchmark(weights, device, data, config, ctx.progress, ctx.cancel, split),
                     self._show_outcome, f"Embedding test and reference glyphs for {config.tasks} tasks…")
         return True
 
@@ -312,12 +313,12 @@ class EvaluateTab(QWidget):
                 self._say("Choose a folder of official runs first.", True)
             return False
         weights, device = self.model_path(), self.device_combo.currentData()
-        self._start(lambda progress, cancel: run_official(weights, device, folder, progress, cancel),
+        self._start(lambda ctx: run_official(weights, device, folder, ctx.progress, ctx.cancel),
                     self._show_runs, f"Classifying the runs in {folder}…")
         return True
 
     def _start(self, job, on_done, message: str) -> None:
-        task = TaskThread(job)
+        task = self.runner.submit(job, "Evaluating", serial=False)
         task.progress.connect(self._on_progress)
         task.succeeded.connect(on_done)
         task.failed.connect(self._on_failed)
@@ -327,7 +328,6 @@ class EvaluateTab(QWidget):
         self.progress_bar.setRange(0, 0)  # busy until the first progress report
         self._say(message)
         self._update_buttons()
-        task.start()
 
     def cancel(self) -> None:
         """Stop the running evaluation at its next batch."""
@@ -339,14 +339,14 @@ class EvaluateTab(QWidget):
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(done)
 
-    def _on_failed(self, message: str) -> None:
-        self._say(message, True)
+    def _on_failed(self, exc: BaseException) -> None:
+        self._say(describe_error(exc), True)
 
     def _on_cancelled(self) -> None:
         self._say("Cancelled.")
 
     def _on_task_finished(self) -> None:
-        self._task = None  # the thread deletes itself
+        self._task = None  # the runner deletes the task
         if self.progress_bar.maximum() == 0 or self.progress_bar.value() < self.progress_bar.maximum():
             self.progress_bar.setRange(0, 1)
             self.progress_bar.setValue(0)  # cancelled or failed: nothing to show as done
@@ -477,7 +477,7 @@ class EvaluateTab(QWidget):
 
     def shutdown(self, timeout_s: float = 30.0) -> bool:
         """Cancel the evaluation and wait for background threads; return True when none is left."""
-        return stop_threads(self.threads(), timeout_s)
+        return stop_tasks(self.threads(), timeout_s)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override, used when shown standalone
         self.shutdown()

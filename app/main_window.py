@@ -23,11 +23,11 @@ from .gallery_commands import DeleteCharacter, RenameCharacter
 from .icons import app_icon, icon
 from .message_bar import MessageBar
 from .recognise_tab import RecogniseTab
-from .session import EngineSession, GallerySnapshot, ModelInfo, describe_error
+from .session import EngineSession, GallerySnapshot, ModelInfo
 from .settings import AppSettings
 from .status import StatusBar
 from .welcome import WelcomeDialog
-from .workers import Task, TaskRunner
+from .workers import Task, TaskRunner, describe_error
 
 SHUTDOWN_TIMEOUT_MS = 30_000  # cancellable work stops within a chunk; loading torch cannot be interrupted
 WORK_TABS = ("Train", "Evaluate")  # after Recognise, in this order

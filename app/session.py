@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from .workers import Task, TaskContext, TaskRunner
+from .workers import Task, TaskContext, TaskRunner, describe_error  # noqa: F401 - describe_error for the tabs
 
 AREA = 105.0  # the canvas stores strokes in glyph units: a square of side 105, like Omniglot's stroke files
 TOP_K = 5
@@ -117,12 +117,6 @@ def unique_folder(parent: Path, name: str) -> Path:
         candidate = parent / f"{slug} ({n})"
         n += 1
     return candidate
-
-
-def describe_error(exc: BaseException) -> str:
-    """Return an exception as one readable sentence (its message, or its type when it has none)."""
-    text = str(exc).strip()
-    return text if text else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------------------------- session

@@ -1,6 +1,6 @@
 """The Train tab: dataset, hyperparameters, device, output folder; start / pause / stop; live curves.
 
-Training runs in a TrainThread that reports through batched signals, so the UI thread only appends a few
+Training runs in a TrainTask that reports through batched signals, so the UI thread only appends a few
 numbers per event and redraws at most ten times a second. A run folder holding checkpoint.pt is continued
 ("Continue") rather than overwritten; "Resume run…" picks such a folder and loads its settings and curves.
 """
@@ -30,9 +30,11 @@ from engine.weights import WeightsError, read_metadata
 from .layouts import chooser_row, controls_beside, narrow_combo
 from .curves import TrainingCurves
 from .dataset_panel import DatasetPanel, DatasetStatus
-from .train_worker import SpeedEstimate, TaskThread, TrainThread, estimate_speed, is_running, stop_threads
+from .training import SpeedEstimate, TrainTask, estimate_speed
+from .workers import Task, TaskRunner, describe_error, is_running, stop_tasks
 
 ENDLESS_STEPS = 10**9  # with a time budget alone, as the command line does
+
 _PRESET_NOTES = {"compact": "the shipped model's network, 105 px", "koch2015": "Koch et al.'s network, ~39 M "
                  "parameters, needs a GPU", "tiny": "48 px, fast on a laptop CPU"}
 
@@ -74,10 +76,11 @@ class TrainTab(QWidget):
         self.runs_root = Path(runs_root) if runs_root else user_data_dir() / "runs"
         self.auto_estimate = auto_estimate
         self._base = preset_defaults("compact")  # fields the form does not show come from here
-        self._thread: TrainThread | None = None
+        self.runner = TaskRunner(self)
+        self._thread: TrainTask | None = None
         self._state = "idle"
-        self._tasks: list[TaskThread] = []  # estimates and run loads still running
-        self._estimate_task: TaskThread | None = None
+        self._tasks: list[Task] = []  # estimates and run loads still running
+        self._estimate_task: Task | None = None
         self._estimate: SpeedEstimate | None = None
         self._estimate_key: tuple | None = None  # what the estimate measured: preset, batch, device
         self._auto_out: Path | None = None  # the automatic run folder, renamed with the preset
@@ -377,14 +380,14 @@ class TrainTab(QWidget):
             return
         self._cancel_estimate()
         config = self.config()
-        task = TaskThread(lambda progress, cancel: estimate_speed(config, data, cancel), key=self._speed_key())
+        task = self.runner.submit(lambda ctx: estimate_speed(config, data, ctx.cancel), "Measuring speed",
+                                  serial=False, key=self._speed_key())
         task.succeeded.connect(self._on_estimate)
         task.failed.connect(self._on_estimate_failed)
         task.finished.connect(self._forget_task)
         self._estimate_task = task
         self._tasks.append(task)
         self.estimate_label.setText(f"Speed: measuring a few steps on {config.device}…")
-        task.start()
 
     def _cancel_estimate(self) -> None:
         self._estimate_timer.stop()
@@ -397,9 +400,9 @@ class TrainTab(QWidget):
             self._estimate, self._estimate_key = estimate, self.sender().info["key"]
             self._show_estimate(estimate)
 
-    def _on_estimate_failed(self, message: str) -> None:
+    def _on_estimate_failed(self, exc: BaseException) -> None:
         if self.sender() is self._estimate_task:
-            self.estimate_label.setText(f"Speed: could not measure ({message})")
+            self.estimate_label.setText(f"Speed: could not measure ({describe_error(exc)})")
 
     def _speed_key(self) -> tuple:
         cfg = self.config()
@@ -491,12 +494,12 @@ class TrainTab(QWidget):
             self._say(f"{folder} holds no {CHECKPOINT_NAME}: not a run that can be continued.", error=True)
             return
         self.out_note.setText("Reading the checkpoint…")
-        task = TaskThread(lambda progress, cancel: load_checkpoint(folder), folder=folder, start=start)
+        task = self.runner.submit(lambda ctx: load_checkpoint(folder), "Reading the checkpoint", serial=False,
+                                  folder=folder, start=start)
         task.succeeded.connect(self._on_run_loaded)
-        task.failed.connect(self._on_error)
+        task.failed.connect(lambda exc: self._on_error(describe_error(exc)))
         task.finished.connect(self._forget_task)
         self._tasks.append(task)
-        task.start()
 
     def _on_run_loaded(self, state: dict) -> None:
         folder, start = self.sender().info["folder"], self.sender().info["start"]
@@ -536,7 +539,7 @@ class TrainTab(QWidget):
         if not resume:
             self.curves.clear()
             self.best_validation = None
-        thread = TrainThread(self.config(), data, out, resume=resume)
+        thread = TrainTask(self.config(), data, out, resume=resume)
         thread.ready.connect(self._on_ready)
         # Queued even for batches flushed from this thread (on pause), so batches are handled in send order.
         thread.events.connect(self._on_events, Qt.QueuedConnection)
@@ -545,7 +548,7 @@ class TrainTab(QWidget):
         self.last_step_event = None
         self._set_state("starting")
         self._say(f"{'Continuing' if resume else 'Starting'} training in {out}…")
-        thread.start()
+        self.runner.add(thread)
         self.run_started.emit(out)
         return True
 
@@ -661,7 +664,7 @@ class TrainTab(QWidget):
         self._say(f"Training failed at step {e.step:,}: {e.message}", error=True)
 
     def _on_thread_finished(self) -> None:
-        self._thread = None  # the thread deletes itself
+        self._thread = None  # the runner deletes the task
         if not (self.output_dir() / CHECKPOINT_NAME).is_file():
             self._resume_step = None  # failed before its first checkpoint: a new run again
         self._set_state("idle")
@@ -723,7 +726,7 @@ class TrainTab(QWidget):
         self._shut_down = True
         self._cancel_estimate()
         self._say("Stopping training and saving a checkpoint…")
-        ok = stop_threads(self.threads(), timeout_s)
+        ok = stop_tasks(self.threads(), timeout_s)
         if self._thread is not None and not is_running(self._thread):
             self._on_thread_finished()  # its queued `finished` may never be delivered if the app quits now
         return ok

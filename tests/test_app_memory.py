@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from app_fixtures import *  # noqa: F401,F403 - fixtures and helpers
-from app_fixtures import TIMEOUT_MS
-from test_app_train import tiny_config
+from app_helpers import TIMEOUT_MS
+from synthetic import tiny_config
 
 
 def _tabs_ready(qtbot, window) -> None:

@@ -8,8 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from app_fixtures import *  # noqa: F401,F403 - fixtures and helpers
-from app_fixtures import wait_gallery, wait_idle
+from app_helpers import wait_gallery, wait_idle
 
 REPO = Path(__file__).resolve().parents[1]
 

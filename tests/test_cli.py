@@ -19,7 +19,7 @@ from engine.paths import REPO_ROOT
 from engine.train.checkpoint import load_checkpoint
 from engine.weights import load_weights
 
-from test_evaluate import make_runs
+from synthetic import make_runs
 
 SMALL_TRAIN = ["--preset", "tiny", "--alphabets", "2", "--characters", "3", "--drawers", "2", "--val-alphabets", "1",
                "--val-tasks", "3", "--device", "cpu", "--quiet"]

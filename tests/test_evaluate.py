@@ -13,6 +13,7 @@ from PIL import Image
 from engine.data import OmniglotSet
 from engine.evaluate import OneShotConfig, evaluate_one_shot, evaluate_runs, load_raw_glyph, make_episodes
 from engine.model import ModelConfig, SiameseNet, build_model
+from synthetic import make_runs, write_png
 
 
 class OracleNet(SiameseNet):
@@ -128,30 +129,6 @@ def test_evaluation_is_deterministic_for_a_seed(evaluation):
 
 
 # --- the official runs format -----------------------------------------------------------------------------------------
-
-
-def write_png(path, ink: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(((1 - ink) * 255).astype(np.uint8), "L").convert("1").save(path)
-
-
-def make_runs(folder, data: OmniglotSet, wrong: dict[str, int]) -> None:
-    """Write runNN/ folders like Lake's one-shot runs: 5 classes, 5 test items in a shuffled order; the labels
-    file of run NN lists `wrong[NN]` test items against a wrong class (so a perfect model gets them "wrong")."""
-    rng = np.random.default_rng(0)
-    pixels = data.pixels()
-    for r, name in enumerate(["run01", "run02"]):
-        chars = data.alphabet_characters(r)[:5]
-        order = rng.permutation(5)
-        lines = []
-        for k, c in enumerate(chars):
-            images = np.flatnonzero(data.char == c)
-            write_png(folder / name / "training" / f"class{k + 1:02d}.png", pixels[images[0]])
-        for t, k in enumerate(order):
-            write_png(folder / name / "test" / f"item{t + 1:02d}.png", pixels[np.flatnonzero(data.char == chars[k])[1]])
-            label = (k + 1) % 5 if t < wrong.get(name, 0) else k
-            lines.append(f"{name}/test/item{t + 1:02d}.png {name}/training/class{label + 1:02d}.png")
-        (folder / name / "class_labels.txt").write_text("\n".join(lines) + "\n")
 
 
 def test_runs_format_reports_each_runs_error(evaluation, tmp_path):
