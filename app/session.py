@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from engine.units import OMNIGLOT_STROKE_AREA
+
 from .workers import Task, TaskContext, TaskRunner, describe_error  # noqa: F401 - describe_error for the tabs
 
-AREA = 105.0  # the canvas stores strokes in glyph units: a square of side 105, like Omniglot's stroke files
+AREA = OMNIGLOT_STROKE_AREA  # the canvas stores strokes in glyph units, like Omniglot's stroke files
 TOP_K = 5
 
 

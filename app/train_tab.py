@@ -150,7 +150,7 @@ class TrainTab(QWidget):
         group = QButtonGroup(self)
         group.addButton(self.steps_radio)
         group.addButton(self.budget_radio)
-        self.steps_spin = _spin(1, 10**9, 500)
+        self.steps_spin = _spin(1, 2**31 - 1, 500)
         self.budget_spin = _double(0.1, 100000, 1, 5)
         self.steps_radio.toggled.connect(self._on_length_mode)
         self.steps_spin.valueChanged.connect(self._on_form_changed)

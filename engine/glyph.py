@@ -81,22 +81,21 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .strokes import Stroke
+from .units import GLYPH_SIZE, OMNIGLOT_STROKE_AREA, PEN_RADIUS
 
 __all__ = [
     "GLYPH_SIZE", "PEN_RADIUS", "STROKE_OFFSET", "MIN_INK_PIXELS", "MIN_INK_EXTENT", "MIN_CONTRAST",
     "Glyph", "GlyphError", "render_strokes", "glyph_from_image", "glyph_from_omniglot_png",
 ]
 
-GLYPH_SIZE = 105
 # Image files the app and the gallery importer read (anything else PIL opens works when named directly).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm",
                             ".pbm", ".pnm"})
 STROKE_SUFFIX = ".txt"  # Omniglot's pen-stroke files, drawn by `render_strokes` like the canvas
 
-# Calibrated against Omniglot's stroke/image pairs (see the module docstring and benchmarks/stroke_renderer_fit.py).
-PEN_RADIUS = 2.475
+# Calibrated with PEN_RADIUS against Omniglot's stroke/image pairs (see the module docstring and
+# benchmarks/stroke_renderer_fit.py).
 STROKE_OFFSET = (0.75, 0.4375)
-OMNIGLOT_STROKE_AREA = 105.0
 
 # Omniglot's ink framing over images_background (2.5th-97.5th percentiles, 105-px frame, pixel-edge coordinates).
 FRAME_EXTENT_RANGE = (38.0, 91.0)

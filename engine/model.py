@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-GLYPH_SIZE = 105
+from .units import GLYPH_SIZE
 # What `SiameseNet.prepare` does to a glyph, in words, for model cards.
 PREPROCESSING = "105x105 glyph, 1 = ink, 0 = background; resized to input_size (bilinear, antialiased)"
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from engine.units import GLYPH_SIZE
+
 # Background: 4 alphabets, evaluation: 2 alphabets; 6 characters each and the official 20 drawers.
 SYNTHETIC_LAYOUT = {
     "background": ["Alphabet_of_the_Magi", "Anglo-Saxon_Futhorc", "Bengali", "Greek"],
@@ -22,7 +24,7 @@ SYNTHETIC_LAYOUT = {
 }
 SYNTHETIC_CHARACTERS = 6
 SYNTHETIC_DRAWERS = 20
-IMAGE_SIZE = 105
+IMAGE_SIZE = GLYPH_SIZE
 
 
 @dataclass

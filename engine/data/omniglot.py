@@ -30,9 +30,10 @@ from PIL import Image
 
 from ..atomic import atomic_path
 from ..paths import user_cache_dir
+from ..units import GLYPH_SIZE
 from .locate import SET_NAMES, find_sources
 
-IMAGE_SIZE = 105
+IMAGE_SIZE = GLYPH_SIZE  # Omniglot's images are the glyph size
 CACHE_VERSION = 1
 _NAME_RE = re.compile(r"^(\d+)_(\d+)\.png$", re.IGNORECASE)
 
