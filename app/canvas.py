@@ -17,10 +17,11 @@ from PySide6.QtGui import (QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEv
                            QPalette, QPen, QTabletEvent, QUndoCommand, QUndoStack)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from engine.glyph import PEN_WIDTH as PEN_DIAMETER  # glyph px: the calibrated pen the model sees
+from engine.units import PEN_RADIUS
 
 from .session import AREA
 
+PEN_DIAMETER = 2 * PEN_RADIUS  # glyph px: the pen the engine draws strokes with
 MARGIN = 8  # logical px around the square
 
 

@@ -238,7 +238,7 @@ class TrainingCurves(QWidget):
         if not events:
             return
         total = events[-1].total_steps
-        self._total_steps = total if 0 < total < 10**9 else 0  # a time-budget run has no known length
+        self._total_steps = total or 0  # a time-budget run has no known length
         steps = [e.step for e in events]
         self.series["loss"].extend(steps, [e.loss for e in events])
         self.series["pair_accuracy"].extend(steps, [e.pair_accuracy for e in events])

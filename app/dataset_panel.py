@@ -6,7 +6,6 @@ with a Download button) and corrupt (the engine's message naming the damaged fil
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from engine.data import DataError, DatasetMissing, OmniglotSet, find_sources, lo
 from engine.data.locate import download_omniglot
 
 from .layouts import chooser_row
-from .train_worker import TaskThread, is_running, stop_threads
+from .workers import Task, TaskContext, TaskRunner, describe_error, is_running, stop_tasks
 
 _COLOURS = {"found": "#1b7f3b", "partial": "#9a6700", "missing": "#9a6700", "corrupt": "#b3261e",
             "loading": "palette(mid)"}
@@ -88,9 +87,10 @@ class DatasetPanel(QGroupBox):
         super().__init__("Dataset", parent)
         self.wanted = wanted
         self.status: DatasetStatus | None = None
-        self._loader: TaskThread | None = None
-        self._download: TaskThread | None = None
-        self._old: list[TaskThread] = []  # superseded loads, kept alive until they end
+        self.runner = TaskRunner(self)
+        self._loader: Task | None = None
+        self._download: Task | None = None
+        self._old: list[Task] = []  # superseded loads, kept until they end
         self._note = ""  # shown after the next check (the outcome of a download)
         self._build()
         self.set_folder(folder or resolve_data_dir())
@@ -164,12 +164,12 @@ class DatasetPanel(QGroupBox):
         self.status = None
         self._show("loading", f"Checking {folder}…")
         wanted = self.wanted
-        loader = TaskThread(lambda progress, cancel: check_folder(folder, wanted), folder=folder)
+        loader = self.runner.submit(lambda ctx: check_folder(folder, wanted), f"Checking {folder}", serial=False,
+                                    folder=folder)
         loader.succeeded.connect(self._on_checked)
         loader.failed.connect(self._on_check_failed)
         loader.finished.connect(self._on_loader_finished)
         self._loader = loader
-        loader.start()
 
     def set_dataset(self, sets: dict[str, OmniglotSet], folder: str | Path | None = None) -> None:
         """Use sets that are already loaded (shared with another tab, or built in memory) without checking a
@@ -186,9 +186,9 @@ class DatasetPanel(QGroupBox):
         self._show(state, message)
         self.dataset_changed.emit(self.status)
 
-    def _on_check_failed(self, message: str) -> None:
+    def _on_check_failed(self, exc: BaseException) -> None:
         loader = self.sender()
-        self._on_checked(DatasetStatus(loader.info["folder"], "corrupt", {}, message))
+        self._on_checked(DatasetStatus(loader.info["folder"], "corrupt", {}, describe_error(exc)))
 
     def _on_checked(self, status: DatasetStatus) -> None:
         if self.sender() is not self._loader:
@@ -221,10 +221,11 @@ class DatasetPanel(QGroupBox):
         """Download the missing official archives into the chosen folder (in a worker), then check it again."""
         folder = self.folder()
 
-        def job(progress, cancel: threading.Event) -> dict:
-            return download_omniglot(folder, lambda name, done, total: progress(done, max(total, done, 1)), cancel)
+        def job(ctx: TaskContext) -> dict:
+            return download_omniglot(folder, lambda name, done, total: ctx.progress(done, max(total, done, 1)),
+                                     ctx.cancel)
 
-        self._download = TaskThread(job)
+        self._download = self.runner.submit(job, "Downloading Omniglot", serial=False)
         self._download.progress.connect(self._on_download_progress)
         self._download.succeeded.connect(self._on_downloaded)
         self._download.failed.connect(self._on_download_failed)
@@ -234,7 +235,6 @@ class DatasetPanel(QGroupBox):
         self.download_bar.setVisible(True)
         self.download_bar.setRange(0, 0)  # busy until the first bytes tell the size
         self._show("loading", f"Downloading Omniglot into {folder}…")
-        self._download.start()
 
     def cancel_download(self) -> None:
         """Stop a running download; the partial file is removed by the engine."""
@@ -249,8 +249,8 @@ class DatasetPanel(QGroupBox):
     def _on_downloaded(self, _paths: dict) -> None:
         self._download_ended("Download complete.")
 
-    def _on_download_failed(self, message: str) -> None:
-        self._download_ended(f"Download failed: {message}")
+    def _on_download_failed(self, exc: BaseException) -> None:
+        self._download_ended(f"Download failed: {describe_error(exc)}")
 
     def _on_download_cancelled(self) -> None:
         self._download_ended("Download cancelled; nothing was kept.")
@@ -265,10 +265,10 @@ class DatasetPanel(QGroupBox):
 
     # --- shutdown -------------------------------------------------------------------------------------------------
 
-    def threads(self) -> list[TaskThread]:
-        """Return this panel's running background threads."""
+    def threads(self) -> list[Task]:
+        """Return this panel's running background tasks."""
         return [t for t in (self._loader, self._download, *self._old) if is_running(t)]
 
     def shutdown(self, timeout_s: float = 30.0) -> bool:
-        """Cancel the download, wait for running checks; return True when no thread is left."""
-        return stop_threads(self.threads(), timeout_s)
+        """Cancel the download, wait for running checks; return True when no task is left."""
+        return stop_tasks(self.threads(), timeout_s)

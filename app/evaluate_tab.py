@@ -7,7 +7,7 @@ different and harder protocol); or seeded tasks on the model's own validation al
 its card says were held out of its training (for choosing among models and checkpoints without looking at
 evaluation data), as `python -m engine evaluate --split validation` does.
 
-A benchmark runs in a TaskThread (progress and cancel); the result is shown with its 95% interval, per alphabet or
+A benchmark runs in a Task (progress and cancel); the result is shown with its 95% interval, per alphabet or
 per run, and as a grid of the failed trials.
 """
 
@@ -36,7 +36,7 @@ from engine.weights import WeightsError, load_weights, read_metadata
 
 from .layouts import chooser_row, controls_beside, narrow_combo
 from .dataset_panel import DatasetPanel, DatasetStatus
-from .train_worker import TaskThread, is_running, stop_threads
+from .workers import Task, TaskRunner, describe_error, is_running, stop_tasks
 
 MAX_FAILURES_SHOWN = 300  # thumbnails are cheap, but a grid of thousands helps nobody
 THUMB = 56
@@ -145,7 +145,8 @@ class EvaluateTab(QWidget):
 
     def __init__(self, parent: QWidget | None = None, data_dir: str | Path | None = None):
         super().__init__(parent)
-        self._task: TaskThread | None = None
+        self.runner = TaskRunner(self)
+        self._task: Task | None = None
         self.outcome: BenchmarkOutcome | None = None
         self.runs_outcome: RunsOutcome | None = None
         self._benchmark_chosen = False  # once the user picks a benchmark, finding the runs no longer switches to them
@@ -338,7 +339,7 @@ class EvaluateTab(QWidget):
                           True)
             return False
         weights, device, config = self.model_path(), self.device_combo.currentData(), self.benchmark_config()
-        self._start(lambda progress, cancel: run_benchmark(weights, device, data, config, progress, cancel, split),
+        self._start(lambda ctx: run_benchmark(weights, device, data, config, ctx.progress, ctx.cancel, split),
                     self._show_outcome, f"Embedding test and reference glyphs for {config.tasks} tasks…")
         return True
 
@@ -352,12 +353,12 @@ class EvaluateTab(QWidget):
             return False
         self.split_combo.setCurrentIndex(self.split_combo.findData(OFFICIAL))
         weights, device = self.model_path(), self.device_combo.currentData()
-        self._start(lambda progress, cancel: run_official(weights, device, source, progress, cancel),
+        self._start(lambda ctx: run_official(weights, device, source, ctx.progress, ctx.cancel),
                     self._show_runs, f"Classifying the test items of the runs in {source}…")
         return True
 
     def _start(self, job, on_done, message: str) -> None:
-        task = TaskThread(job)
+        task = self.runner.submit(job, "Evaluating", serial=False)
         task.progress.connect(self._on_progress)
         task.succeeded.connect(on_done)
         task.failed.connect(self._on_failed)
@@ -367,7 +368,6 @@ class EvaluateTab(QWidget):
         self.progress_bar.setRange(0, 0)  # busy until the first progress report
         self._say(message)
         self._update_buttons()
-        task.start()
 
     def cancel(self) -> None:
         """Stop the running evaluation at its next batch."""
@@ -379,14 +379,14 @@ class EvaluateTab(QWidget):
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(done)
 
-    def _on_failed(self, message: str) -> None:
-        self._say(message, True)
+    def _on_failed(self, exc: BaseException) -> None:
+        self._say(describe_error(exc), True)
 
     def _on_cancelled(self) -> None:
         self._say("Cancelled.")
 
     def _on_task_finished(self) -> None:
-        self._task = None  # the thread deletes itself
+        self._task = None  # the runner deletes the task
         if self.progress_bar.maximum() == 0 or self.progress_bar.value() < self.progress_bar.maximum():
             self.progress_bar.setRange(0, 1)
             self.progress_bar.setValue(0)  # cancelled or failed: nothing to show as done
@@ -587,7 +587,7 @@ class EvaluateTab(QWidget):
 
     def shutdown(self, timeout_s: float = 30.0) -> bool:
         """Cancel the evaluation and wait for background threads; return True when none is left."""
-        return stop_threads(self.threads(), timeout_s)
+        return stop_tasks(self.threads(), timeout_s)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override, used when shown standalone
         self.shutdown()

@@ -6,9 +6,11 @@ import numpy as np
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
+from engine.units import GLYPH_SIZE
+
 from .images import glyph_pixmap
 
-SIDE = 105  # shown 1:1 in logical pixels: Omniglot's resolution, the glyph every model is given
+SIDE = GLYPH_SIZE  # shown 1:1 in logical pixels: Omniglot's resolution, the glyph every model is given
 
 
 class GlyphPreview(QWidget):

@@ -7,11 +7,9 @@ gallery and the last model; the first start shows the welcome.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 import zipfile
 from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
@@ -29,24 +27,35 @@ from .settings import AppSettings
 from .status import StatusBar
 from .undo_actions import CANVAS, GALLERY, UndoActions, shortcut_text
 from .welcome import WelcomeDialog
-from .workers import Task, TaskRunner
+from .workers import Task, TaskRunner, describe_error
 
 SHUTDOWN_TIMEOUT_MS = 30_000  # cancellable work stops within a chunk; loading torch cannot be interrupted
-OPTIONAL_TABS = (("train_tab", "TrainTab", "Train"), ("evaluate_tab", "EvaluateTab", "Evaluate"))
+WORK_TABS = ("Train", "Evaluate")  # after Recognise, in this order
 
 
-def _optional_tab(module: str, cls: str):
-    """Return the tab class `cls` from `app.<module>`, or None if it is not there or fails to import."""
-    try:
-        return getattr(importlib.import_module(f"app.{module}"), cls)
-    except (ImportError, AttributeError):
-        return None
+class WorkTab(Protocol):
+    """What the window asks of the Train and Evaluate tabs when it closes."""
+
+    def confirm_close(self) -> bool:
+        """Return True if the tab may close now (it may ask the person first)."""
+
+    def shutdown(self) -> bool:
+        """Stop the tab's background work (training saves a checkpoint); return True once all of it ended."""
+
+
+def _import_work_tabs() -> tuple[type, type]:
+    """Return the TrainTab and EvaluateTab classes (their modules import torch and pyqtgraph: seconds)."""
+    from .evaluate_tab import EvaluateTab
+    from .train_tab import TrainTab
+
+    return TrainTab, EvaluateTab
 
 
 class MainWindow(QMainWindow):
-    """The Glyphs window. `settings` defaults to `AppSettings()`; `welcome=False` skips the first-start welcome."""
+    """The Glyphs window. `settings` defaults to `AppSettings()`; `welcome=False` skips the first-start welcome;
+    `work_tabs=False` leaves out the Train and Evaluate tabs (a window for recognition only starts lighter)."""
 
-    def __init__(self, settings: AppSettings | None = None, welcome: bool = True, optional_tabs: bool = True,
+    def __init__(self, settings: AppSettings | None = None, welcome: bool = True, work_tabs: bool = True,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings or AppSettings()
@@ -55,7 +64,7 @@ class MainWindow(QMainWindow):
         self.welcome: WelcomeDialog | None = None
         self._gallery_names: dict[Path, str] = {}  # gallery folder -> the name it shows
         self._closing = False
-        self._optional_tabs = optional_tabs
+        self._work_tabs = work_tabs
         self.setWindowTitle("Glyphs")
         self.setWindowIcon(app_icon())
         self._build()
@@ -73,7 +82,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.recognise, "Recognise")
-        self._add_optional_tabs()
+        self._add_tab_placeholders()
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
@@ -84,75 +93,65 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.undo_actions = UndoActions(self.recognise.canvas.undo_stack, self.session, self)
 
-    def _add_optional_tabs(self) -> None:
+    def _add_tab_placeholders(self) -> None:
         # The Train and Evaluate tabs import torch and pyqtgraph at module level, which takes seconds: they
         # start as placeholders; their modules are imported in a worker after the first model load.
-        self.train_tab: QWidget | None = None
-        self.evaluate_tab: QWidget | None = None
-        self._pending_tabs: dict[str, tuple[str, str, QWidget]] = {}
-        if not self._optional_tabs:
+        self.train_tab = None
+        self.evaluate_tab = None
+        self._placeholders: dict[str, QWidget] = {}
+        if not self._work_tabs:
             return
-        for module, cls, title in OPTIONAL_TABS:
-            if importlib.util.find_spec(f"app.{module}") is None:
-                continue
+        for title in WORK_TABS:
             placeholder = QLabel(f"Loading the {title} tab…")
             placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.tabs.addTab(placeholder, title)
-            self._pending_tabs[title] = (module, cls, placeholder)
+            self._placeholders[title] = placeholder
 
-    def _import_optional_tabs(self) -> None:
+    def _import_work_tabs(self) -> None:
         """Import the Train/Evaluate modules in a worker (pyqtgraph and friends take seconds), then build them."""
-        if not self._pending_tabs or self._closing:
+        if not self._placeholders or self._closing:
             return
+        task = self.runner.submit(lambda _ctx: _import_work_tabs(), "Preparing the Train and Evaluate tabs",
+                                  serial=False)
+        task.succeeded.connect(self._build_work_tabs)
+        task.failed.connect(self._work_tabs_failed)
 
-        wanted = [(title, module, cls) for title, (module, cls, _p) in self._pending_tabs.items()]
+    def _work_tabs_failed(self, exc: BaseException) -> None:
+        self.show_message("error", f"The Train and Evaluate tabs could not be loaded: {describe_error(exc)}. "
+                                   "Recognition works as usual.")
+        self._replace_placeholders({})
 
-        def job(_ctx) -> dict[str, type | None]:
-            return {title: _optional_tab(module, cls) for title, module, cls in wanted}
-
-        task = self.runner.submit(job, "Preparing the Train and Evaluate tabs", serial=False)
-        task.succeeded.connect(self._build_optional_tabs)
-        task.failed.connect(lambda exc: self._optional_tabs_failed(exc))
-
-    def _optional_tabs_failed(self, exc: BaseException) -> None:
-        self.show_message("error", f"The Train and Evaluate tabs could not be loaded: {exc}. Recognition works "
-                                   "as usual.")
-        self._build_optional_tabs({})
-
-    def _build_optional_tabs(self, classes: dict[str, type | None]) -> None:
-        """Replace the placeholders by the real tabs (or drop those whose module could not be imported)."""
+    def _build_work_tabs(self, classes: tuple[type, type]) -> None:
+        """Replace the placeholders by the real tabs."""
         if self._closing:
             return
+        train_class, evaluate_class = classes
+        folder = self.settings.dataset_folder
+        data_dir = folder if folder is not None and folder.is_dir() else None
+        self.train_tab = train_class(self, data_dir=data_dir)
+        self.evaluate_tab = evaluate_class(self, data_dir=data_dir)
+        for tab in (self.train_tab, self.evaluate_tab):
+            tab.dataset.dataset_changed.connect(self._on_dataset_checked)
+        self.train_tab.model_ready.connect(self.use_model)
+        self.train_tab.run_started.connect(lambda run: setattr(self.settings, "last_run", run))
+        self._replace_placeholders({"Train": self.train_tab, "Evaluate": self.evaluate_tab})
+        if self.settings.last_run is not None:
+            self.train_tab.reopen_run(self.settings.last_run)  # Start then continues it from its checkpoint
+
+    def _replace_placeholders(self, tabs: dict[str, QWidget]) -> None:
         current = self.tabs.currentIndex()
-        for title, (module, _cls, placeholder) in list(self._pending_tabs.items()):
+        for title, placeholder in self._placeholders.items():
             index = self.tabs.indexOf(placeholder)
-            tab = self._make_tab(classes.get(title), title)
             self.tabs.removeTab(index)
-            if tab is not None:
-                self.tabs.insertTab(index, tab, title)
-                setattr(self, module, tab)
+            if title in tabs:
+                self.tabs.insertTab(index, tabs[title], title)
             placeholder.deleteLater()
-        self._pending_tabs.clear()
+        self._placeholders.clear()
         self.tabs.setCurrentIndex(min(current, self.tabs.count() - 1))
 
-    def _make_tab(self, tab_class: type | None, title: str) -> QWidget | None:
-        if tab_class is None:
-            return None
-        folder = self.settings.dataset_folder
-        try:
-            tab = tab_class(self, data_dir=folder if folder is not None and folder.is_dir() else None)
-        except Exception as exc:  # another engineer's tab must not stop the app from starting
-            self.show_message("error", f"The {title} tab could not start: {exc}")
-            return None
-        if hasattr(tab, "model_ready"):
-            tab.model_ready.connect(self.use_model)
-        if hasattr(tab, "dataset"):
-            tab.dataset.dataset_changed.connect(self._on_dataset_checked)
-        if hasattr(tab, "run_started"):
-            tab.run_started.connect(lambda folder: setattr(self.settings, "last_run", folder))
-            if self.settings.last_run is not None:
-                tab.reopen_run(self.settings.last_run)  # Start then continues it from its checkpoint
-        return tab
+    def work_tabs(self) -> list[WorkTab]:
+        """Return the Train and Evaluate tabs that are built (none while they load, or with work_tabs=False)."""
+        return [t for t in (self.train_tab, self.evaluate_tab) if t is not None]
 
     def _on_dataset_checked(self, status) -> None:
         """Remember a usable Omniglot folder, and offer it to the other tab if that one has none yet."""
@@ -281,7 +280,7 @@ class MainWindow(QMainWindow):
     def _start(self, welcome: bool) -> None:
         self.recognise.results.show_hint("Loading model…")
         first = self.session.load_model(self.settings.last_model, self.settings.device)
-        first.finished.connect(self._import_optional_tabs)
+        first.finished.connect(self._import_work_tabs)
         last = self.settings.last_gallery
         if last is not None and last.is_dir():
             self.open_gallery(last)
@@ -303,8 +302,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Ask the other tabs (a training run may want confirming), save the geometry, stop all work, close."""
-        tabs = [t for t in (self.train_tab, self.evaluate_tab) if t is not None]
-        if any(hasattr(t, "confirm_close") and not t.confirm_close() for t in tabs):
+        tabs = self.work_tabs()
+        if not all(t.confirm_close() for t in tabs):
             event.ignore()
             return
         self._closing = True
@@ -313,20 +312,11 @@ class MainWindow(QMainWindow):
         if self.welcome is not None:
             self.welcome.close()
         for tab in tabs:
-            # Their own threads (training saves a checkpoint) must end before the app does.
-            tab.shutdown() if hasattr(tab, "shutdown") else tab.close()
+            tab.shutdown()  # their work (training saves a checkpoint) must end before the app does
         self.hide()  # the window goes at once; uncancellable work (importing torch) may need a few seconds more
-        self._stop_other_threads()
         self.runner.shutdown(SHUTDOWN_TIMEOUT_MS)
         event.accept()
 
-    @staticmethod
-    def _stop_other_threads() -> None:
-        # Safety net: a QThread of the Train/Evaluate tabs still running when Python tears the app down
-        # aborts the process ("QThread: Destroyed while thread is still running").
-        worker = sys.modules.get("app.train_worker")
-        if worker is not None and hasattr(worker, "running_threads") and hasattr(worker, "stop_threads"):
-            worker.stop_threads(worker.running_threads(), 30.0)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         # Ctrl+Z follows the area last worked in: the canvas's strokes or the gallery's edits.

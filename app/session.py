@@ -20,11 +20,13 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from engine.units import OMNIGLOT_STROKE_AREA
+
 from .gallery_history import (AddExamples, DeleteCharacters, Histories, HistoryError, HistoryState,
                               MergeCharacters, RemoveExample, RenameCharacter, Step, quoted)
-from .workers import Task, TaskContext, TaskRunner
+from .workers import Task, TaskContext, TaskRunner, describe_error  # noqa: F401 - describe_error for the tabs
 
-AREA = 105.0  # the canvas stores strokes in glyph units: a square of side 105, like Omniglot's stroke files
+AREA = OMNIGLOT_STROKE_AREA  # the canvas stores strokes in glyph units, like Omniglot's stroke files
 TOP_K = 5
 # Torch threads for ranking one drawing. One forward pass of a small network gains little from more, and on a
 # small or busy machine more threads than free cores wait on each other (measured on 2 shared cores: 35 ms with
@@ -179,12 +181,6 @@ def _source_name(source: Path) -> str:
         except Exception:  # the import itself reports a damaged index, naming the file
             return default
     return default
-
-
-def describe_error(exc: BaseException) -> str:
-    """Return an exception as one readable sentence (its message, or its type when it has none)."""
-    text = str(exc).strip()
-    return text if text else type(exc).__name__
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """The Train tab: dataset, hyperparameters, device, output folder; start / pause / stop; live curves.
 
-Training runs in a TrainThread that reports through batched signals, so the UI thread only appends a few
+Training runs in a TrainTask that reports through batched signals, so the UI thread only appends a few
 numbers per event and redraws at most ten times a second. A run folder holding checkpoint.pt is continued
 ("Continue") rather than overwritten; "Resume run…" picks such a folder and loads its settings and curves.
 """
@@ -25,14 +25,15 @@ from engine.paths import user_data_dir
 from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, ValidationEvent,
                           preset_defaults)
 from engine.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from engine.train.fields import config_field
 from engine.weights import WeightsError, read_metadata
 
 from .layouts import chooser_row, controls_beside, narrow_combo
 from .curves import TrainingCurves
 from .dataset_panel import DatasetPanel, DatasetStatus
-from .train_worker import SpeedEstimate, TaskThread, TrainThread, estimate_speed, is_running, stop_threads
+from .training import SpeedEstimate, TrainTask, estimate_speed
+from .workers import Task, TaskRunner, describe_error, is_running, stop_tasks
 
-ENDLESS_STEPS = 10**9  # with a time budget alone, as the command line does
 _PRESET_NOTES = {"compact": "the shipped model's network, 105 px", "koch2015": "Koch et al.'s network, ~39 M "
                  "parameters, needs a GPU", "tiny": "48 px, fast on a laptop CPU"}
 
@@ -51,6 +52,19 @@ def _spin(lo: int, hi: int, step: int = 1) -> QSpinBox:
     box.setSingleStep(step)
     box.setGroupSeparatorShown(True)
     return box
+
+
+def _show(widget: QWidget, value) -> None:
+    """Show a setting's value in its form widget (a check box or a spin box)."""
+    if isinstance(widget, QCheckBox):
+        widget.setChecked(bool(value))
+    else:
+        widget.setValue(value)
+
+
+def _shown(widget: QWidget):
+    """Return the value a form widget shows (a check box's state or a spin box's number)."""
+    return widget.isChecked() if isinstance(widget, QCheckBox) else widget.value()
 
 
 def _double(lo: float, hi: float, decimals: int, step: float) -> QDoubleSpinBox:
@@ -74,10 +88,11 @@ class TrainTab(QWidget):
         self.runs_root = Path(runs_root) if runs_root else user_data_dir() / "runs"
         self.auto_estimate = auto_estimate
         self._base = preset_defaults("compact")  # fields the form does not show come from here
-        self._thread: TrainThread | None = None
+        self.runner = TaskRunner(self)
+        self._thread: TrainTask | None = None
         self._state = "idle"
-        self._tasks: list[TaskThread] = []  # estimates and run loads still running
-        self._estimate_task: TaskThread | None = None
+        self._tasks: list[Task] = []  # estimates and run loads still running
+        self._estimate_task: Task | None = None
         self._estimate: SpeedEstimate | None = None
         self._estimate_key: tuple | None = None  # what the estimate measured: preset, batch, device
         self._auto_out: Path | None = None  # the automatic run folder, renamed with the preset
@@ -135,7 +150,7 @@ class TrainTab(QWidget):
         group = QButtonGroup(self)
         group.addButton(self.steps_radio)
         group.addButton(self.budget_radio)
-        self.steps_spin = _spin(1, ENDLESS_STEPS - 1, 500)
+        self.steps_spin = _spin(1, 2**31 - 1, 500)
         self.budget_spin = _double(0.1, 100000, 1, 5)
         self.steps_radio.toggled.connect(self._on_length_mode)
         self.steps_spin.valueChanged.connect(self._on_form_changed)
@@ -267,30 +282,27 @@ class TrainTab(QWidget):
 
     # --- the form <-> TrainConfig --------------------------------------------------------------------------------
 
+    def _form_widgets(self) -> dict[str, QWidget]:
+        """Return the form's widget for each setting of TRAIN_FIELDS it shows, by the setting's path."""
+        return {"lr": self.lr_spin, "batch.alphabets": self.alphabets_spin, "batch.characters": self.characters_spin,
+                "batch.drawers": self.drawers_spin, "val_every": self.val_every_spin,
+                "checkpoint_every": self.ckpt_every_spin, "weight_decay": self.wd_spin,
+                "warmup_steps": self.warmup_spin, "val_tasks": self.val_tasks_spin,
+                "split.val_alphabets": self.val_alphabets_spin, "seed": self.seed_spin,
+                "batch.class_rotations": self.rotations_box, "augment": self.augment_box}
+
     def set_config(self, config: TrainConfig) -> None:
         """Show `config` in the form; fields the form does not show (e.g. val_way) are kept as given."""
         self._base = config
         self._filling = True
         try:
             self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(config.preset)))
-            endless = config.steps >= ENDLESS_STEPS and bool(config.time_budget_s)
             self.steps_radio.setChecked(not config.time_budget_s)
             self.budget_radio.setChecked(bool(config.time_budget_s))
-            self.steps_spin.setValue(preset_defaults(config.preset).steps if endless else config.steps)
-            self.budget_spin.setValue((config.time_budget_s or 1800) / 60)
-            self.lr_spin.setValue(config.lr)
-            self.alphabets_spin.setValue(config.batch.alphabets)
-            self.characters_spin.setValue(config.batch.characters)
-            self.drawers_spin.setValue(config.batch.drawers)
-            self.val_every_spin.setValue(config.val_every)
-            self.ckpt_every_spin.setValue(config.checkpoint_every)
-            self.wd_spin.setValue(config.weight_decay)
-            self.warmup_spin.setValue(config.warmup_steps)
-            self.val_tasks_spin.setValue(config.val_tasks)
-            self.val_alphabets_spin.setValue(config.split.val_alphabets)
-            self.seed_spin.setValue(config.seed)
-            self.rotations_box.setChecked(config.batch.class_rotations)
-            self.augment_box.setChecked(config.augment is not None)
+            self.steps_spin.setValue(preset_defaults(config.preset).steps if config.steps is None else config.steps)
+            self.budget_spin.setValue(config_field("time_budget_s").value(config) or 30)  # minutes
+            for path, widget in self._form_widgets().items():
+                _show(widget, config_field(path).value(config))
             index = self.device_combo.findData(config.device)
             if index >= 0:
                 self.device_combo.setCurrentIndex(index)
@@ -300,18 +312,14 @@ class TrainTab(QWidget):
 
     def config(self) -> TrainConfig:
         """Return the TrainConfig the form describes."""
-        base = self._base
-        budget = self.budget_spin.value() * 60 if self.budget_radio.isChecked() else None
-        batch = replace(base.batch, alphabets=self.alphabets_spin.value(), characters=self.characters_spin.value(),
-                        drawers=self.drawers_spin.value(), class_rotations=self.rotations_box.isChecked())
-        augment = (base.augment or preset_defaults(base.preset).augment) if self.augment_box.isChecked() else None
-        return replace(base, preset=self.preset_combo.currentData(), time_budget_s=budget,
-                       steps=ENDLESS_STEPS if budget else self.steps_spin.value(), lr=self.lr_spin.value(),
-                       batch=batch, augment=augment, val_every=self.val_every_spin.value(),
-                       checkpoint_every=self.ckpt_every_spin.value(), weight_decay=self.wd_spin.value(),
-                       warmup_steps=self.warmup_spin.value(), val_tasks=self.val_tasks_spin.value(),
-                       split=replace(base.split, val_alphabets=self.val_alphabets_spin.value()),
-                       seed=self.seed_spin.value(), device=self.device_combo.currentData())
+        config = self._base
+        for path, widget in self._form_widgets().items():
+            config = config_field(path).apply(config, _shown(widget))
+        budget = self.budget_spin.value() if self.budget_radio.isChecked() else None
+        config = config_field("time_budget_s").apply(config, budget)
+        steps = None if budget else self.steps_spin.value()
+        return replace(config, preset=self.preset_combo.currentData(), steps=steps,
+                       device=self.device_combo.currentData())
 
     def _on_preset_changed(self) -> None:
         if self._filling:
@@ -346,9 +354,7 @@ class TrainTab(QWidget):
     def _lock_form(self) -> None:
         locked_all = self._state != "idle"
         keep_settings = self._resume_step is not None
-        for w in (self.preset_combo, self.lr_spin, self.alphabets_spin, self.characters_spin, self.drawers_spin,
-                  self.val_every_spin, self.ckpt_every_spin, self.wd_spin, self.warmup_spin, self.val_tasks_spin,
-                  self.val_alphabets_spin, self.seed_spin, self.rotations_box, self.augment_box):
+        for w in (self.preset_combo, *self._form_widgets().values()):
             w.setEnabled(not locked_all and not keep_settings)
         for w in (self.steps_radio, self.budget_radio, self.device_combo, self.out_edit):
             w.setEnabled(not locked_all)
@@ -377,14 +383,14 @@ class TrainTab(QWidget):
             return
         self._cancel_estimate()
         config = self.config()
-        task = TaskThread(lambda progress, cancel: estimate_speed(config, data, cancel), key=self._speed_key())
+        task = self.runner.submit(lambda ctx: estimate_speed(config, data, ctx.cancel), "Measuring speed",
+                                  serial=False, key=self._speed_key())
         task.succeeded.connect(self._on_estimate)
         task.failed.connect(self._on_estimate_failed)
         task.finished.connect(self._forget_task)
         self._estimate_task = task
         self._tasks.append(task)
         self.estimate_label.setText(f"Speed: measuring a few steps on {config.device}…")
-        task.start()
 
     def _cancel_estimate(self) -> None:
         self._estimate_timer.stop()
@@ -397,9 +403,9 @@ class TrainTab(QWidget):
             self._estimate, self._estimate_key = estimate, self.sender().info["key"]
             self._show_estimate(estimate)
 
-    def _on_estimate_failed(self, message: str) -> None:
+    def _on_estimate_failed(self, exc: BaseException) -> None:
         if self.sender() is self._estimate_task:
-            self.estimate_label.setText(f"Speed: could not measure ({message})")
+            self.estimate_label.setText(f"Speed: could not measure ({describe_error(exc)})")
 
     def _speed_key(self) -> tuple:
         cfg = self.config()
@@ -491,12 +497,12 @@ class TrainTab(QWidget):
             self._say(f"{folder} holds no {CHECKPOINT_NAME}: not a run that can be continued.", error=True)
             return
         self.out_note.setText("Reading the checkpoint…")
-        task = TaskThread(lambda progress, cancel: load_checkpoint(folder), folder=folder, start=start)
+        task = self.runner.submit(lambda ctx: load_checkpoint(folder), "Reading the checkpoint", serial=False,
+                                  folder=folder, start=start)
         task.succeeded.connect(self._on_run_loaded)
-        task.failed.connect(self._on_error)
+        task.failed.connect(lambda exc: self._on_error(describe_error(exc)))
         task.finished.connect(self._forget_task)
         self._tasks.append(task)
-        task.start()
 
     def _on_run_loaded(self, state: dict) -> None:
         folder, start = self.sender().info["folder"], self.sender().info["start"]
@@ -509,7 +515,7 @@ class TrainTab(QWidget):
         best = folder / "best.safetensors"
         self._weights = str(best if best.is_file() else folder / "last.safetensors")
         self.out_note.setText(f"Holds a run at step {self._resume_step:,}: Start continues it from its checkpoint.")
-        if saved.steps <= self._resume_step and not saved.time_budget_s:
+        if not saved.time_budget_s and saved.steps <= self._resume_step:
             self.out_note.setText(self.out_note.text() + " It has reached its steps: raise them to train on.")
         self._lock_form()
         self._update_buttons()
@@ -536,7 +542,7 @@ class TrainTab(QWidget):
         if not resume:
             self.curves.clear()
             self.best_validation = None
-        thread = TrainThread(self.config(), data, out, resume=resume)
+        thread = TrainTask(self.config(), data, out, resume=resume)
         thread.ready.connect(self._on_ready)
         # Queued even for batches flushed from this thread (on pause), so batches are handled in send order.
         thread.events.connect(self._on_events, Qt.QueuedConnection)
@@ -545,7 +551,7 @@ class TrainTab(QWidget):
         self.last_step_event = None
         self._set_state("starting")
         self._say(f"{'Continuing' if resume else 'Starting'} training in {out}…")
-        thread.start()
+        self.runner.add(thread)
         self.run_started.emit(out)
         return True
 
@@ -622,7 +628,7 @@ class TrainTab(QWidget):
     def _show_progress(self, e: StepEvent) -> None:
         cfg = self._thread.config if self._thread else self._base
         if cfg.time_budget_s:
-            fraction = min(1.0, max(e.elapsed_s / cfg.time_budget_s, e.step / max(1, e.total_steps)))
+            fraction = min(1.0, max(e.elapsed_s / cfg.time_budget_s, e.step / e.total_steps if e.total_steps else 0))
             total = f"{_hms(cfg.time_budget_s)} budget"
         else:
             fraction = e.step / max(1, e.total_steps)
@@ -661,7 +667,7 @@ class TrainTab(QWidget):
         self._say(f"Training failed at step {e.step:,}: {e.message}", error=True)
 
     def _on_thread_finished(self) -> None:
-        self._thread = None  # the thread deletes itself
+        self._thread = None  # the runner deletes the task
         if not (self.output_dir() / CHECKPOINT_NAME).is_file():
             self._resume_step = None  # failed before its first checkpoint: a new run again
         self._set_state("idle")
@@ -723,7 +729,7 @@ class TrainTab(QWidget):
         self._shut_down = True
         self._cancel_estimate()
         self._say("Stopping training and saving a checkpoint…")
-        ok = stop_threads(self.threads(), timeout_s)
+        ok = stop_tasks(self.threads(), timeout_s)
         if self._thread is not None and not is_running(self._thread):
             self._on_thread_finished()  # its queued `finished` may never be delivered if the app quits now
         return ok

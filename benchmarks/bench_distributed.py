@@ -48,7 +48,7 @@ def _free_port() -> int:
 
 
 def _config(preset: str, batch: BatchConfig, device: str, seconds: float):
-    cfg = replace(preset_defaults(preset), device=device, steps=10**9, time_budget_s=seconds, val_every=0,
+    cfg = replace(preset_defaults(preset), device=device, steps=None, time_budget_s=seconds, val_every=0,
                   checkpoint_every=0, log_every=50, batch=batch)
     cfg.split = replace(cfg.split, val_alphabets=0)
     return cfg

@@ -46,7 +46,7 @@ def synthetic_background(alphabets: int = 20, chars: int = 20, drawers: int = 20
 
 def measure_trainer(preset: str, data: OmniglotSet, device: str, seconds: float) -> dict:
     """Return images/s and pairs/s of the real Trainer, measured after a warm-up."""
-    cfg = replace(preset_defaults(preset), device=device, steps=10**9, time_budget_s=seconds + 3, val_every=0,
+    cfg = replace(preset_defaults(preset), device=device, steps=None, time_budget_s=seconds + 3, val_every=0,
                   checkpoint_every=0, log_every=5)
     cfg.split = replace(cfg.split, val_alphabets=0)
     events: list[StepEvent] = []

@@ -8,13 +8,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from .cancel import Cancelled  # noqa: F401 - raised here, and imported from here by callers
 from .device import autocast
 from .model import SiameseNet
 from .views import embed_views
-
-
-class Cancelled(RuntimeError):
-    """Long work was cancelled by the user."""
 
 
 @torch.no_grad()

@@ -1,10 +1,7 @@
-"""Fixtures shared by every test: private user folders, a tiny synthetic Omniglot, the real one when present,
-and a guard against tests that leave threads running.
+"""Fixtures shared by every test: private user folders, tiny synthetic Omniglots (written by tests/synthetic.py),
+the real one when present, the app's windows, and a guard against tests that leave threads running.
 
-The synthetic dataset follows the official layout exactly (``images_<set>/ALPHABET/characterNN/IIII_DD.png``,
-105x105 1-bit PNGs, black ink on white, 20 drawers a character) but has few alphabets and characters, so
-loading and training on it take a fraction of a second. Each character is a few thick random strokes, and each
-drawer jitters them a little, so a small network can learn to tell characters apart.
+App fixtures import Qt only when a test asks for them, so the engine's tests never load it.
 """
 
 from __future__ import annotations
@@ -13,116 +10,14 @@ import os
 import sys
 import threading
 import time
-import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
-# Background: 4 alphabets, evaluation: 2 alphabets; 6 characters each and the official 20 drawers.
-SYNTHETIC_LAYOUT = {
-    "background": ["Alphabet_of_the_Magi", "Anglo-Saxon_Futhorc", "Bengali", "Greek"],
-    "evaluation": ["Angelic", "Glagolitic"],
-}
-SYNTHETIC_CHARACTERS = 6
-SYNTHETIC_DRAWERS = 20
-IMAGE_SIZE = 105
+from synthetic import (SYNTHETIC_CHARACTERS, SYNTHETIC_LAYOUT, SyntheticOmniglot, SyntheticRuns, write_folder_set,
+                       write_runs, write_synthetic_set)
 
-
-@dataclass
-class SyntheticOmniglot:
-    """Where the synthetic dataset lies, and what it holds.
-
-    zip_dir: folder holding images_background.zip and images_evaluation.zip (the official archives' layout).
-    folder_dir: folder holding the same data extracted: images_background/ and images_evaluation/.
-    ink: {set name: {(alphabet, character folder, drawer): (105, 105) uint8 array, 1 = ink}}.
-    """
-
-    zip_dir: Path
-    folder_dir: Path
-    alphabets: dict[str, list[str]]
-    characters: int = SYNTHETIC_CHARACTERS
-    drawers: int = SYNTHETIC_DRAWERS
-    ink: dict[str, dict[tuple[str, str, int], np.ndarray]] = field(default_factory=dict)
-
-    def zip(self, name: str) -> Path:
-        return self.zip_dir / f"images_{name}.zip"
-
-    def folder(self, name: str) -> Path:
-        return self.folder_dir / f"images_{name}"
-
-    def n_images(self, name: str) -> int:
-        return len(self.alphabets[name]) * self.characters * self.drawers
-
-
-def character_strokes(rng: np.random.Generator) -> np.ndarray:
-    """Return a character's shape: 3 strokes of (x0, y0, x1, y1), each at least 25 px long, inside 22-83."""
-    strokes = []
-    while len(strokes) < 3:
-        s = rng.integers(22, 84, size=4)
-        if np.hypot(s[2] - s[0], s[3] - s[1]) >= 25:
-            strokes.append(s)
-    return np.array(strokes)
-
-
-def draw_glyph(strokes: np.ndarray, rng: np.random.Generator, jitter: int = 3) -> np.ndarray:
-    """Return one drawer's version of a character: (105, 105) uint8, 1 = ink (endpoints jittered by +-jitter)."""
-    img = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 255)
-    draw = ImageDraw.Draw(img)
-    shift = rng.integers(-2, 3, size=2)
-    for x0, y0, x1, y1 in strokes + rng.integers(-jitter, jitter + 1, size=strokes.shape):
-        pts = [(int(x0 + shift[0]), int(y0 + shift[1])), (int(x1 + shift[0]), int(y1 + shift[1]))]
-        draw.line(pts, fill=0, width=5)
-        for x, y in pts:  # round pen ends
-            draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=0)
-    return (np.asarray(img) < 128).astype(np.uint8)
-
-
-def png_bytes(ink: np.ndarray) -> bytes:
-    """Return a 1-bit PNG of `ink` (1 = ink) as Omniglot stores it: black ink on white."""
-    import io
-
-    buffer = io.BytesIO()
-    Image.fromarray(((1 - ink) * 255).astype(np.uint8), "L").convert("1").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def write_synthetic_set(folder_root: Path, zip_root: Path | None, name: str, alphabets: list[str],
-                        characters: int = SYNTHETIC_CHARACTERS, drawers: int = SYNTHETIC_DRAWERS,
-                        seed: int = 0, first_id: int = 1) -> dict[tuple[str, str, int], np.ndarray]:
-    """Write one set as folder_root/images_<name>/... and, if zip_root is given, zip_root/images_<name>.zip.
-
-    Returns {(alphabet, character folder, drawer): ink array} of what was written.
-    """
-    rng = np.random.default_rng(seed)
-    written: dict[tuple[str, str, int], np.ndarray] = {}
-    files: list[tuple[str, bytes]] = []
-    char_id = first_id
-    for alphabet in alphabets:
-        for c in range(characters):
-            character = f"character{c + 1:02d}"
-            strokes = character_strokes(rng)
-            for d in range(1, drawers + 1):
-                ink = draw_glyph(strokes, rng)
-                written[(alphabet, character, d)] = ink
-                files.append((f"images_{name}/{alphabet}/{character}/{char_id:04d}_{d:02d}.png", png_bytes(ink)))
-            char_id += 1
-    for rel, data in files:
-        path = folder_root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    if zip_root is not None:
-        zip_root.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(zip_root / f"images_{name}.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-            dirs = sorted({rel.rsplit("/", i)[0] + "/" for rel, _ in files for i in (1, 2, 3)})
-            for d in dirs:  # the official archives hold directory entries too
-                zf.writestr(d, b"")
-            for rel, data in files:
-                zf.writestr(rel, data)
-    return written
-
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # app tests run headless
 
 @pytest.fixture(scope="session")
 def synthetic_omniglot(tmp_path_factory) -> SyntheticOmniglot:
@@ -186,30 +81,124 @@ def private_user_folders(tmp_path_factory, monkeypatch) -> dict[str, Path]:
 
 
 @pytest.fixture(autouse=True)
-def no_threads_left_running():
-    """Fail a test that leaves a non-daemon Python thread, or one of the app's QThreads, running."""
+def no_threads_left_running(request):
+    """Fail a test that leaves a non-daemon Python thread or a worker of the app's runner running.
+
+    A Qt test is checked before qtbot closes its widgets (closing a tab stops its work, which would hide a leak).
+    A thread that was told to stop may need a moment to finish; real work does not end in 2 s.
+    """
+    if "qtbot" in request.fixturenames:
+        request.getfixturevalue("qtbot")  # set up first, so torn down after this check
     before = set(threading.enumerate())
     yield
-    deadline = time.monotonic() + 2.0  # a thread that was told to stop may need a moment to finish
+    deadline = time.monotonic() + 2.0
     while True:
         left = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
-        left += _running_qthreads()
+        left += _running_workers()
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.02)
     assert not left, f"test left {len(left)} thread(s) running: {left}"
 
 
-def _running_qthreads() -> list:
-    """The app's background QThreads still running (only if the app's worker module was imported: cheap)."""
-    workers = sys.modules.get("app.train_worker")
-    running = getattr(workers, "running_threads", None)
-    if running is None:
+def _running_workers() -> list:
+    """The app's runner workers (QThreadPool runnables) still running; none if Qt was never imported."""
+    if "PySide6.QtCore" not in sys.modules:
         return []
-    try:
-        return list(running())
-    except Exception:  # a half-torn-down Qt at exit: nothing to check
-        return []
+    from PySide6.QtCore import QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    active = pool.activeThreadCount()
+    return [f"{active} pool thread(s)"] if active else []
+
+
+@pytest.fixture
+def no_surprise_dialogs(monkeypatch):
+    """A modal dialog would hang an offscreen test: an unexpected question is answered Yes, then fails the test.
+
+    Raising inside the dialog instead would surface in a Qt virtual (closeEvent) and hide the real failure.
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    asked: list[tuple] = []
+
+    def unexpected(*args, **kwargs):
+        asked.append(args[1:3])
+        return QMessageBox.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", unexpected)
+    yield
+    assert not asked, f"unexpected dialog(s): {asked}"
+
+
+@pytest.fixture(scope="session")
+def one_torch_thread():
+    """Make timings measure the app, not torch: import what the first optimiser imports (torch._dynamo, ~5 s
+    here) once, and use one intra-op thread, since OpenMP threads spinning on a shared 2-core machine can make a
+    tiny step 5x slower."""
+    import torch
+    import torch._dynamo  # noqa: F401
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def omniglot_dir(tmp_path_factory) -> Path:
+    """A synthetic background set of 3 alphabets (Alphabet_0..2) as extracted folders."""
+    return write_folder_set(tmp_path_factory.mktemp("omniglot"))
+
+
+@pytest.fixture(scope="session")
+def evaluation_dir(tmp_path_factory) -> Path:
+    """A synthetic evaluation set of 3 alphabets as extracted folders."""
+    return write_folder_set(tmp_path_factory.mktemp("omniglot-eval"), "evaluation", seed=1)
+
+
+@pytest.fixture(scope="session")
+def both_sets_dir(tmp_path_factory) -> Path:
+    """A folder holding a synthetic background set (Alphabet_0..2) and an evaluation set."""
+    both = write_folder_set(tmp_path_factory.mktemp("omniglot-both"), "background", seed=2)
+    return write_folder_set(both, "evaluation", seed=1)
+
+
+# --- the app ------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def app_env(private_user_folders) -> dict[str, Path]:
+    """Return this test's private settings, user data and cache folders (conftest points the app at them)."""
+    return private_user_folders
+
+
+@pytest.fixture
+def make_window(qtbot, app_env):
+    """Return a factory of shown MainWindows (model loaded) sharing this test's settings; closes them after."""
+    from app.main_window import MainWindow
+    from app.settings import AppSettings
+    from app_helpers import TIMEOUT_MS
+
+    windows = []
+
+    def factory(wait_model: bool = True, size: tuple[int, int] | None = (1200, 760), **kwargs) -> MainWindow:
+        kwargs.setdefault("welcome", False)
+        kwargs.setdefault("work_tabs", False)
+        window = MainWindow(AppSettings(app_env["settings"]), **kwargs)
+        qtbot.addWidget(window)
+        if size is not None:
+            window.resize(*size)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        if wait_model:
+            qtbot.waitUntil(lambda: window.session.model_info is not None and not window.runner.busy,
+                            timeout=TIMEOUT_MS)
+        return window
+
+    yield factory
+    for window in windows:
+        window.close()
 
 
 # --- small training set-ups ------------------------------------------------------------------------------------------
@@ -224,71 +213,6 @@ def micro_preset(monkeypatch) -> str:
     monkeypatch.setitem(PRESETS, "micro", ModelConfig("micro", 32, "vgg", (8, 16, 16), 64))
     monkeypatch.setitem(PRESETS, "micro105", ModelConfig("micro105", 105, "vgg", (4, 8), 16))
     return "micro"
-
-
-def small_train_config(**overrides):
-    """A TrainConfig for the synthetic set: micro preset, tiny batches, one validation alphabet, CPU, no AMP."""
-    from engine.data.splits import SplitConfig
-    from engine.pairs import BatchConfig
-    from engine.train import TrainConfig
-
-    base = dict(preset="micro", steps=8, lr=3e-3, warmup_steps=2, batch=BatchConfig(2, 3, 2),
-                split=SplitConfig(val_alphabets=1), val_every=0, val_tasks=4, val_way=5, checkpoint_every=0,
-                log_every=1, seed=0, device="cpu", amp=False)
-    base.update(overrides)
-    return TrainConfig(**base)
-
-
-# --- Lake's official one-shot runs format -------------------------------------------------------------------------
-
-RUNS_CLASSES = 5  # characters a synthetic run (Lake's runs have 20)
-
-
-@dataclass
-class SyntheticRuns:
-    """Runs in the official one-shot format made from the synthetic evaluation set: run01 and run02, one per
-    evaluation alphabet, RUNS_CLASSES characters each, references by drawer 1 and test items by drawer 2, the
-    items in shuffled order.
-
-    folder: holds run01/, run02/ (as Lake's extracted all_runs/); zip: the same zipped under all_runs/;
-    omniglot_dir: a folder holding the synthetic image archives and that all_runs.zip.
-    """
-
-    folder: Path
-    zip: Path
-    omniglot_dir: Path
-
-
-def write_runs(folder: Path, ink: dict[tuple[str, str, int], np.ndarray], wrong: dict[str, int] | None = None,
-               zip_path: Path | None = None) -> Path:
-    """Write runNN/{training,test}/*.png and runNN/class_labels.txt into `folder` from the evaluation `ink`; the
-    first `wrong[run]` test items of a run are labelled with another class (a perfect model gets them "wrong").
-    With `zip_path`, also zip them under all_runs/ (with directory entries, as Lake's zip). Returns `folder`."""
-    rng = np.random.default_rng(0)
-    files: list[tuple[str, bytes]] = []
-    for r, alphabet in enumerate(SYNTHETIC_LAYOUT["evaluation"]):
-        run = f"run{r + 1:02d}"
-        order = rng.permutation(RUNS_CLASSES)
-        lines = []
-        for k in range(RUNS_CLASSES):
-            reference = ink[(alphabet, f"character{k + 1:02d}", 1)]
-            files.append((f"{run}/training/class{k + 1:02d}.png", png_bytes(reference)))
-        for t, k in enumerate(order):
-            files.append((f"{run}/test/item{t + 1:02d}.png", png_bytes(ink[(alphabet, f"character{k + 1:02d}", 2)])))
-            label = (k + 1) % RUNS_CLASSES if t < (wrong or {}).get(run, 0) else k
-            lines.append(f"{run}/test/item{t + 1:02d}.png {run}/training/class{label + 1:02d}.png")
-        files.append((f"{run}/class_labels.txt", ("\n".join(lines) + "\n").encode()))
-    for rel, data in files:
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        (folder / rel).write_bytes(data)
-    if zip_path is not None:
-        zip_path.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
-            for d in sorted({f"all_runs/{rel.rsplit('/', i)[0]}/" for rel, _ in files for i in (1, 2) if "/" in rel}):
-                zf.writestr(d, b"")
-            for rel, data in files:
-                zf.writestr(f"all_runs/{rel}", data)
-    return folder
 
 
 @pytest.fixture(scope="session")

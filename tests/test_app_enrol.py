@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_fixtures import *  # noqa: F401,F403 - fixtures and helpers
-from app_fixtures import draw, sample_drawings, wait_gallery, wait_ranked
+from app_helpers import draw, sample_drawings, wait_gallery, wait_ranked
 
 
 @pytest.fixture

@@ -19,14 +19,7 @@ from engine.model import build_model  # noqa: E402
 from engine.paths import SHIPPED_WEIGHTS  # noqa: E402
 from engine.weights import save_weights  # noqa: E402
 
-# The same data maker and the same guards as the Train tab's tests (pytest puts tests/ on sys.path).
-from test_app_train import (no_qthread_left, no_surprise_dialogs, private_dirs,  # noqa: E402,F401
-                            warm_torch, write_synthetic_omniglot)
-
-
-@pytest.fixture(scope="module")
-def evaluation_dir(tmp_path_factory) -> Path:
-    return write_synthetic_omniglot(tmp_path_factory.mktemp("omniglot-eval"), "evaluation", seed=1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "no_surprise_dialogs")
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +74,6 @@ def test_benchmark_fills_result_tables_and_failure_grid(qtbot, evaluation_dir, t
     data = tab.dataset.sets["evaluation"]
     assert np.array_equal(tab.outcome.failure_pixels[0, 0], data.pixels(np.array([first.query]))[0])
     assert tab.progress_bar.value() == tab.progress_bar.maximum()
-
-
-@pytest.fixture(scope="module")
-def both_sets_dir(tmp_path_factory) -> Path:
-    """A folder holding a background set (Alphabet_0..2) and an evaluation set."""
-    both = write_synthetic_omniglot(tmp_path_factory.mktemp("omniglot-both"), "background", seed=2)
-    return write_synthetic_omniglot(both, "evaluation", seed=1)
 
 
 def run_validation(qtbot, tab: EvaluateTab, tasks: int = 5) -> None:

@@ -8,8 +8,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from app_fixtures import *  # noqa: F401,F403 - fixtures and helpers
-from app_fixtures import draw, sample_drawings, wait_gallery, wait_idle, wait_ranked, write_glyph_png
+from app_helpers import draw, sample_drawings, wait_gallery, wait_idle, wait_ranked, write_glyph_png
 
 
 def _alphabet_folder(root):
@@ -167,7 +166,7 @@ def test_an_import_can_be_cancelled_from_the_status_bar(make_window, qtbot, tmp_
 
 
 def test_a_damaged_gallery_leaves_the_current_one_open(make_window, qtbot, tmp_path):
-    from app_fixtures import make_gallery
+    from app_helpers import make_gallery
 
     drawings = sample_drawings()
     good = make_gallery(tmp_path / "good", drawings, name="Good")

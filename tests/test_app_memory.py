@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from app_fixtures import *  # noqa: F401,F403 - fixtures and helpers
-from app_fixtures import TIMEOUT_MS
-from test_app_train import tiny_config
+from app_helpers import TIMEOUT_MS
+from synthetic import tiny_config
 
 
 def _tabs_ready(qtbot, window) -> None:
@@ -18,7 +17,7 @@ def _idle(panel) -> bool:
 def test_the_dataset_folder_and_the_last_run_come_back_after_a_restart(make_window, qtbot, synthetic_omniglot,
                                                                       monkeypatch):
     monkeypatch.delenv("OMNIGLOT_DIR", raising=False)  # no dataset anywhere until the person chooses one
-    window = make_window(optional_tabs=True)
+    window = make_window(work_tabs=True)
     _tabs_ready(qtbot, window)
     train, evaluate = window.train_tab, window.evaluate_tab
     qtbot.waitUntil(lambda: _idle(train.dataset) and _idle(evaluate.dataset), timeout=TIMEOUT_MS)
@@ -35,7 +34,7 @@ def test_the_dataset_folder_and_the_last_run_come_back_after_a_restart(make_wind
     run = train.output_dir()
     window.close()
 
-    again = make_window(optional_tabs=True)
+    again = make_window(work_tabs=True)
     _tabs_ready(qtbot, again)
     assert again.train_tab.dataset.folder() == synthetic_omniglot.zip_dir
     assert again.evaluate_tab.dataset.folder() == synthetic_omniglot.zip_dir
@@ -49,7 +48,7 @@ def test_a_run_folder_deleted_since_is_passed_over(make_window, qtbot, app_env, 
     from app.settings import AppSettings
 
     AppSettings(app_env["settings"]).last_run = tmp_path / "gone"
-    window = make_window(optional_tabs=True)
+    window = make_window(work_tabs=True)
     _tabs_ready(qtbot, window)
     assert window.train_tab.output_dir() != tmp_path / "gone"  # a fresh run folder instead, and no error
     assert window.message_bar.level != "error"

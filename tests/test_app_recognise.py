@@ -6,8 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app_fixtures import *  # noqa: F401,F403 - fixtures and helpers
-from app_fixtures import draw, make_gallery, sample_drawings, wait_gallery, wait_ranked
+from app_helpers import draw, make_gallery, sample_drawings, wait_gallery, wait_ranked
 
 
 def _window_with_gallery(make_window, app_env, qtbot):

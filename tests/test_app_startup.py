@@ -8,8 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from app_fixtures import *  # noqa: F401,F403 - fixtures and helpers
-from app_fixtures import wait_gallery, wait_idle
+from app_helpers import wait_gallery, wait_idle
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -147,12 +146,7 @@ def test_welcome_download_can_be_cancelled(make_window, qtbot, monkeypatch):
     wait_idle(qtbot, window)
 
 
-def test_train_and_evaluate_tabs_are_added_when_available(make_window, qtbot):
-    import importlib.util
-
-    window = make_window(optional_tabs=True)
+def test_train_and_evaluate_tabs_are_added(make_window, qtbot):
+    window = make_window(work_tabs=True)
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles[0] == "Recognise"
-    for module, title in (("app.train_tab", "Train"), ("app.evaluate_tab", "Evaluate")):
-        if importlib.util.find_spec(module) is not None:
-            assert title in titles
+    assert titles == ["Recognise", "Train", "Evaluate"]

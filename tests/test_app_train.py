@@ -3,137 +3,28 @@ continuing a run, closing during training, failures, and curves that stay fast w
 
 from __future__ import annotations
 
-import gc
-import os
 import time
-import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import shiboken6
-from PIL import Image, ImageDraw
 
 pytest.importorskip("pytestqt")
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QThread  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from app.curves import TrainingCurves  # noqa: E402
 from app.dataset_panel import DatasetPanel  # noqa: E402
 from app.train_tab import TrainTab  # noqa: E402
-from app.train_worker import running_threads, stop_threads  # noqa: E402
-from engine.data.splits import SplitConfig  # noqa: E402
 from engine.pairs import BatchConfig  # noqa: E402
-from engine.train import StepEvent, TrainConfig, ValidationEvent  # noqa: E402
+from engine.train import StepEvent, ValidationEvent  # noqa: E402
 from engine.train.checkpoint import load_checkpoint  # noqa: E402
+from synthetic import tiny_config  # noqa: E402
 
-ALPHABETS, CHARACTERS, DRAWERS = 3, 6, 20
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "no_surprise_dialogs")
 
-
-# --- fixtures ---------------------------------------------------------------------------------------------------
-
-def write_synthetic_omniglot(root: Path, name: str = "background", alphabets: int = ALPHABETS,
-                             characters: int = CHARACTERS, drawers: int = DRAWERS, seed: int = 0) -> Path:
-    """Write random-stroke 105x105 1-bit PNGs in the official layout under root/images_<name>; return root."""
-    rng = np.random.default_rng(seed)
-    char_id = 0
-    for a in range(alphabets):
-        for c in range(characters):
-            char_id += 1
-            folder = root / f"images_{name}" / f"Alphabet_{a}" / f"character{c + 1:02d}"
-            folder.mkdir(parents=True)
-            strokes = rng.integers(15, 90, size=(3, 4))  # one shape per character, jittered per drawer
-            for d in range(drawers):
-                img = Image.new("1", (105, 105), 1)
-                draw = ImageDraw.Draw(img)
-                for x0, y0, x1, y1 in strokes + rng.integers(-4, 5, size=strokes.shape):
-                    draw.line([(int(x0), int(y0)), (int(x1), int(y1))], fill=0, width=3)
-                img.save(folder / f"{char_id:04d}_{d + 1:02d}.png")
-    return root
-
-
-@pytest.fixture(scope="session", autouse=True)
-def private_dirs(tmp_path_factory):
-    """Keep the engine's caches and default run folders out of the user's home."""
-    base = tmp_path_factory.mktemp("home")
-    old = {k: os.environ.get(k) for k in ("GLYPHS_CACHE_HOME", "GLYPHS_DATA_HOME")}
-    os.environ["GLYPHS_CACHE_HOME"] = str(base / "cache")
-    os.environ["GLYPHS_DATA_HOME"] = str(base / "data")
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-@pytest.fixture(scope="session", autouse=True)
-def warm_torch():
-    """Make the tests' timings measure the app, not torch: import what the first optimiser imports
-    (torch._dynamo, ~5 s here) once, and use one intra-op thread, since OpenMP threads spinning on a
-    shared 2-core machine can make a tiny step 5x slower."""
-    import torch
-    import torch._dynamo  # noqa: F401
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def omniglot_dir(tmp_path_factory) -> Path:
-    return write_synthetic_omniglot(tmp_path_factory.mktemp("omniglot"))
-
-
-@pytest.fixture(autouse=True)
-def no_qthread_left(qtbot):
-    """Fail any test that leaves a QThread running (checked before qtbot closes the test's widgets).
-
-    A thread that has just sent its last signal needs a moment to exit; real work does not end in 2 s.
-    """
-    yield
-    if running_threads():
-        try:
-            qtbot.waitUntil(lambda: not running_threads(), timeout=2000)
-        except Exception:
-            pass  # reported below
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # isinstance over every object touches deprecated module attributes
-        objects = [o for o in gc.get_objects() if isinstance(o, QThread)]
-    left = [t for t in objects if shiboken6.isValid(t) and t.isRunning()]
-    left += [t for t in running_threads() if t not in left]
-    if left:
-        stop_threads(left, timeout_s=20)
-        pytest.fail(f"test left {len(left)} QThread(s) running: {left}")
-
-
-@pytest.fixture(autouse=True)
-def no_surprise_dialogs(monkeypatch):
-    """A modal dialog would hang an offscreen test: an unexpected question is answered Yes, then fails the test.
-
-    Raising inside the dialog instead would surface in a Qt virtual (closeEvent) and hide the real failure.
-    """
-    asked: list[tuple] = []
-
-    def unexpected(*args, **kwargs):
-        asked.append(args[1:3])
-        return QMessageBox.Yes
-
-    monkeypatch.setattr(QMessageBox, "question", unexpected)
-    yield
-    assert not asked, f"unexpected dialog(s): {asked}"
-
-
-def tiny_config(**overrides) -> TrainConfig:
-    """A run that trains in milliseconds a step on CPU."""
-    base = TrainConfig(preset="tiny", steps=100_000, lr=2e-3, warmup_steps=5, batch=BatchConfig(2, 3, 2),
-                       split=SplitConfig(val_alphabets=1), val_every=0, val_tasks=5, val_way=5,
-                       checkpoint_every=0, log_every=2, device="cpu", amp=False)
-    return TrainConfig(**{**base.__dict__, **overrides})
+ALPHABETS, CHARACTERS = 3, 6  # what conftest's omniglot_dir holds
 
 
 def make_tab(qtbot, data_dir: Path, runs: Path) -> TrainTab:
@@ -339,7 +230,7 @@ def test_new_run_unlocks_the_form(qtbot, omniglot_dir, tmp_path):
     assert tab.config().preset == "tiny" and tab.config().lr == pytest.approx(2e-3)  # the preset's defaults
     tab.budget_radio.setChecked(True)
     tab.budget_spin.setValue(2)
-    assert tab.config().time_budget_s == pytest.approx(120) and tab.config().steps >= 10**9
+    assert tab.config().time_budget_s == pytest.approx(120) and tab.config().steps is None  # the budget alone
     tab.new_run()
     assert tab.output_dir().parent == tmp_path / "runs" and tab.preset_combo.isEnabled()
 

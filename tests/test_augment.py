@@ -9,7 +9,7 @@ import torch
 from engine.augment import (AffineConfig, identity_matrices, quarter_turns, random_affine, random_affine_matrices,
                             warp)
 
-from conftest import character_strokes, draw_glyph
+from synthetic import character_strokes, draw_glyph
 
 
 def synthetic_glyphs(n: int, seed: int = 0) -> torch.Tensor:

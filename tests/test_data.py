@@ -18,7 +18,7 @@ import engine.data.omniglot as omniglot
 from engine.data import DataError, DatasetMissing, find_runs, find_sources, load_omniglot, load_set, resolve_data_dir
 from engine.data.locate import DownloadCancelled, download_omniglot
 
-from conftest import png_bytes
+from synthetic import png_bytes
 
 
 def assert_same_set(a, b) -> None:

@@ -15,6 +15,7 @@ from engine.data import OmniglotSet
 from engine.embedding import Cancelled
 from engine.evaluate import OneShotConfig, evaluate_one_shot, evaluate_runs, load_raw_glyph, make_episodes
 from engine.model import ModelConfig, SiameseNet, build_model
+from synthetic import write_png
 
 
 class OracleNet(SiameseNet):
@@ -130,11 +131,6 @@ def test_evaluation_is_deterministic_for_a_seed(evaluation):
 
 
 # --- the official runs format -----------------------------------------------------------------------------------------
-
-
-def write_png(path, ink: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(((1 - ink) * 255).astype(np.uint8), "L").convert("1").save(path)
 
 
 @pytest.mark.parametrize("form", ["folder", "zip"])

@@ -15,7 +15,7 @@ from engine.data import OmniglotSet, Split, SplitConfig, split_background
 from engine.pairs import BatchConfig
 from engine.train import Trainer
 
-from conftest import small_train_config
+from synthetic import small_train_config
 
 
 def fake_set(chars_per_alphabet: list[int]) -> OmniglotSet:

@@ -27,7 +27,7 @@ from engine.train.config import with_overrides
 from engine.train.schedule import learning_rate
 from engine.weights import load_weights
 
-from conftest import small_train_config
+from synthetic import small_train_config
 
 
 class RunInThread:

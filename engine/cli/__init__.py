@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from . import data, distill, embed, evaluate, gallery, rank, train
+
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["train", "distill", "evaluate", "embed", "data"]
-OPTIONAL_COMMANDS = ["gallery", "rank"]
+COMMANDS = (train, distill, evaluate, embed, data, gallery, rank)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the top-level parser with every available subcommand."""
+    """Return the top-level parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Glyphs: one-shot character recognition")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS + OPTIONAL_COMMANDS:
-        try:
-            module = importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError as exc:
-            if name in OPTIONAL_COMMANDS and exc.name and exc.name.endswith(name):
-                continue
-            raise
+    for module in COMMANDS:
         module.add_parser(sub)
     return parser
 

@@ -10,13 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..atomic import write_bytes_atomic
-from ..augment import StyleConfig
 from ..data import load_omniglot
 from ..model import PRESETS, DEFAULT_PRESET
 from ..train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, Trainer,
                      ValidationEvent, preset_defaults)
 from ..train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from ..train.distributed import DistContext, init_from_env
+from ..train.fields import TRAIN_FIELDS
 from ..weights import card_path
 from .common import add_data_dir, add_device, info
 from .progress import bar
@@ -27,28 +27,7 @@ def add_parser(sub) -> None:
                        description="Train a siamese network on the background alphabets (validation on held-out "
                                    "background alphabets; the evaluation alphabets are never used).")
     p.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
-    p.add_argument("--steps", type=int, help="optimisation steps (default: the preset's)")
-    p.add_argument("--minutes", type=float, help="time budget in minutes (stops at whichever comes first)")
-    p.add_argument("--lr", type=float, help="peak learning rate (AdamW, cosine schedule)")
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--alphabets", type=int, help="alphabets per batch")
-    p.add_argument("--characters", type=int, help="characters per alphabet in a batch")
-    p.add_argument("--drawers", type=int, help="drawers (images) per character in a batch")
-    p.add_argument("--class-rotations", action=argparse.BooleanOptionalAction, default=None,
-                   help="count each character turned by 90/180/270 degrees as a new character")
-    p.add_argument("--no-augment", action="store_true", help="turn off the affine distortions")
-    p.add_argument("--style", action=argparse.BooleanOptionalAction, default=None,
-                   help="add stroke-width and elastic distortions (other pens, scans, hands)")
-    p.add_argument("--init-weights", metavar="PATH",
-                   help="start from this weights file (fine-tune): its network and input size; a head of another "
-                        "kind is first fitted to its encoder")
-    p.add_argument("--rank-weight", type=float, help="weight of the batch ranking loss term (0: pair loss only)")
-    p.add_argument("--val-alphabets", type=int, help="background alphabets held out for validation")
-    p.add_argument("--val-every", type=int, help="validate every N steps (0: only at the end)")
-    p.add_argument("--val-tasks", type=int, help="20-way validation tasks per validation")
-    p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    add_config_arguments(p)
     p.add_argument("--out", default="runs/latest", help="run folder: checkpoint.pt, best/last weights, log.jsonl")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--export", help="copy the best weights (and card) here when training ends")
@@ -61,28 +40,24 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """Add an option for each setting of TRAIN_FIELDS (default None: the preset's value)."""
+    for field in TRAIN_FIELDS:
+        if field.kind is bool:
+            p.add_argument(field.flag, action=argparse.BooleanOptionalAction, default=None, help=field.help)
+        else:
+            p.add_argument(field.flag, type=field.kind, help=field.help)
+
+
 def config_from_args(args) -> TrainConfig:
     """Return the preset's default config with the command line's overrides applied."""
-    cfg = preset_defaults(args.preset)
-    batch = replace(cfg.batch, **{k: v for k, v in {
-        "alphabets": args.alphabets, "characters": args.characters, "drawers": args.drawers,
-        "class_rotations": args.class_rotations}.items() if v is not None})
-    split = cfg.split if args.val_alphabets is None else replace(cfg.split, val_alphabets=args.val_alphabets)
-    overrides = {"steps": args.steps, "lr": args.lr, "weight_decay": args.weight_decay, "val_every": args.val_every,
-                 "val_tasks": args.val_tasks, "rank_weight": args.rank_weight, "checkpoint_every": args.checkpoint_every, "seed": args.seed,
-                 "time_budget_s": args.minutes * 60 if args.minutes else None}
-    cfg = replace(cfg, batch=batch, split=split, device=args.device, **{k: v for k, v in overrides.items()
-                                                                          if v is not None})
+    cfg = replace(preset_defaults(args.preset), device=args.device)
+    for field in TRAIN_FIELDS:
+        value = getattr(args, field.dest)
+        if value is not None:
+            cfg = field.apply(cfg, value)
     if args.minutes and args.steps is None:
-        cfg.steps = 10**9  # the time budget alone bounds the run
-    if args.no_augment:
-        cfg.augment = None
-    if args.style is not None:
-        cfg.style = StyleConfig() if args.style else None
-    if args.init_weights:
-        cfg.init_weights = args.init_weights
-    if args.no_amp:
-        cfg.amp = False
+        cfg.steps = None  # the time budget alone bounds the run
     return cfg
 
 
@@ -113,7 +88,7 @@ def _train(args, dist: DistContext | None) -> int:
     elif (out / CHECKPOINT_NAME).exists():
         raise ValueError(f"{out} already holds a run: pass --resume to continue it or choose another --out")
     data = load_omniglot(args.data_dir, with_evaluation=False).background
-    progress = bar(cfg.steps if cfg.steps < 10**9 else 0, "train", unit="step", quiet=args.quiet or not main)
+    progress = bar(cfg.steps or 0, "train", unit="step", quiet=args.quiet or not main)
     trainer = Trainer(cfg, data, out, callback=_printer(progress), resume=args.resume, dist=dist)
     progress.n = trainer.step
     say(f"Training {trainer.config.preset} on {trainer.device} ({len(trainer.split.train_alphabets)} training "

@@ -29,6 +29,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..glyph import GLYPH_SIZE, GlyphError, ImageSizeError, read_gray
 from ..paths import user_cache_dir
+from ..units import GLYPH_SIZE
 from .locate import SET_NAMES, find_sources
 
 IMAGE_SIZE = GLYPH_SIZE  # every Omniglot image is one glyph

@@ -11,16 +11,13 @@ import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from ..atomic import STALE_AFTER_S, remove_stale_temporaries, temporary_target
 from ..glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph, GlyphError, ImageSizeError, read_gray
-
-if TYPE_CHECKING:
-    from .store import Character
 
 INDEX_NAME = "gallery.json"
 IMAGES_DIR = "images"
@@ -199,7 +196,21 @@ def safe_relative(file: str, label: str) -> PurePosixPath:
 # --------------------------------------------------------------------------------------------- the index
 
 
-def index_json(name: str, characters: Sequence[Character]) -> str:
+class _IndexedReference(Protocol):
+    file: str
+
+    @property
+    def key(self) -> str: ...
+
+
+class _IndexedCharacter(Protocol):
+    """What the index records of a character (store.Character; a Protocol so files.py never imports store.py)."""
+
+    name: str
+    references: Sequence[_IndexedReference]
+
+
+def index_json(name: str, characters: Sequence[_IndexedCharacter]) -> str:
     """Return the index text of a gallery (format, version, name, characters with their files and digests)."""
     data = {
         "format": FORMAT,

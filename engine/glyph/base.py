@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-# Omniglot's image side, the size of every glyph; models resize from it to their own input size.
-GLYPH_SIZE = 105
+from ..units import GLYPH_SIZE  # noqa: F401 - re-exported: models resize from it to their own input size
 # Fewer ink pixels than this is "nothing to rank": about half of the smallest mark the pen makes (a dot of
 # about 19-21 px).
 MIN_INK_PIXELS = 10

@@ -34,10 +34,10 @@ import numpy as np
 
 from .base import GLYPH_SIZE, GlyphError
 
-PEN_RADIUS = 2.475
+from ..units import OMNIGLOT_STROKE_AREA, PEN_RADIUS  # noqa: F401 - re-exported
+
 PEN_WIDTH = 2 * PEN_RADIUS  # the width the canvas draws at, in glyph px
 STROKE_OFFSET = (0.75, 0.4375)
-OMNIGLOT_STROKE_AREA = float(GLYPH_SIZE)  # Omniglot drew its stroke files in the square of its images
 
 
 class PathTooLong(GlyphError):

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from ..augment import AffineConfig, StyleConfig
 from ..data.splits import SplitConfig
 from ..pairs import BatchConfig
+from ..records import from_data
 
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a training run. `steps` or `time_budget_s` (or both) bound its length."""
+    """Everything that defines a training run. `steps` or `time_budget_s` (or both) bound its length: steps None
+    means the time budget alone.
+
+    A new field needs its default here and, if a person sets it, one row in fields.TRAIN_FIELDS (the command line
+    and the Train tab); `to_dict` / `from_dict` carry it by themselves."""
 
     preset: str = "compact"
-    steps: int = 6000
+    steps: int | None = 6000
     time_budget_s: float | None = None
     lr: float = 1e-3
     min_lr_fraction: float = 0.02
@@ -43,24 +48,11 @@ class TrainConfig:
 
     @staticmethod
     def from_dict(data: dict) -> "TrainConfig":
-        """Return a config rebuilt from `to_dict` output (unknown keys are ignored)."""
-        known = {f.name for f in fields(TrainConfig)}
-        d = {k: v for k, v in data.items() if k in known}
-        if isinstance(d.get("batch"), dict):
-            d["batch"] = BatchConfig(**d["batch"])
-        if isinstance(d.get("augment"), dict):
-            aug = dict(d["augment"])
-            aug["scale"] = tuple(aug.get("scale", (0.8, 1.2)))
-            d["augment"] = AffineConfig(**aug)
-        if isinstance(d.get("style"), dict):
-            style = dict(d["style"])
-            style["stroke_px"] = tuple(style.get("stroke_px", StyleConfig.stroke_px))
-            d["style"] = StyleConfig(**style)
-        if isinstance(d.get("split"), dict):
-            sp = dict(d["split"])
-            sp["val_names"] = tuple(sp.get("val_names", ()))
-            d["split"] = SplitConfig(**sp)
-        return TrainConfig(**d)
+        """Return a config rebuilt from `to_dict` output (unknown keys are ignored, missing ones take defaults)."""
+        config = from_data(TrainConfig, data)
+        if config.time_budget_s and config.steps is not None and config.steps >= 10**9:
+            config.steps = None  # saved before steps could be None: 10**9 stood for "the time budget alone"
+        return config
 
 
 def preset_defaults(preset: str) -> TrainConfig:

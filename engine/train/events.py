@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StepEvent:
-    """Training progress, every `log_every` steps. Rates are measured over the last reporting interval."""
+    """Training progress, every `log_every` steps. Rates are measured over the last reporting interval;
+    `total_steps` is None when the time budget alone bounds the run."""
 
     step: int
-    total_steps: int
+    total_steps: int | None
     loss: float
     pair_accuracy: float
     lr: float

@@ -97,6 +97,8 @@ class Trainer:
         state = load_checkpoint(self.out_dir / CHECKPOINT_NAME) if resume else None
         if state is not None:
             config = _resumed_config(TrainConfig.from_dict(state["config"]), config)
+        if config.steps is None and not config.time_budget_s:
+            raise ValueError("A run needs a number of steps or a time budget (or both); it has neither.")
         self.config = config
         self.device = dist.device if dist is not None else select_device(config.device)
         self.data = data
@@ -278,7 +280,7 @@ class Trainer:
 
     def _progress(self) -> float:
         cfg = self.config
-        p = self.step / max(1, cfg.steps)
+        p = self.step / max(1, cfg.steps) if cfg.steps is not None else 0.0
         if cfg.time_budget_s:
             p = max(p, self.elapsed / cfg.time_budget_s)
         return p
@@ -293,7 +295,7 @@ class Trainer:
             stop = self._stop.is_set()
             if self.dist is not None:  # every rank takes rank 0's clock and stop request: all stop at one step
                 self.elapsed, stop = self.dist.follow_main(self.elapsed, stop)
-            if self.step >= cfg.steps:
+            if cfg.steps is not None and self.step >= cfg.steps:
                 break
             if cfg.time_budget_s and self.elapsed >= cfg.time_budget_s:
                 reason = "time budget"
@@ -345,8 +347,8 @@ class Trainer:
         dt = max(time.perf_counter() - meter.t0, 1e-9)
         b = self.config.batch.size * (self.dist.world_size if self.dist is not None else 1)  # effective batch
         ips = meter.steps * b / dt
-        remaining = self.config.steps - self.step
-        eta = remaining * dt / meter.steps
+        steps = self.config.steps
+        eta = (steps - self.step) * dt / meter.steps if steps is not None else float("inf")
         if self.config.time_budget_s:
             eta = min(eta, max(0.0, self.config.time_budget_s - self.elapsed))
         row = {"kind": "step", "step": self.step, "elapsed_s": self.elapsed, "loss": loss, "pair_accuracy": acc,

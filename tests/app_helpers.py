@@ -1,7 +1,6 @@
-"""Shared fixtures and helpers for the app tests (import with ``from app_fixtures import *``).
+"""Helpers for the app tests: waiting for a window's work, drawing, sample drawings and galleries (the fixtures,
+`make_window` among them, are in conftest.py).
 
-Every test gets its own settings folder, user data folder and cache in tmp_path, so windows start from a
-clean slate; `no_threads_left` (autouse where imported) fails a test that leaves a worker thread running.
 Drawings are replayed with real QTest mouse events: Omniglot pen trajectories when $OMNIGLOT_DIR holds
 ``strokes_background_subset.zip``, else synthetic shapes.
 """
@@ -16,64 +15,12 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PySide6.QtCore import QPointF, Qt, QThreadPool  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from superqt.utils import WorkerBase  # noqa: E402
-
-__all__ = ["app_env", "make_window", "no_threads_left", "draw", "wait_ranked", "wait_gallery", "wait_idle",
-           "sample_drawings", "write_glyph_png", "make_gallery", "Drawing"]
 
 Drawing = list  # a drawing: a list of (n, 2) arrays of x, y in the 105-unit square, y down
 
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-def app_env(private_user_folders) -> dict[str, Path]:
-    """Return this test's private settings, user data and cache folders (conftest points the app at them)."""
-    return private_user_folders
-
-
-@pytest.fixture(autouse=True)
-def no_threads_left(qapp):
-    """Fail the test if a worker (superqt runnable or pool thread) is still running after it."""
-    yield
-    pool = QThreadPool.globalInstance()
-    # A runnable that has just emitted `finished` needs a moment to leave the pool; running work does not end
-    # in 2 s, and would fail here.
-    pool.waitForDone(2000)
-    running = [w for w in WorkerBase._worker_set if w.is_running]
-    assert not running, f"{len(running)} worker(s) still running after the test"
-    assert pool.activeThreadCount() == 0, f"{pool.activeThreadCount()} pool thread(s) still active"
-
-
-@pytest.fixture
-def make_window(qtbot, app_env):
-    """Return a factory of shown MainWindows (model loaded) sharing this test's settings; closes them after."""
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
-
-    windows = []
-
-    def factory(wait_model: bool = True, size: tuple[int, int] | None = (1200, 760), **kwargs) -> MainWindow:
-        kwargs.setdefault("welcome", False)
-        kwargs.setdefault("optional_tabs", False)
-        window = MainWindow(AppSettings(app_env["settings"]), **kwargs)
-        qtbot.addWidget(window)
-        if size is not None:
-            window.resize(*size)
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        if wait_model:
-            qtbot.waitUntil(lambda: window.session.model_info is not None and not window.runner.busy,
-                            timeout=TIMEOUT_MS)
-        return window
-
-    yield factory
-    for window in windows:
-        window.close()
 
 
 def _wait(qtbot, window, condition, what: str) -> None:

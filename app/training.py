@@ -1,0 +1,151 @@
+"""Training as a `Task` of the app's runner: a Trainer (new or resumed) whose events reach the UI in batches,
+with pause and stop; and the speed estimate the Train tab shows.
+
+The Trainer may report hundreds of times a second on a GPU, and one queued signal per event would flood the UI's
+event queue: step events are held and sent together (see `TaskContext.send`); anything else (validation,
+checkpoint, the end) is sent at once with what was held, in order.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.cancel import Cancelled
+from engine.data.omniglot import OmniglotSet
+from engine.train import FailedEvent, StepEvent, TrainConfig, Trainer, TrainingError
+
+from .workers import Task, TaskContext
+
+
+class TrainTask(Task):
+    """Runs one Trainer (new or resumed) as a parallel task; start it with `TaskRunner.add`.
+
+    Signals, besides Task's: `ready(dict)` once the Trainer is built (keys: step, device, train_alphabets,
+    val_alphabets, train_images, config); `events(list)` with StepEvent / ValidationEvent / CheckpointEvent /
+    FinishedEvent / FailedEvent in order. A run that fails, even while being set up, ends with a FailedEvent.
+    Cancelling (the runner's `stop` or `shutdown`) stops the run the way `request_stop` does: with a checkpoint.
+    """
+
+    ready = Signal(object)  # dict
+
+    def __init__(self, config: TrainConfig, data: OmniglotSet, out_dir: str | Path, resume: bool = False,
+                 parent: QObject | None = None):
+        super().__init__(self._train, "Training", serial=False, parent=parent)
+        self.config, self.data, self.out_dir, self.resume = config, data, Path(out_dir), resume
+        self.trainer: Trainer | None = None
+        self._stop, self._paused = threading.Event(), threading.Event()
+
+    # --- control, from the UI thread --------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Pause after the current step; what was held back is sent now so the display is up to date."""
+        self._paused.set()
+        if self.trainer is not None:
+            self.trainer.pause()
+        self.context.flush()
+
+    def resume_training(self) -> None:
+        """Continue a paused run."""
+        self._paused.clear()
+        if self.trainer is not None:
+            self.trainer.resume_training()
+
+    def request_stop(self) -> None:
+        """Ask the run to end after the current step; the Trainer then validates and writes a checkpoint."""
+        self._stop.set()
+        if self.trainer is not None:
+            self.trainer.request_stop()
+
+    def cancel(self) -> None:
+        """Stop the run (with a checkpoint), waking it if paused; a run not yet started is dropped."""
+        self.request_stop()
+        self.resume_training()
+        if self.state == "queued":
+            super().cancel()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    # --- the task ---------------------------------------------------------------------------------------------
+
+    def _train(self, ctx: TaskContext) -> None:
+        """Runs on a worker thread."""
+        def report(event: Any) -> None:
+            ctx.send(event, hold=isinstance(event, StepEvent))
+
+        try:
+            self.trainer = Trainer(self.config, self.data, self.out_dir, callback=report, resume=self.resume)
+        except Exception as exc:  # bad device, unreadable checkpoint, impossible split: nothing was written
+            report(FailedEvent(0, f"Could not start training: {exc}"))
+            return
+        self._apply_requests(self.trainer)
+        ctx.flush()  # anything reported while the Trainer was built comes before `ready`
+        self.ready.emit(self._describe(self.trainer))
+        if self._stop.is_set():  # stopped while the Trainer was being built: nothing to save
+            return
+        try:
+            self.trainer.run()
+        except TrainingError:
+            pass  # already reported as a FailedEvent by the Trainer
+
+    def _apply_requests(self, trainer: Trainer) -> None:
+        # Pause or stop may have been asked for before the Trainer existed.
+        if self._paused.is_set():
+            trainer.pause()
+        if self._stop.is_set():
+            trainer.request_stop()
+
+    @staticmethod
+    def _describe(trainer: Trainer) -> dict:
+        return {"step": trainer.step, "device": str(trainer.device), "config": trainer.config,
+                "train_alphabets": list(trainer.split.train_alphabets),
+                "val_alphabets": list(trainer.split.val_alphabets), "train_images": len(trainer.train_index)}
+
+
+# --- the speed estimate ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SpeedEstimate:
+    """Measured training speed on one device: seconds per step, images per second, steps in one epoch."""
+
+    device: str
+    seconds_per_step: float
+    images_per_s: float
+    steps_per_epoch: float
+    train_images: int
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Return the estimated time for one pass over the training images."""
+        return self.seconds_per_step * self.steps_per_epoch
+
+
+def estimate_speed(config: TrainConfig, data: OmniglotSet, cancel: threading.Event,
+                   min_time_s: float = 0.6, max_steps: int = 8) -> SpeedEstimate:
+    """Return the training speed of `config` on its device, measured over a few real steps (after a warm-up).
+
+    Runs in a scratch folder that is removed afterwards; raises Cancelled if `cancel` is set.
+    """
+    quiet = replace(config, val_every=0, checkpoint_every=0)
+    with tempfile.TemporaryDirectory(prefix="glyphs-estimate-") as scratch:
+        trainer = Trainer(quiet, data, scratch)
+        trainer.model.train()
+        float(trainer.train_one_step()[0].detach())  # warm-up: allocations, kernel selection
+        steps, start = 0, time.perf_counter()
+        while steps < max_steps and (steps < 2 or time.perf_counter() - start < min_time_s):
+            if cancel.is_set():
+                raise Cancelled("estimate cancelled")
+            float(trainer.train_one_step()[0].detach())  # reading the loss waits for the device
+            steps += 1
+        per_step = (time.perf_counter() - start) / steps
+    size = config.batch.size
+    n_train = len(trainer.train_index)
+    return SpeedEstimate(str(trainer.device), per_step, size / per_step, n_train / max(1, size), n_train)
