@@ -112,3 +112,33 @@ def test_distortions_are_deterministic_for_a_seed():
     a, b = random_affine(x, cfg, gen(42)), random_affine(x, cfg, gen(42))
     assert torch.equal(a, b)
     assert not torch.equal(a, random_affine(x, cfg, gen(43)))
+
+
+def test_stroke_width_thickens_and_thins_ink_and_leaves_blank_images_blank():
+    from engine.augment import StyleConfig, stroke_width
+
+    x = torch.zeros(3, 1, 48, 48)
+    x[:2, :, 20:23, 8:40] = 1.0  # a 3-px bar
+    gen = torch.Generator().manual_seed(0)
+    thick = stroke_width(x, StyleConfig(stroke_p=1.0, stroke_px=(2.0, 2.0)), gen)
+    thin = stroke_width(x, StyleConfig(stroke_p=1.0, stroke_px=(-1.0, -1.0)), gen)
+    assert (thick[:2].sum((1, 2, 3)) > 1.5 * x[:2].sum((1, 2, 3))).all()
+    assert (thin[:2].sum((1, 2, 3)) < 0.8 * x[:2].sum((1, 2, 3))).all()
+    assert thick[2].abs().sum() == 0 and thin[2].abs().sum() == 0
+    assert thick.min() >= 0 and thick.max() <= 1
+
+
+def test_elastic_warps_are_smooth_seeded_and_off_with_probability_zero():
+    from engine.augment import StyleConfig, elastic_fields, identity_matrices, style_distort
+
+    cfg = StyleConfig(elastic_p=1.0, stroke_p=0.0)
+    f1 = elastic_fields(2, 48, cfg, torch.Generator().manual_seed(5), "cpu")
+    f2 = elastic_fields(2, 48, cfg, torch.Generator().manual_seed(5), "cpu")
+    assert f1.shape == (2, 48, 48, 2) and torch.equal(f1, f2)
+    assert f1.abs().max() > 0 and (f1[:, 1:] - f1[:, :-1]).abs().max() < 0.02  # no tearing between neighbours
+    off = elastic_fields(2, 48, StyleConfig(elastic_p=0.0), torch.Generator().manual_seed(5), "cpu")
+    assert off.abs().max() == 0
+    x = torch.rand(2, 1, 48, 48)
+    same = style_distort(x, identity_matrices(2, "cpu"), StyleConfig(elastic_p=0.0, stroke_p=0.0),
+                         torch.Generator().manual_seed(0))
+    torch.testing.assert_close(same, x, atol=1e-5, rtol=0)

@@ -130,3 +130,28 @@ def test_fingerprint_follows_the_weights():
     with torch.no_grad():
         model.head.bias += 1e-3
     assert model_fingerprint(model) != fp
+
+
+def test_the_monotone_head_never_scores_a_pair_higher_for_moving_it_apart():
+    torch.manual_seed(1)
+    model = build_model("tiny")  # every preset trains the monotone head
+    head = model.head
+    assert model.config.head == "monotone" and bool((head.alpha < 0).all())
+    with torch.no_grad():
+        head.w.normal_(0, 2)  # any weights at all
+        a = torch.rand(64, head.alpha.numel())
+        b = torch.rand(64, head.alpha.numel())
+        moved = b + torch.sign(b - a) * torch.rand_like(b) * 0.3  # each coordinate further from a, or equal
+        assert (head.pair_logits(a, moved) <= head.pair_logits(a, b) + 1e-5).all()
+        assert (head.pair_logits(a, a) == head.bias).all()  # identical: the highest score the head gives
+        assert (head.pair_logits(a, b) < head.bias).all()
+
+
+def test_weights_files_of_the_signed_head_keep_their_head_and_fingerprint(tmp_path):
+    from engine.weights import load_weights, save_weights
+
+    signed = SiameseNet(ModelConfig("tiny", 48, "vgg", (32, 64, 128, 128), 256, head="signed"))
+    assert "head" not in signed.config.to_dict()  # as files written before the monotone head say it
+    path = save_weights(signed, tmp_path / "old.safetensors")
+    loaded = load_weights(path)
+    assert loaded.model.config.head == "signed" and loaded.fingerprint == model_fingerprint(signed)

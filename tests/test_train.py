@@ -363,3 +363,46 @@ def test_tiny_preset_learns_one_shot_on_real_omniglot(real_omniglot, tmp_path):
     print(f"tiny, {steps} steps on CPU in {train_s:.0f}s: 20-way one-shot {score.accuracy:.1%} +- {score.ci95:.1%}")
     assert score.n_trials == 800
     assert score.accuracy > 0.15, f"20-way one-shot accuracy {score.accuracy:.1%} is not clearly above chance (5%)"
+
+
+def test_fine_tuning_starts_from_a_signed_head_file_with_a_fitted_monotone_head(synthetic_data, micro_preset,
+                                                                                tmp_path, monkeypatch):
+    from engine.augment import StyleConfig
+    from engine.model import ModelConfig, SiameseNet
+    from engine.train.head_fit import HeadFitConfig
+    from engine.weights import save_weights
+
+    torch.manual_seed(0)
+    old = SiameseNet(ModelConfig("micro", 24, "vgg", (8, 16, 16), 64, head="signed"))  # another input size
+    start = save_weights(old, tmp_path / "old.safetensors")
+    cfg = small_train_config(init_weights=str(start), style=StyleConfig(), steps=3)
+    monkeypatch.setattr("engine.train.trainer.HEAD_FIT", HeadFitConfig(images=60, steps=20))
+    trainer = Trainer(cfg, synthetic_data.background, tmp_path / "run")
+    assert trainer.model.config.input_size == 24 and trainer.model.config.head == "monotone"
+    assert trainer.images.shape[-1] == 24  # training images at the starting network's size
+    for name, value in old.encoder.state_dict().items():
+        assert torch.equal(trainer.model.encoder.state_dict()[name], value), name
+    assert bool((trainer.model.head.alpha < 0).all())
+    trainer.run()
+    resumed = Trainer(with_overrides(cfg, steps=4), synthetic_data.background, tmp_path / "run", resume=True)
+    assert resumed.step == 3 and resumed.model.config.input_size == 24  # the network comes from the checkpoint
+    assert load_weights(tmp_path / "run" / "last.safetensors").model.config.head == "monotone"
+
+
+def test_a_fitted_head_tells_same_from_different_characters(synthetic_data, micro_preset):
+    from engine.model import build_model
+    from engine.train.head_fit import HeadFitConfig, fit_head
+
+    torch.manual_seed(0)
+    model = build_model("micro")
+    bg = synthetic_data.background
+    images = torch.from_numpy(bg.pixels(np.arange(len(bg)))).unsqueeze(1)
+    images = torch.nn.functional.interpolate(images.float(), size=(32, 32), mode="bilinear", antialias=True)
+    fit_head(model, images, bg.char, bg.char_alphabet, HeadFitConfig(images=len(bg), steps=150,
+                                                                      batch=BatchConfig(2, 4, 4)))
+    with torch.no_grad():
+        emb = model.embed(images[:200])
+        logits = model.head.logits(emb, emb)
+    same = torch.as_tensor(bg.char[:200])[:, None] == torch.as_tensor(bg.char[:200])[None]
+    off = ~torch.eye(200, dtype=torch.bool)
+    assert logits[same & off].mean() > logits[~same].mean() + 0.5

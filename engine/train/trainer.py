@@ -32,13 +32,14 @@ from ..pairs import AlphabetBatchSampler, balanced_pair_loss, ranking_loss
 from ..weights import load_weights, read_metadata, save_weights
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .head_fit import fit_head, monotone_from
+from .head_fit import HeadFitConfig, fit_head, monotone_from
 from .events import CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainEvent, ValidationEvent
 from .schedule import learning_rate
 
 if TYPE_CHECKING:  # a plain run never imports torch.distributed's machinery
     from .distributed import DistContext
 
+HEAD_FIT = HeadFitConfig()  # how a head of another kind than the starting weights' is fitted to their encoder
 VAL_SEED = 1234  # the same validation tasks at every validation, so curves are comparable
 
 
@@ -153,7 +154,7 @@ class Trainer:
             return
         if self.model_config.head == "monotone":
             self.model.head = monotone_from(loaded.model.head).to(self.device)
-        fit_head(self.model, self.images, self.image_char, self.char_alphabet)
+        fit_head(self.model, self.images, self.image_char, self.char_alphabet, HEAD_FIT)
         self.model.train()
 
     # --- one step, validation, checkpoints -------------------------------------------------------------------------
