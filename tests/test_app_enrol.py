@@ -137,7 +137,7 @@ def test_rename_delete_undo_and_merge(empty_gallery_window, qtbot, monkeypatch):
 
 
 def _open_shapes(window, qtbot, app_env, folder_name="shapes", name="Shapes"):
-    from app_fixtures import make_gallery
+    from app_helpers import make_gallery
 
     drawings = sample_drawings()
     folder = make_gallery(app_env["data"] / "galleries" / folder_name, drawings, name=name)
@@ -184,7 +184,7 @@ def test_undo_history_belongs_to_its_gallery(make_window, qtbot, app_env, tmp_pa
 
 
 def test_a_gallery_step_that_cannot_apply_says_so_and_changes_nothing(make_window, qtbot, app_env, tmp_path):
-    from app_fixtures import make_gallery
+    from app_helpers import make_gallery
     from engine.gallery import Gallery
 
     window = make_window()

@@ -191,7 +191,7 @@ def _switcher_texts(window):
 
 def test_names_agree_and_an_import_never_repeats_a_shown_name(make_window, qtbot, app_env, tmp_path, monkeypatch):
     from app import dialogs
-    from app_fixtures import make_gallery
+    from app_helpers import make_gallery
 
     drawings = sample_drawings()
     folder = make_gallery(app_env["data"] / "galleries" / "Old_Church_Slavonic__Cyrillic_", drawings,
