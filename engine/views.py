@@ -99,3 +99,10 @@ def reference_rows(views_emb: torch.Tensor, config: ViewConfig) -> torch.Tensor:
 def card_views(card: dict | None) -> ViewConfig:
     """Return the views a model's card asks for (the plain pipeline when it names none)."""
     return ViewConfig.from_dict((card or {}).get(CARD_VIEWS_KEY))
+
+
+def describe_views(views: ViewConfig) -> str:
+    """Return the views in words, e.g. "8 reference views (max), no query views"."""
+    refs = f"{views.reference_views} reference views ({views.rule})" if views.reference_views else "no reference views"
+    queries = f"{views.query_views} query views" if views.query_views else "no query views"
+    return f"{refs}, {queries}"

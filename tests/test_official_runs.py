@@ -193,3 +193,9 @@ def test_lakes_runs_are_recognised_as_official(real_omniglot_dir, capsys):
     result = last_json_line(captured.out)
     assert result["official"] and result["n_trials"] == 400 and result["accuracy"] > 0.8
     assert "Bayesian Program Learning" in captured.err
+
+
+def test_evaluate_runs_states_its_views(synthetic_runs, tiny_weights, capsys):
+    assert main(["evaluate", "--weights", str(tiny_weights), "--runs", str(synthetic_runs.zip), "--json", "--quiet",
+                 "--device", "cpu", "--reference-views", "2"]) == 0
+    assert last_json_line(capsys.readouterr().out)["views"]["reference_views"] == 2

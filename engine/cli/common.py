@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 from ..paths import SHIPPED_WEIGHTS
+from ..views import RULES, ViewConfig, card_views
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
@@ -21,6 +23,23 @@ def add_data_dir(p: argparse.ArgumentParser) -> None:
 def add_weights(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None, help=f"model weights (.safetensors); default: the shipped model "
                                                    f"({SHIPPED_WEIGHTS.name})")
+
+
+def add_views(p: argparse.ArgumentParser) -> None:
+    """Add the recognition pipeline's view options (default: what the model's card chose)."""
+    g = p.add_argument_group("views", "fixed distortions embedded beside each glyph (engine.views); default: the "
+                                      "model card's choice")
+    g.add_argument("--reference-views", type=int, metavar="N", help="distortions of each reference (0: none)")
+    g.add_argument("--query-views", type=int, metavar="N",
+                   help="distortions of each query, their logits averaged (each costs a forward pass)")
+    g.add_argument("--view-rule", choices=RULES, help="max: best view's logit; prototype: mean embedding")
+
+
+def views_from_args(args, card: dict | None) -> ViewConfig:
+    """Return the model card's views with the command line's overrides."""
+    base = card_views(card)
+    changes = {"reference_views": args.reference_views, "query_views": args.query_views, "rule": args.view_rule}
+    return replace(base, **{k: v for k, v in changes.items() if v is not None})
 
 
 def print_json_line(data: dict) -> None:

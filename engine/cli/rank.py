@@ -19,7 +19,7 @@ from ..gallery import load_gallery, read_glyph
 from ..glyph import GlyphError
 from ..recognize import RankResult, Recognizer
 from ..weights import load_weights
-from .common import add_device, add_weights, info
+from .common import add_device, add_views, add_weights, info, views_from_args
 from .progress import bar, callback_for
 
 
@@ -33,6 +33,7 @@ def add_parser(sub) -> None:
     p.add_argument("--top", type=int, default=5, metavar="K", help="characters to list per image (default 5)")
     p.add_argument("--threshold", type=float, help="score under which a match is not confident "
                                                    "(default: the model's calibrated one)")
+    add_views(p)
     p.add_argument("--json", action="store_true", help="one line of JSON per image on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_weights(p)
@@ -44,7 +45,8 @@ def run(args) -> int:
     loaded = load_weights(args.weights, select_device(args.device))
     recognizer, gallery_error = None, None
     try:
-        recognizer = Recognizer(loaded, load_gallery(args.gallery), threshold=args.threshold)
+        recognizer = Recognizer(loaded, load_gallery(args.gallery), threshold=args.threshold,
+                                views=views_from_args(args, loaded.card))
         with bar(0, "embedding references", unit="ref", quiet=args.quiet or not sys.stderr.isatty()) as b:
             recognizer.refresh(progress=callback_for(b))
     except (OSError, ValueError) as exc:  # GalleryError is a ValueError
