@@ -185,6 +185,10 @@ class MainWindow(QMainWindow):
                                 "Use another weights file (.safetensors) for recognition")
         self.act_shipped_model = A("Use the &Shipped Model", lambda: self.use_model(None))
         self.act_quit = A("&Quit", self.close, Key.Quit)
+        self.act_query_views = A("Rank &Distorted Copies of Each Drawing Too", self.toggle_query_views,
+                                 tip="A little surer, a little slower: each drawing is also ranked slightly rotated, "
+                                     "slanted and scaled, and the scores averaged")
+        self.act_query_views.setCheckable(True)
         self.act_undo, self.act_redo = self.undo_actions.undo, self.undo_actions.redo
         self.act_clear = A("&Clear Canvas", self.clear_canvas, Qt.Key.Key_Escape, "clear", "Clear the drawing (Esc)")
         self.act_clear.setIconText("Clear")
@@ -240,6 +244,7 @@ class MainWindow(QMainWindow):
             file_menu.addSeparator() if act is None else file_menu.addAction(act)
         self.device_menu = file_menu.addMenu("&Device")
         self.device_menu.setEnabled(False)
+        file_menu.addAction(self.act_query_views)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit = bar.addMenu("&Edit")
@@ -279,6 +284,9 @@ class MainWindow(QMainWindow):
 
     def _start(self, welcome: bool) -> None:
         self.recognise.results.show_hint("Loading model…")
+        if self.settings.query_views:
+            self.act_query_views.setChecked(True)
+            self.toggle_query_views()
         first = self.session.load_model(self.settings.last_model, self.settings.device)
         first.finished.connect(self._import_work_tabs)
         last = self.settings.last_gallery
@@ -422,6 +430,12 @@ class MainWindow(QMainWindow):
         task.succeeded.connect(lambda _info: setattr(self.settings, "last_model", Path(path) if path else None))
         task.succeeded.connect(lambda info: self.show_message("info", f"Now recognising with {info.name}."))
         return task
+
+    def toggle_query_views(self) -> None:
+        """Rank each drawing with distorted copies of itself too, or not (remembered)."""
+        on = self.act_query_views.isChecked()
+        self.settings.query_views = on
+        self.session.set_query_views(on)
 
     def set_device(self, name: str) -> None:
         """Use compute device `name` ("auto", "cpu", "cuda:0"...) and reload the model there."""

@@ -13,7 +13,7 @@ import re
 import threading
 from contextlib import contextmanager
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +223,7 @@ class EngineSession(QObject):
         self._loaded: Any = None
         self._gallery: Any = None
         self._recognizer: Any = None
+        self.query_views = False  # rank with engine.views.QUERY_VIEWS_OPTION query views (else: the card's choice)
         self._histories = Histories()
         self._rank_lock = threading.Lock()
         self._rank_request: tuple[int, Any] | None = None
@@ -294,17 +295,30 @@ class EngineSession(QObject):
         if self.snapshot is not None:
             self.gallery_changed.emit(self.snapshot)
 
-    @staticmethod
-    def _make_recognizer(ctx: TaskContext, loaded: Any, gallery: Any) -> Any:
+    def _make_recognizer(self, ctx: TaskContext, loaded: Any, gallery: Any) -> Any:
         """(Serial task) Return a recogniser for `loaded` and `gallery` with the references embedded, or None."""
         if loaded is None or gallery is None:
             return None
         from engine.recognize import Recognizer
 
-        recognizer = Recognizer(loaded, gallery)
+        recognizer = Recognizer(loaded, gallery, views=self._views_for(loaded))
         ctx.progress(0, 0, "Embedding the gallery…")
         recognizer.refresh(progress=ctx.progress, cancel=ctx.cancel)
         return recognizer
+
+    def _views_for(self, loaded: Any) -> Any:
+        from engine.views import QUERY_VIEWS_OPTION, card_views
+
+        views = card_views(loaded.card)
+        return replace(views, query_views=QUERY_VIEWS_OPTION) if self.query_views else views
+
+    def set_query_views(self, on: bool) -> None:
+        """Rank each drawing with distorted copies of it too, or as the model card says. The references are
+        unchanged, so this takes effect at the next ranking without recomputing anything."""
+        self.query_views = on
+        recognizer = self._recognizer
+        if recognizer is not None:
+            recognizer.views = self._views_for(recognizer.loaded)  # one assignment: a ranking sees old or new
 
     # ---------------------------------------------------------------- galleries
 

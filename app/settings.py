@@ -89,6 +89,16 @@ class AppSettings:
         self._qs.sync()
 
     @property
+    def query_views(self) -> bool:
+        """Return True if drawings are ranked with distorted copies of themselves too (slower, a little surer)."""
+        return str(self._qs.value("model/query_views", "false")).lower() == "true"
+
+    @query_views.setter
+    def query_views(self, value: bool) -> None:
+        self._qs.setValue("model/query_views", "true" if value else "false")
+        self._qs.sync()
+
+    @property
     def welcomed(self) -> bool:
         """Return True once the user has seen the first-start welcome."""
         return str(self._qs.value("app/welcomed", "false")).lower() == "true"

@@ -23,6 +23,7 @@ import torch
 from .augment import AffineConfig, identity_matrices, random_affine_matrices, warp
 
 RULES = ("max", "prototype")
+QUERY_VIEWS_OPTION = 4  # query views when a person turns them on (benchmarks/bench_accuracy.py measures it)
 CARD_VIEWS_KEY = "views"  # a model card's chosen ViewConfig (chosen on its validation alphabets)
 
 

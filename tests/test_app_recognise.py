@@ -213,3 +213,18 @@ def test_ranking_starts_at_pen_up(make_window, app_env, qtbot):
     draw(qtbot, tab.canvas, [stroke])  # draw() sends press, moves and release without running the event loop
     assert any(t.title == "Recognising" for t in window.runner.active_tasks())
     assert wait_ranked(qtbot, window).request_id == tab.drawing_id
+
+
+def test_query_views_are_a_remembered_choice_that_still_ranks_right(make_window, app_env, qtbot):
+    from app.settings import AppSettings
+
+    window, drawings = _window_with_gallery(make_window, app_env, qtbot)
+    window.act_query_views.trigger()  # on
+    assert AppSettings(app_env["settings"]).query_views
+    assert window.session._recognizer.views.query_views > 0
+    name, (_reference, query) = next(iter(drawings.items()))
+    draw(qtbot, window.recognise.canvas, query)
+    wait_ranked(qtbot, window)
+    assert window.recognise.results.visible_matches()[0][0] == name
+    window.act_query_views.trigger()  # off again
+    assert window.session._recognizer.views.query_views == 0 and not AppSettings(app_env["settings"]).query_views
