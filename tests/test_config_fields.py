@@ -56,8 +56,9 @@ def test_every_row_names_a_setting_of_train_config():
 @pytest.mark.parametrize("field", TRAIN_FIELDS, ids=lambda f: f.flag)
 def test_each_option_sets_its_setting(field):
     value = SAMPLE[field.kind]
-    if field.kind is bool:
-        argv = [f"--no-{field.flag[2:]}"]
+    if field.kind is bool:  # the switch away from the preset's setting
+        value = not field.value(preset_defaults("compact"))
+        argv = [field.flag if value else f"--no-{field.flag[2:]}"]
     else:
         argv = [field.flag, str(value)]
     args = build_parser().parse_args(["train", "--preset", "compact", *argv])
@@ -65,7 +66,7 @@ def test_each_option_sets_its_setting(field):
     assert field.value(config) == value
     assert field.value(preset_defaults("compact")) != value  # the option changed something
     if isinstance(field, SwitchField):
-        assert get_path(config, field.path) is None
+        assert (get_path(config, field.path) is None) == (not value)
 
 
 def test_options_left_out_keep_the_presets_values_and_minutes_alone_bound_the_run():
