@@ -237,3 +237,34 @@ def small_train_config(**overrides):
                 log_every=1, seed=0, device="cpu", amp=False)
     base.update(overrides)
     return TrainConfig(**base)
+
+
+# --- fonts ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_font(tmp_path):
+    """Factory writing a small TrueType font into tmp_path (tests/font_files.py; no installed font is used).
+
+    ``make_font(name="a.ttf", chars=..., family=..., style=..., version=..., shift=..., extras=True)`` returns
+    its path; with `extras` the font also maps a space, a control, a lone combining mark, a character drawn
+    as .notdef and one with an empty glyph.
+    """
+    from font_files import build_font
+
+    def factory(name: str = "TestSans.ttf", **kwargs) -> Path:
+        return build_font(tmp_path / "fonts" / name, **kwargs)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def installed_font() -> Path:
+    """An installed TrueType font (DejaVu Sans where present), or skip the test."""
+    from engine.gallery.font_files import installed_fonts
+
+    fonts = [f for f in installed_fonts() if f.path.suffix.lower() == ".ttf"]
+    if not fonts:
+        pytest.skip("no installed TrueType font")
+    preferred = [f for f in fonts if f.family == "DejaVu Sans" and f.style == "Book"]
+    return (preferred or fonts)[0].path
