@@ -258,6 +258,23 @@ def make_font(tmp_path):
     return factory
 
 
+@pytest.fixture
+def exact_match_weights(tmp_path) -> Path:
+    """A small untrained model (48 px) whose head has all-negative alpha, so a query identical to a reference
+    ranks that reference's character first (distance 0 gives the highest score); saved in tmp_path."""
+    import torch
+
+    from engine.model import ModelConfig, SiameseNet
+    from engine.weights import save_weights
+
+    torch.manual_seed(0)
+    model = SiameseNet(ModelConfig("test-small", 48, "vgg", (8, 8), 32))
+    with torch.no_grad():
+        model.head.alpha.copy_(-model.head.alpha.abs() - 0.1)
+        model.head.bias.fill_(2.0)
+    return save_weights(model, tmp_path / "exact-match.safetensors")
+
+
 @pytest.fixture(scope="session")
 def installed_font() -> Path:
     """An installed TrueType font (DejaVu Sans where present), or skip the test."""
