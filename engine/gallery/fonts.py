@@ -33,6 +33,7 @@ import numpy as np
 from fontTools import unicodedata as ucd
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
+from ..chars import describe_char
 from ..embedding import Cancelled
 from ..font_render import RenderCancelled, render_codepoints, unpack_glyph
 from .files import FontSource, GalleryError, check_name
@@ -276,12 +277,6 @@ class FontImport:
     def skipped_summary(self) -> str:
         """Return the skip counts as one line, e.g. "skipped: space 3, lone combining mark 12"."""
         return _summary(self.skipped) if self.n_skipped else "nothing skipped"
-
-
-def describe_char(char: str) -> str:
-    """Return "U+0416 CYRILLIC CAPITAL LETTER ZHE" (the name is left out when Unicode has none)."""
-    name = unicodedata.name(char, "")
-    return f"U+{ord(char):04X} {name}".strip()
 
 
 def render_selection(face: FontFace, codepoints: Sequence[int], progress: ProgressFn | None = None,
