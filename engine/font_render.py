@@ -9,9 +9,13 @@ spans 68, its 2.5th percentile 38) was chosen on Omniglot's handwritten Latin, a
 0.75: 88.5/79.4/85.0%. Rendering at 110 or 220 px per em instead of 160 changed little.
 
 A mark smaller than `MIN_INK_EM` of the em (``.``, ``'``) is framed as if it were that size, so it stays
-small and `glyph_from_image` only brings it up to Omniglot's smallest framing. Rendered at `RENDER_EM_PX` px
-per em, a typeface's stems come out wider than Omniglot's pen (hairlines narrower), so `glyph_from_image`
-thins them to centre lines and redraws them with the calibrated pen.
+small and `glyph_from_image` only brings it up to Omniglot's smallest framing.
+
+Pen. `glyph_from_image` keeps strokes whose width is already within Omniglot's range and thins the others to
+centre lines redrawn with the calibrated pen. A typeface's stems can fall either way (a light face's at 2-3
+px, a regular one's near the upper bound), which left light faces drawn with hairlines (DejaVu Sans
+ExtraLight: 60.6% on the Latin check). So strokes narrower than `REDRAW_WIDTH` at the glyph's scale are
+first thickened (a max filter), and every face comes out with the same pen.
 
 This module imports only numpy and Pillow (not torch, not the gallery package), because a large selection
 is rendered by worker processes running it (`python -m engine.font_render`), which start fast only when
@@ -29,13 +33,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from .glyph import GLYPH_SIZE, glyph_from_image
+from .glyph import GLYPH_SIZE, WIDTH_RANGE, glyph_from_image
 
 RENDER_EM_PX = 160  # px per em: ~1.7x the glyph's resolution for a full-size letter
 INK_FILL = 0.5  # the ink's longer side over the canvas side (see the module docstring)
 MIN_INK_EM = 0.4  # marks smaller than this (in ems) keep their smallness
+# Strokes are thickened to at least this width in glyph pixels, above what `glyph_from_image` keeps as drawn
+# (WIDTH_RANGE), so that every face is thinned and redrawn with Omniglot's pen (see the module docstring).
+REDRAW_WIDTH = WIDTH_RANGE[1] + 1.0
 POOL_MIN = 300  # fewer characters than this render in-process (starting a worker costs ~0.5 s)
 CHUNK = 48  # characters per work item: progress and cancel act at this grain
 
@@ -71,11 +78,24 @@ class FaceRenderer:
             return None
         h, w = ink.shape
         side = int(np.ceil(max(h, w, MIN_INK_EM * RENDER_EM_PX) / INK_FILL))
-        canvas = np.full((side, side), 255, np.uint8)
-        y, x = (side - h) // 2, (side - w) // 2
-        canvas[y:y + h, x:x + w] = 255 - ink
-        glyph = glyph_from_image(canvas)
+        grow = _grow_px(ink >= 128, REDRAW_WIDTH * side / GLYPH_SIZE)
+        pad = grow + 1
+        canvas = np.zeros((side + 2 * pad, side + 2 * pad), np.uint8)
+        y, x = (side - h) // 2 + pad, (side - w) // 2 + pad
+        canvas[y:y + h, x:x + w] = ink
+        if grow:
+            canvas = np.asarray(Image.fromarray(canvas).filter(ImageFilter.MaxFilter(2 * grow + 1)))
+        glyph = glyph_from_image(255 - canvas[pad:pad + side, pad:pad + side])
         return None if glyph.no_ink else glyph.pixels
+
+
+def _grow_px(mask: np.ndarray, want: float) -> int:
+    """Return how many pixels to grow strokes by on each side to make them at least `want` pixels wide."""
+    m = np.pad(mask, 1).astype(np.int8)
+    edges = np.count_nonzero(np.diff(m, axis=0)) + np.count_nonzero(np.diff(m, axis=1))
+    # Mean stroke width = 2 * area / perimeter (pixel-edge perimeter, corrected by pi/4 for oblique edges).
+    width = 2.0 * np.count_nonzero(mask) / (edges * np.pi / 4) if edges else want
+    return max(0, int(np.ceil((want - width) / 2)))
 
 
 def unpack_glyph(packed: np.ndarray) -> np.ndarray:

@@ -237,3 +237,39 @@ def test_an_installed_font_imports_a_script(installed_font, tmp_path):
     names = set(result.gallery.names())
     assert set("abcxyzABCXYZ0189") <= names and " " not in names
     assert result.skipped.get(SPACE) == [0x20]
+
+
+def test_installed_fonts_are_found_in_the_font_folders(make_font, tmp_path, monkeypatch):
+    from engine.gallery import font_files
+
+    folder = tmp_path / "fonts"
+    make_font("Sub/Runes.ttf", family="Runes Test", style="Bold")
+    make_font("Plain.ttf", family="Plain Test")
+    (folder / "notes.txt").write_text("not a font")
+    (folder / "Broken.ttf").write_bytes(b"junk")  # a broken system font is passed over, not reported
+    monkeypatch.setattr(font_files, "font_folders", lambda: [folder])
+    fonts = font_files.installed_fonts(use_fc_list=False)
+    assert [(f.family, f.style, f.path.name) for f in fonts] == [("Plain Test", "Regular", "Plain.ttf"),
+                                                                  ("Runes Test", "Bold", "Runes.ttf")]
+    assert [f.label for f in fonts] == ["Plain Test", "Runes Test Bold"]
+    assert font_files.find_installed("runes test bold", fonts).path.name == "Runes.ttf"
+    assert font_files.find_installed("Runes Test", fonts).style == "Bold"  # the family's only face
+    assert font_files.find_installed("Nothing Like It", fonts) is None
+
+
+def test_without_fc_list_the_folders_are_searched(make_font, tmp_path, monkeypatch):
+    from engine.gallery import font_files
+
+    make_font("Plain.ttf", family="Plain Test")
+    monkeypatch.setattr(font_files.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(font_files, "font_folders", lambda: [tmp_path / "fonts"])
+    assert [f.family for f in font_files.installed_fonts()] == ["Plain Test"]
+
+
+def test_a_folder_that_is_not_a_gallery_is_refused_before_rendering(make_font, tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "letter.txt").write_text("mine")
+    calls = []
+    with pytest.raises(GalleryError, match="neither a gallery nor an empty folder"):
+        import_font(make_font(), tmp_path / "busy", progress=lambda d, t: calls.append(d))
+    assert calls == [] and [p.name for p in (tmp_path / "busy").iterdir()] == ["letter.txt"]

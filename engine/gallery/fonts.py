@@ -36,7 +36,7 @@ from fontTools.ttLib import TTCollection, TTFont, TTLibError
 from ..chars import describe_char
 from ..embedding import Cancelled
 from ..font_render import RenderCancelled, render_codepoints, unpack_glyph
-from .files import FontSource, GalleryError, check_name
+from .files import INDEX_NAME, FontSource, GalleryError, check_name
 from .importing import _Sink
 from .store import Character, Gallery, Reference
 
@@ -319,8 +319,12 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
         what = "in the selection" if (text or blocks or ranges) else "in it"
         raise FontError(f"{face_.path}: no drawable character {what} ({_summary(skipped)}); nothing was written")
     existing = dest if isinstance(dest, Gallery) else None
-    if existing is None and dest is not None and (Path(dest) / "gallery.json").is_file():
+    if existing is None and dest is not None and (Path(dest) / INDEX_NAME).is_file():
         existing = Gallery.open(dest)
+    elif existing is None and dest is not None and Path(dest).exists() and (
+            not Path(dest).is_dir() or any(Path(dest).iterdir())):
+        # Said before rendering, which can take a minute for a whole font.
+        raise GalleryError(f"{dest} exists and is neither a gallery nor an empty folder; choose another folder")
     n = len(selection.codepoints)
     total = 2 * n
     rendered, blank, boxes = render_selection(face_, selection.codepoints, progress, cancel, total)
