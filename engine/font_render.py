@@ -2,11 +2,13 @@
 
 Framing. Each character is drawn black on white and centred in a square canvas sized so that its ink covers
 `INK_FILL` of the side, whatever its size in the font: people draw a letter to fill the box, whether the
-typeface makes it tall (``l``) or short (``o``). Half the side (ink 52 of 105 px; Omniglot's median drawing
-spans 68, its 2.5th percentile 38) was chosen on Omniglot's handwritten Latin, a validation alphabet (26-way,
-520 drawings, shipped model, a-z of DejaVu Sans / Serif / Sans Mono): 0.42: 90.4/79.0/87.1%, 0.48:
-92.3/83.5/88.3%, 0.52: 91.3/83.5/86.7%, 0.55: 91.2/82.9/88.3%, 0.65 (Omniglot's median): 88.7/80.6/84.4%,
-0.75: 88.5/79.4/85.0%. Rendering at 110 or 220 px per em instead of 160 changed little.
+typeface makes it tall (``l``) or short (``o``). 0.55 of the side (ink 58 of 105 px; Omniglot's median
+drawing spans 68, its 2.5th percentile 38) was chosen on Omniglot's handwritten Latin, a validation alphabet
+(26-way, 520 drawings, shipped model; a-z of DejaVu Sans / Serif / Sans Mono / Sans ExtraLight / Sans Bold,
+with the pen below): 0.45: 88.7/81.3/85.8/86.0/87.7%; 0.50: 89.2/81.3/86.0/88.8/87.7%; 0.55:
+91.3/82.9/87.5/90.6/91.3%; 0.62: 88.8/84.0/85.4/88.3/91.5%. (Before the pen rule, Omniglot's median framing,
+0.65, gave 88.7/80.6/84.4% for the first three.) Rendering at 110 or 220 px per em instead of 160 changed
+little.
 
 A mark smaller than `MIN_INK_EM` of the em (``.``, ``'``) is framed as if it were that size, so it stays
 small and `glyph_from_image` only brings it up to Omniglot's smallest framing.
@@ -38,7 +40,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from .glyph import GLYPH_SIZE, WIDTH_RANGE, glyph_from_image
 
 RENDER_EM_PX = 160  # px per em: ~1.7x the glyph's resolution for a full-size letter
-INK_FILL = 0.5  # the ink's longer side over the canvas side (see the module docstring)
+INK_FILL = 0.55  # the ink's longer side over the canvas side (see the module docstring)
 MIN_INK_EM = 0.4  # marks smaller than this (in ems) keep their smallness
 # Strokes are thickened to at least this width in glyph pixels, above what `glyph_from_image` keeps as drawn
 # (WIDTH_RANGE), so that every face is thinned and redrawn with Omniglot's pen (see the module docstring).
