@@ -131,3 +131,18 @@ def test_results_of_a_drawn_gallery_offer_no_copy(make_window, qtbot, tmp_path):
     results = window.recognise.results
     assert not results.copy_button.isVisible() and not results.rows[0].char.isVisible()
     assert results.copy_character() is None
+
+
+def test_the_welcome_offers_import_from_font(make_window, qtbot):
+    window = make_window()
+    window.show_welcome()
+    welcome = window.welcome
+    action = next(a for a in welcome.import_button.menu().actions() if "font" in a.text())
+    action.trigger()
+    qtbot.waitUntil(lambda: getattr(window, "font_dialog", None) is not None and window.font_dialog.isVisible(),
+                    timeout=TIMEOUT_MS)
+    dialog = window.font_dialog
+    qtbot.waitUntil(lambda: dialog.fonts.count() > 0 and "Looking" not in dialog.fonts.itemText(0),
+                    timeout=TIMEOUT_MS)
+    dialog.reject()
+    wait_idle(qtbot, window)
