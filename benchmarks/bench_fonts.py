@@ -9,7 +9,8 @@
    of `GROUP` together (each character then has one reference per face and scores by its best one).
 2. Typeface to typeface: a gallery of the first font's a-z, A-Z and 0-9 (62 characters) against the same
    characters rendered from each other face (62-way): how far one font's shapes carry to another's.
-3. A whole font: time to import every drawable character into a new gallery folder (rendering, writing),
+3. A whole font: time to import every drawable character into a new gallery folder (rendering, writing;
+   also its CPU seconds, worker processes included, which say more than the wall time on a busy machine),
    time to embed its references with the model, and the latency of one query (p50, p95 over `--queries`
    Omniglot Latin drawings; `Recognizer.rank`, top 5) at that size.
 
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -36,6 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.data import load_omniglot  # noqa: E402
+from engine.font_render import available_cores  # noqa: E402
 from engine.gallery import Gallery  # noqa: E402
 from engine.gallery.fonts import import_font, open_font  # noqa: E402
 from engine.recognize import Recognizer  # noqa: E402
@@ -90,10 +93,11 @@ def whole_font(loaded, font: Path, queries: np.ndarray, n_queries: int) -> dict:
     """Return import, embedding and query times for every drawable character of `font`."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-fonts-"))
     try:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds()
         result = import_font(font, tmp / "gallery")
-        import_s = time.perf_counter() - t0
-        log(f"  imported {result.added_characters} characters in {import_s:.1f} s ({result.skipped_summary()})")
+        import_s, import_cpu_s = time.perf_counter() - t0, cpu_seconds() - cpu0
+        log(f"  imported {result.added_characters} characters in {import_s:.1f} s ({import_cpu_s:.1f} CPU seconds "
+            f"over {available_cores()} cores, worker processes included; {result.skipped_summary()})")
         recognizer = Recognizer(loaded, result.gallery)
         t0 = time.perf_counter()
         recognizer.refresh()
@@ -109,10 +113,17 @@ def whole_font(loaded, font: Path, queries: np.ndarray, n_queries: int) -> dict:
             recognizer.rank(q)
             times.append((time.perf_counter() - t0) * 1000)
         return {"font": font.name, "characters": result.added_characters, "import_s": round(import_s, 2),
+                "import_cpu_s": round(import_cpu_s, 2), "cores": available_cores(),
                 "embed_s": round(embed_s, 2), "query_ms_p50": round(float(np.percentile(times, 50)), 2),
                 "query_ms_p95": round(float(np.percentile(times, 95)), 2), "queries": len(times)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cpu_seconds() -> float:
+    """Return the CPU time (user + system) of this process and its finished child processes."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def load_average() -> float | None:

@@ -121,7 +121,7 @@ def render_codepoints(path: str, index: int, codepoints: Sequence[int],
     """
     codepoints = list(codepoints)
     total = total or len(codepoints)
-    workers = workers or _cores()
+    workers = workers or available_cores()
     chunks = [codepoints[i:i + CHUNK] for i in range(0, len(codepoints), CHUNK)]
     results: list[list[np.ndarray | None] | None] = [None] * len(chunks)
     renderer = FaceRenderer(path, index)  # fails here, before any worker starts, if FreeType cannot open it
@@ -232,15 +232,16 @@ def _check(cancel: threading.Event | None) -> None:
         raise RenderCancelled("cancelled")
 
 
-def _cores() -> int:
+def available_cores() -> int:
+    """Return how many cores this process may use (its CPU affinity where the platform has one)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
 
 
-__all__ = ["CHUNK", "INK_FILL", "MIN_INK_EM", "POOL_MIN", "RENDER_EM_PX", "FaceRenderer", "RenderCancelled",
-           "render_codepoints", "unpack_glyph"]
+__all__ = ["CHUNK", "INK_FILL", "MIN_INK_EM", "POOL_MIN", "REDRAW_WIDTH", "RENDER_EM_PX", "FaceRenderer",
+           "RenderCancelled", "available_cores", "render_codepoints", "unpack_glyph"]
 
 
 if __name__ == "__main__":
