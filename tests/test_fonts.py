@@ -254,6 +254,7 @@ def test_installed_fonts_are_found_in_the_font_folders(make_font, tmp_path, monk
     assert [f.label for f in fonts] == ["Plain Test", "Runes Test Bold"]
     assert font_files.find_installed("runes test bold", fonts).path.name == "Runes.ttf"
     assert font_files.find_installed("Runes Test", fonts).style == "Bold"  # the family's only face
+    assert font_files.find_installed("runes.TTF", fonts).family == "Runes Test"  # a file name found installed
     assert font_files.find_installed("Nothing Like It", fonts) is None
 
 

@@ -60,13 +60,12 @@ def installed_fonts(use_fc_list: bool = True) -> list[InstalledFont]:
 
 
 def find_installed(name: str, fonts: list[InstalledFont] | None = None) -> InstalledFont | None:
-    """Return the installed face called `name` ("DejaVu Sans", "DejaVu Sans Bold"), case-insensitive, or None.
-
-    A family name alone picks its regular face (or its first one).
+    """Return the installed face called `name` ("DejaVu Sans", "DejaVu Sans Bold", or its file name such as
+    "DejaVuSans-Bold.ttf"), case-insensitive, or None. A family name alone picks its regular face (or its first).
     """
     fonts = installed_fonts() if fonts is None else fonts
     key = " ".join(name.lower().split())
-    exact = [f for f in fonts if key in (f.label.lower(), f"{f.family} {f.style}".lower())]
+    exact = [f for f in fonts if key in (f.label.lower(), f"{f.family} {f.style}".lower(), f.path.name.lower())]
     if exact:
         return exact[0]
     family = [f for f in fonts if f.family.lower() == key]
