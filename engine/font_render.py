@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from .glyph import GLYPH_SIZE, WIDTH_RANGE, glyph_from_image
 
@@ -85,8 +85,7 @@ class FaceRenderer:
         canvas = np.zeros((side + 2 * pad, side + 2 * pad), np.uint8)
         y, x = (side - h) // 2 + pad, (side - w) // 2 + pad
         canvas[y:y + h, x:x + w] = ink
-        if grow:
-            canvas = np.asarray(Image.fromarray(canvas).filter(ImageFilter.MaxFilter(2 * grow + 1)))
+        canvas = _max_filter(canvas, grow)
         glyph = glyph_from_image(255 - canvas[pad:pad + side, pad:pad + side])
         return None if glyph.no_ink else glyph.pixels
 
@@ -98,6 +97,19 @@ def _grow_px(mask: np.ndarray, want: float) -> int:
     # Mean stroke width = 2 * area / perimeter (pixel-edge perimeter, corrected by pi/4 for oblique edges).
     width = 2.0 * np.count_nonzero(mask) / (edges * np.pi / 4) if edges else want
     return max(0, int(np.ceil((want - width) / 2)))
+
+
+def _max_filter(ink: np.ndarray, r: int) -> np.ndarray:
+    """Return `ink` grown by `r` pixels in every direction (a (2r+1)-square max filter, done separably)."""
+    out = ink
+    for axis in (0, 1):
+        grown = out.copy()
+        for d in range(1, r + 1):
+            # np.roll wraps around; the canvas has a margin of more than r blank pixels, so nothing wraps onto ink.
+            np.maximum(grown, np.roll(out, d, axis=axis), out=grown)
+            np.maximum(grown, np.roll(out, -d, axis=axis), out=grown)
+        out = grown
+    return out
 
 
 def unpack_glyph(packed: np.ndarray) -> np.ndarray:
