@@ -1,7 +1,7 @@
 """Font benchmark: one-shot from a typeface to handwriting and to another typeface, and a whole font's size.
 
     python benchmarks/bench_fonts.py [--fonts FILE...] [--whole-font FILE] [--queries 200] [--data-dir DIR]
-                                     [--weights FILE] [--skip-whole] [--json]
+                                     [--weights FILE] [--skip-whole | --only-whole] [--json]
 
 1. Typeface to handwriting: a gallery of a font's a-z (one reference each, from `import_font`) against every
    drawing of Omniglot's handwritten Latin (a validation alphabet of the background set: lowercase a-z,
@@ -107,15 +107,17 @@ def whole_font(loaded, font: Path, queries: np.ndarray, n_queries: int) -> dict:
                                                         replace=False)]
         for q in picks[:5]:
             recognizer.rank(q)  # warm-up
-        times = []
+        times, cpu = [], []
         for q in picks:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             recognizer.rank(q)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
         return {"font": font.name, "characters": result.added_characters, "import_s": round(import_s, 2),
                 "import_cpu_s": round(import_cpu_s, 2), "cores": available_cores(),
                 "embed_s": round(embed_s, 2), "query_ms_p50": round(float(np.percentile(times, 50)), 2),
-                "query_ms_p95": round(float(np.percentile(times, 95)), 2), "queries": len(times)}
+                "query_ms_p95": round(float(np.percentile(times, 95)), 2),
+                "query_cpu_ms_p50": round(float(np.percentile(cpu, 50)), 2), "queries": len(times)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -138,6 +140,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--fonts", nargs="+", type=Path, help="font files (default: the DejaVu faces listed in the code)")
     p.add_argument("--whole-font", type=Path, help="font to import whole (default: the first font)")
     p.add_argument("--skip-whole", action="store_true", help="skip the whole-font import and latency")
+    p.add_argument("--only-whole", action="store_true", help="only the whole-font import and latency")
     p.add_argument("--queries", type=int, default=200, help="queries for the latency at the whole font's size")
     p.add_argument("--data-dir", help="Omniglot folder (default: $OMNIGLOT_DIR or the per-user folder)")
     p.add_argument("--weights", help="model weights (default: the shipped model)")
@@ -154,6 +157,22 @@ def main() -> None:
                  "cpu_threads": torch.get_num_threads(), "load_average_start": load_average(),
                  "torch": torch.__version__}
     queries, letters = latin_queries(ARGS.data_dir)
+    if not ARGS.only_whole:
+        accuracy_tables(loaded, fonts, queries, letters, out)
+    if not ARGS.skip_whole:
+        whole = ARGS.whole_font or fonts[0]
+        log(f"Whole font: {whole.name}")
+        out["whole_font"] = whole_font(loaded, whole, queries, ARGS.queries)
+        log(f"  query p50 {out['whole_font']['query_ms_p50']} ms, p95 {out['whole_font']['query_ms_p95']} ms "
+            f"(CPU time p50 {out['whole_font']['query_cpu_ms_p50']} ms) at {out['whole_font']['characters']} "
+            f"characters")
+    out["load_average_end"] = load_average()
+    if ARGS.json:
+        print(json.dumps(out), flush=True)
+
+
+def accuracy_tables(loaded, fonts: list[Path], queries: np.ndarray, letters: list[str], out: dict) -> None:
+    """Add the typeface-to-handwriting and typeface-to-typeface accuracies to `out`."""
     log(f"Typeface a-z -> Omniglot handwritten Latin, 26-way, {len(queries)} drawings ({loaded.name}):")
     per_face = {}
     for font in fonts:
@@ -174,16 +193,6 @@ def main() -> None:
         acc = accuracy(loaded, source, pixels, truth)
         out["typeface_to_typeface"]["per_face"][font.name] = acc
         log(f"  -> {open_font(font).full_name:<32} {acc:.1%}")
-
-    if not ARGS.skip_whole:
-        whole = ARGS.whole_font or fonts[0]
-        log(f"Whole font: {whole.name}")
-        out["whole_font"] = whole_font(loaded, whole, queries, ARGS.queries)
-        log(f"  query p50 {out['whole_font']['query_ms_p50']} ms, p95 {out['whole_font']['query_ms_p95']} ms "
-            f"at {out['whole_font']['characters']} characters")
-    out["load_average_end"] = load_average()
-    if ARGS.json:
-        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
