@@ -332,7 +332,8 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
         if cps:
             skipped.setdefault(reason, []).extend(cps)
     if not rendered:
-        raise FontError(f"{face_.path}: no drawable character: all {n} render blank; nothing was written")
+        raise FontError(f"{face_.path}: no drawable character: all {n} render blank or as the missing-glyph box; "
+                        "nothing was written")
     source = face_.source
 
     def written(i: int) -> None:
