@@ -1,7 +1,7 @@
 """Font benchmark: one-shot from a typeface to handwriting and to another typeface, and a whole font's size.
 
     python benchmarks/bench_fonts.py [--fonts FILE...] [--whole-font FILE] [--queries 200] [--data-dir DIR]
-                                     [--weights FILE] [--skip-whole | --only-whole] [--json]
+                                     [--weights FILE] [--threads N] [--skip-whole | --only-whole] [--json]
 
 1. Typeface to handwriting: a gallery of a font's a-z (one reference each, from `import_font`) against every
    drawing of Omniglot's handwritten Latin (a validation alphabet of the background set: lowercase a-z,
@@ -144,6 +144,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--queries", type=int, default=200, help="queries for the latency at the whole font's size")
     p.add_argument("--data-dir", help="Omniglot folder (default: $OMNIGLOT_DIR or the per-user folder)")
     p.add_argument("--weights", help="model weights (default: the shipped model)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON (human output to stderr)")
     return p.parse_args(argv)
 
@@ -152,6 +153,8 @@ def main() -> None:
     fonts = ARGS.fonts or [DEJAVU / f for f in DEFAULT_FACES if (DEJAVU / f).is_file()]
     if not fonts:
         sys.exit("No fonts: give --fonts FILE... (no DejaVu fonts under /usr/share/fonts/truetype/dejavu)")
+    if ARGS.threads:
+        torch.set_num_threads(ARGS.threads)
     loaded = load_weights(ARGS.weights, torch.device("cpu"))
     out: dict = {"model": loaded.name, "machine": platform.processor() or platform.machine(),
                  "cpu_threads": torch.get_num_threads(), "load_average_start": load_average(),
