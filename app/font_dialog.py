@@ -113,7 +113,7 @@ class FontImportDialog(QDialog):
         self.blocks.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.blocks.itemSelectionChanged.connect(self._choice_changed)
         self.chars = QLineEdit()
-        self.chars.setPlaceholderText("or type the characters to enrol, e.g. ᚠᚢᚦᚨᚱᚲ")
+        self.chars.setPlaceholderText("or type the characters to enrol, e.g. αβγδε")
         self.chars.textChanged.connect(self._choice_changed)
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -130,6 +130,7 @@ class FontImportDialog(QDialog):
         self.grid.setUniformItemSizes(True)
         self.grid.setSpacing(4)
         self.preview_label = QLabel("Preview of what will be enrolled (as the model will see it)")
+        self.preview_label.setWordWrap(True)
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
@@ -214,6 +215,13 @@ class FontImportDialog(QDialog):
     def _choose_file(self) -> None:
         path = dialogs.open_file(self, "Choose a font file", FONT_FILTER)
         if path is not None:
+            # The file joins the list, so the list always says which font is shown.
+            row = self.fonts.findData((str(path), 0))
+            if row < 0:
+                self.fonts.addItem(f"{path.name} (file)", (str(path), 0))
+                row = self.fonts.count() - 1
+            self.fonts.setEnabled(True)
+            self.fonts.setCurrentIndex(row)
             self.load_font(path)
 
     def load_font(self, path: Path, index: int = 0) -> Task:
@@ -280,9 +288,8 @@ class FontImportDialog(QDialog):
             item = QListWidgetItem(QIcon(glyph_pixmap(pixels, self.palette(), PREVIEW_SIDE, ratio)), char)
             item.setToolTip(f"{char}  {describe_char(char)}")
             self.grid.addItem(item)
-        shown = f"the first {len(glyphs)} of " if total > len(glyphs) else ""
-        self.preview_label.setText(f"Will enrol {total:,} characters (showing {shown}{total:,} as the model sees "
-                                   f"them; blanks found while rendering are skipped)")
+        shown = f"the first {len(glyphs)} shown" if total > len(glyphs) else "all shown"
+        self.preview_label.setText(f"Will enrol {total:,} characters ({shown}, as the model sees them)")
 
     def preview_count(self) -> int:
         """Return the number of characters in the preview grid."""
