@@ -95,6 +95,7 @@ class _ResultRow(QFrame):
         self.setAccessibleName(f"{match.name}, {match.score * 100:.0f} percent")
         self.char.setText(match.char or "")
         self.unicode.setText(describe_char(match.char) if match.char else "")
+        self.unicode.setToolTip(self.unicode.text())  # a long Unicode name is cut off in a narrow window
         self.char.setVisible(match.char is not None)
         self.unicode.setVisible(match.char is not None)
         self.setToolTip("Click to see all examples of this character"
