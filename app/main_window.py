@@ -201,6 +201,8 @@ class MainWindow(QMainWindow):
                                    "import", "Import a folder of images (one per character) as a new gallery")
         self.act_import_zip = A("Import Alphabet from &Zip…", lambda: self.import_dialog("zip"), None, "import",
                                 "Import a zip of images as a new gallery")
+        self.act_import_font = A("Import from Fo&nt…", self.import_font_dialog, None, "import",
+                                 "Enrol characters from a font: a script, a block, or every symbol it has")
         self.act_add_images = A("Add &Images to Gallery…", self.add_images_dialog, None, "add-character",
                                 "Add image files as characters of this gallery")
         self.act_export_zip = A("&Export Gallery as Zip…", lambda: self.export_dialog(True), "Ctrl+E", "export")
@@ -255,7 +257,8 @@ class MainWindow(QMainWindow):
         for act in (self.act_new_gallery, self.act_open_gallery):
             gallery.addAction(act)
         self.recent_menu = gallery.addMenu("&Recent Galleries")
-        for act in (None, self.act_import_folder, self.act_import_zip, self.act_add_images, self.act_omniglot, None,
+        for act in (None, self.act_import_folder, self.act_import_zip, self.act_import_font, self.act_add_images,
+                    self.act_omniglot, None,
                     self.act_export_zip, self.act_export_folder):
             gallery.addSeparator() if act is None else gallery.addAction(act)
         help_menu = bar.addMenu("&Help")
@@ -477,8 +480,19 @@ class MainWindow(QMainWindow):
         """Open the gallery folder `path`."""
         return self.session.open_gallery(Path(path))
 
+    def import_font_dialog(self) -> None:
+        """Show the "Import from font" dialog (it opens the gallery it makes or adds to)."""
+        from .font_dialog import FontImportDialog
+
+        dialog = FontImportDialog(self.runner, self.session, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.font_dialog = dialog
+        dialog.open()
+
     def import_dialog(self, kind: str) -> None:
-        """Ask for a folder or zip ("folder" / "zip") and import it as a new gallery."""
+        """Ask for a folder or zip ("folder" / "zip") and import it as a new gallery ("font": the font dialog)."""
+        if kind == "font":
+            return self.import_font_dialog()
         if kind == "zip":
             source = dialogs.open_file(self, "Import alphabet from a zip file", "Zip archives (*.zip)")
         else:

@@ -2,18 +2,27 @@
 
 States: a hint (nothing drawn, empty gallery, no model...), the ranking, and the ranking under a clear
 "No confident match" banner. Rows are reused, so results update in place as the person draws.
+
+When the gallery knows which Unicode character a result is (enrolled from a font), the row shows it large
+with its code point and Unicode name, and it can be copied: Ctrl+C or the Copy button copy the clicked
+result's character (the top one until a row is clicked), a double-click copies that row's.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QFont, QMouseEvent, QPalette
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence, QMouseEvent, QPalette
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout,
+                               QWidget)
+
+from engine.chars import describe_char
 
 from .images import glyph_pixmap
 from .session import TOP_K, MatchView, RankOutcome
 
 THUMB = 52
+CHAR_SCALE = 2.4  # the known character is shown this many times the normal text size
+COPIED_NOTE_MS = 2500
 
 HINTS = {
     "empty-canvas": "Draw a character on the canvas (or drop an image on it) to see which characters it "
@@ -27,9 +36,11 @@ HINTS = {
 
 
 class _ResultRow(QFrame):
-    """One ranked character; clicking it asks to show all of that character's references."""
+    """One ranked character; clicking it asks to show all of that character's references, double-clicking
+    asks to copy its Unicode character (when it has one)."""
 
     clicked = Signal(str)
+    double_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +58,16 @@ class _ResultRow(QFrame):
         self.name.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         # A long name is cut at the row's edge (whole in the tooltip) rather than widening the column.
         self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.char = QLabel()
+        big = QFont(self.char.font())
+        big.setPointSizeF(big.pointSizeF() * CHAR_SCALE)
+        self.char.setFont(big)
+        self.char.setMinimumWidth(self.char.fontMetrics().height())
+        self.char.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.char.hide()
+        self.unicode = QLabel()
+        self.unicode.setEnabled(False)  # the palette's subdued text
+        self.unicode.hide()
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
@@ -56,6 +77,7 @@ class _ResultRow(QFrame):
         self.percent.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         text = QVBoxLayout()
         text.addWidget(self.name)
+        text.addWidget(self.unicode)
         bar_row = QHBoxLayout()
         bar_row.addWidget(self.bar, 1)
         bar_row.addWidget(self.percent)
@@ -63,6 +85,7 @@ class _ResultRow(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.thumb)
+        layout.addWidget(self.char)
         layout.addLayout(text, 1)
 
     def set_match(self, rank: int, match: MatchView) -> None:
@@ -73,6 +96,13 @@ class _ResultRow(QFrame):
         self.bar.setValue(round(match.score * 1000))
         self.percent.setText(f"{match.score * 100:.1f}%")
         self.setAccessibleName(f"{match.name}, {match.score * 100:.0f} percent")
+        self.char.setText(match.char or "")
+        self.unicode.setText(describe_char(match.char) if match.char else "")
+        self.unicode.setToolTip(self.unicode.text())  # a long Unicode name is cut off in a narrow window
+        self.char.setVisible(match.char is not None)
+        self.unicode.setVisible(match.char is not None)
+        self.setToolTip("Click to see all examples of this character"
+                        + ("; double-click to copy it" if match.char else ""))
         if match.thumbnail is not None:
             self.thumb.setPixmap(glyph_pixmap(match.thumbnail, self.palette(), THUMB - 2, self.devicePixelRatioF()))
         else:
@@ -82,16 +112,22 @@ class _ResultRow(QFrame):
         if event.button() == Qt.MouseButton.LeftButton and self.match is not None:
             self.clicked.emit(self.match.name)
 
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton and self.match is not None:
+            self.double_clicked.emit()
+
 
 class ResultsView(QWidget):
-    """Shows a `RankOutcome`. Emits `updated` after each display and `character_clicked(name)`."""
+    """Shows a `RankOutcome`. Emits `updated` after each display, `character_clicked(name)` and `copied(char)`."""
 
     updated = Signal(object)
     character_clicked = Signal(str)
+    copied = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.outcome: RankOutcome | None = None
+        self.chosen = 0  # the row Ctrl+C and Copy act on: the top one until another is clicked
         self.title = QLabel("Closest characters")
         font = QFont(self.title.font())
         font.setPointSizeF(font.pointSizeF() * 1.15)
@@ -107,12 +143,30 @@ class ResultsView(QWidget):
         self.hint.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.hint.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.rows = [_ResultRow(self) for _ in range(TOP_K)]
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the character to the clipboard (Ctrl+C)")
+        self.copy_button.clicked.connect(lambda: self.copy_character())
+        self.copy_button.hide()
+        self.copied_note = QLabel()
+        self.copied_note.hide()
+        self._note_timer = QTimer(self, singleShot=True, interval=COPIED_NOTE_MS, timeout=self.copied_note.hide)
+        # Window-wide: the person is drawing on the canvas when they want the character.
+        self.copy_action = QAction("Copy Character", self, shortcut=QKeySequence(QKeySequence.StandardKey.Copy),
+                                   shortcutContext=Qt.ShortcutContext.WindowShortcut)
+        self.copy_action.triggered.connect(lambda: self.copy_character())
+        self.addAction(self.copy_action)
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(self.copied_note)
+        header.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
+        layout.addLayout(header)
         layout.addWidget(self.banner)
         layout.addWidget(self.hint)
-        for row in self.rows:
+        for i, row in enumerate(self.rows):
             row.clicked.connect(self.character_clicked)
+            row.clicked.connect(lambda _name, i=i: self._choose(i))
+            row.double_clicked.connect(lambda i=i: self.copy_character(i))
             row.hide()
             layout.addWidget(row)
         layout.addStretch(1)
@@ -128,6 +182,7 @@ class ResultsView(QWidget):
         self.hint.show()
         for row in self.rows:
             row.hide()
+        self._choose(0)
 
     def show_outcome(self, outcome: RankOutcome) -> None:
         """Show a ranking, or the hint that goes with its state; emits `updated`."""
@@ -152,6 +207,39 @@ class ResultsView(QWidget):
                 row.show()
             else:
                 row.hide()
+        self._choose(0)
+
+    # ------------------------------------------------------------------ copying the character
+
+    def _visible_match(self, row: int):
+        r = self.rows[row] if 0 <= row < len(self.rows) else None
+        return r.match if r is not None and r.isVisibleTo(self) else None
+
+    def _choose(self, row: int) -> None:
+        """Make `row` the one Copy acts on; the button names its character (hidden when it has none)."""
+        self.chosen = row
+        match = self._visible_match(row) if not self.hint.isVisibleTo(self) else None
+        char = match.char if match is not None else None
+        self.copy_button.setText(f"Copy {char}" if char else "Copy")
+        self.copy_button.setVisible(char is not None)
+        self.copy_action.setEnabled(char is not None)
+
+    def character_to_copy(self, row: int | None = None) -> str | None:
+        """Return the Unicode character of result `row` (default: the chosen one), or None when it has none."""
+        match = None if self.hint.isVisibleTo(self) else self._visible_match(self.chosen if row is None else row)
+        return match.char if match is not None else None
+
+    def copy_character(self, row: int | None = None) -> str | None:
+        """Copy result `row`'s character (default: the chosen row's) to the clipboard; return it, or None."""
+        char = self.character_to_copy(row)
+        if char is None:
+            return None
+        QGuiApplication.clipboard().setText(char)
+        self.copied_note.setText(f"Copied {char}")
+        self.copied_note.show()
+        self._note_timer.start()
+        self.copied.emit(char)
+        return char
 
     def visible_matches(self) -> list[tuple[str, float]]:
         """Return (name, score) of the rows on screen, best first (empty when a hint is shown)."""

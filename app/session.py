@@ -76,12 +76,14 @@ class GallerySnapshot:
 
 @dataclass(frozen=True)
 class MatchView:
-    """One ranked character: name, score in [0, 1], index of its best reference and that reference's pixels."""
+    """One ranked character: name, score in [0, 1], index of its best reference and that reference's pixels;
+    `char` is the Unicode character it is when the gallery knows it (e.g. enrolled from a font), else None."""
 
     name: str
     score: float
     reference: int
     thumbnail: np.ndarray | None
+    char: str | None = None
 
 
 @dataclass(frozen=True)
@@ -597,8 +599,8 @@ class EngineSession(QObject):
         result = self._recognizer.rank(glyph, k=TOP_K)
         if result.no_ink:
             return RankOutcome(request_id, "empty-canvas", glyph)
-        matches = tuple(MatchView(m.name, float(m.score), int(m.reference), self._thumbnail(m.name, m.reference))
-                        for m in result.matches)
+        matches = tuple(MatchView(m.name, float(m.score), int(m.reference), self._thumbnail(m.name, m.reference),
+                                  self._char(m.name)) for m in result.matches)
         return RankOutcome(request_id, "ranked", glyph, bool(result.no_confident_match), matches)
 
     @staticmethod
@@ -613,6 +615,12 @@ class EngineSession(QObject):
             # frame=True: a small drawing in a corner is brought into Omniglot's framing, as the model expects.
             return render_strokes(source, area=AREA, frame=True)
         return source  # already a Glyph
+
+    def _char(self, name: str) -> str | None:
+        try:
+            return self._gallery.character(name).char
+        except Exception:  # a character without one only loses the large display and Copy
+            return None
 
     def _thumbnail(self, name: str, index: int) -> np.ndarray | None:
         try:

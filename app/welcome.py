@@ -52,7 +52,7 @@ class WelcomeDialog(QDialog):
     """Offers the three ways to start; emits one request signal and closes (the main window acts on it)."""
 
     create_requested = Signal()
-    import_requested = Signal(str)  # "folder" or "zip"
+    import_requested = Signal(str)  # "folder", "zip" or "font"
     alphabet_requested = Signal(str)
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
@@ -73,9 +73,11 @@ class WelcomeDialog(QDialog):
         menu = QMenu(self.import_button)
         menu.addAction("From a folder of images…", lambda: self._import("folder"))
         menu.addAction("From a zip file…", lambda: self._import("zip"))
+        menu.addAction("From a font (a script, or every symbol)…", lambda: self._import("font"))
         self.import_button.setMenu(menu)
         layout.addWidget(self._box(self.import_button, "A folder or zip with one image per character (sub-folders "
-                                                       "named after the characters hold several examples)."))
+                                                       "named after the characters hold several examples), or "
+                                                       "the characters of a font."))
         layout.addWidget(self._omniglot_box())
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.button(QDialogButtonBox.StandardButton.Close).setText("Skip")

@@ -235,3 +235,50 @@ def runs_writer(synthetic_omniglot):
     """Return write_runs bound to the synthetic evaluation set: `runs_writer(folder, wrong=..., zip_path=...)`."""
     return lambda folder, wrong=None, zip_path=None: write_runs(folder, synthetic_omniglot.ink["evaluation"], wrong,
                                                                   zip_path)
+
+
+# --- fonts ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_font(tmp_path):
+    """Factory writing a small TrueType font into tmp_path (tests/font_files.py; no installed font is used).
+
+    ``make_font(name="a.ttf", chars=..., family=..., style=..., version=..., shift=..., extras=True)`` returns
+    its path; with `extras` the font also maps a space, a control, a lone combining mark, a character drawn
+    as .notdef and one with an empty glyph.
+    """
+    from font_files import build_font
+
+    def factory(name: str = "TestSans.ttf", **kwargs) -> Path:
+        return build_font(tmp_path / "fonts" / name, **kwargs)
+
+    return factory
+
+
+@pytest.fixture
+def exact_match_weights(tmp_path) -> Path:
+    """A small untrained model (48 px) whose head has all-negative alpha, so a query identical to a reference
+    ranks that reference's character first (distance 0 gives the highest score); saved in tmp_path."""
+    import torch
+
+    from engine.model import ModelConfig, SiameseNet
+    from engine.weights import save_weights
+
+    torch.manual_seed(0)
+    model = SiameseNet(ModelConfig("test-small", 48, "vgg", (8, 8), 32, head="monotone"))
+    with torch.no_grad():
+        model.head.bias.fill_(2.0)
+    return save_weights(model, tmp_path / "exact-match.safetensors")
+
+
+@pytest.fixture(scope="session")
+def installed_font() -> Path:
+    """An installed TrueType font (DejaVu Sans where present), or skip the test."""
+    from engine.gallery.font_files import installed_fonts
+
+    fonts = [f for f in installed_fonts() if f.path.suffix.lower() == ".ttf"]
+    if not fonts:
+        pytest.skip("no installed TrueType font")
+    preferred = [f for f in fonts if f.family == "DejaVu Sans" and f.style == "Book"]
+    return (preferred or fonts)[0].path

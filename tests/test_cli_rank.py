@@ -12,15 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from engine.cli import main
 from engine.gallery import Gallery
 from engine.glyph import render_strokes
-from engine.model import ModelConfig, SiameseNet
 from engine.strokes import parse_omniglot_strokes
-from engine.weights import save_weights
 
 S = 105
 # An Omniglot stroke file (y grows upwards in these files): an "L" drawn in two strokes.
@@ -44,13 +41,8 @@ def png(pixels: np.ndarray) -> bytes:
 
 
 @pytest.fixture
-def weights(tmp_path) -> Path:
-    torch.manual_seed(0)
-    model = SiameseNet(ModelConfig("test-small", 48, "vgg", (8, 8), 32))
-    with torch.no_grad():
-        model.head.alpha.copy_(-model.head.alpha.abs() - 0.1)
-        model.head.bias.fill_(2.0)
-    return save_weights(model, tmp_path / "w.safetensors")
+def weights(exact_match_weights) -> Path:
+    return exact_match_weights
 
 
 @pytest.fixture

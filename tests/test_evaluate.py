@@ -33,7 +33,7 @@ class OracleNet(SiameseNet):
         super().__init__(ModelConfig("oracle", 105, "vgg", (2,), dim))
         self.constant = constant
         with torch.no_grad():
-            self.head.alpha.fill_(-10.0)
+            self.head.set_alpha(torch.full((dim,), -10.0))
             self.head.bias.zero_()
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from engine.embedding import Cancelled
 from engine.gallery import Gallery, GalleryError, import_gallery, import_omniglot_alphabet, load_gallery
-from engine.gallery.files import pixels_digest
+from engine.gallery.files import FORMAT_VERSION, pixels_digest
 from engine.data.omniglot import OmniglotSet
 
 from glyph_shapes import S, shape
@@ -60,7 +60,7 @@ def test_saved_gallery_reopens_with_same_characters_and_pixels(gallery):
     assert len(again) == 3 and again.n_references == 4
     assert np.array_equal(again.character("ring").references[1].pixels, shape("ring", 2, 1))
     index = json.loads((gallery.path / "gallery.json").read_text())
-    assert index["format"] == "glyphs-gallery" and index["format_version"] == 1
+    assert index["format"] == "glyphs-gallery" and index["format_version"] == FORMAT_VERSION
     # Each reference is an Omniglot-like PNG: 105x105, ink black on white.
     png = np.asarray(Image.open(gallery.path / again.character("bar").references[0].file).convert("L"))
     assert png.shape == (S, S) and png[52, 50] == 0 and png[0, 0] == 255

@@ -1,4 +1,4 @@
-"""`python -m engine gallery import|export|list`: build, copy and inspect galleries."""
+"""`python -m engine gallery import|import-font|export|list`: build, copy and inspect galleries."""
 
 from __future__ import annotations
 
@@ -37,6 +37,28 @@ def add_parser(sub) -> None:
     exp.add_argument("--zip", action="store_true", help="write a zip (implied by a .zip DEST)")
     exp.set_defaults(func=run_export)
 
+    font = actions.add_parser(
+        "import-font", help="enrol characters from a font file (or an installed font) into a gallery",
+        description="Render characters of FONT (a .ttf/.otf/.ttc file, or the name of an installed font such as "
+                    "\"DejaVu Sans\") as references of a gallery, each character named by itself. DEST is a new "
+                    "gallery folder, or an existing gallery: then each character gains this font's rendering as "
+                    "another reference. Without --chars/--block/--range, every drawable character of the font.")
+    font.add_argument("font", metavar="FONT", help="font file, or the name of an installed font")
+    font.add_argument("dest", metavar="DEST", nargs="?", help="gallery folder (new or existing)")
+    font.add_argument("--chars", metavar="TEXT", help="these characters (spaces between them are ignored)")
+    font.add_argument("--block", metavar="NAME", action="append", default=[],
+                      help="a Unicode block (\"Runic\", \"Basic Latin\") or script (\"Cyrillic\", \"Latin\"); "
+                           "repeatable")
+    font.add_argument("--range", metavar="U+XXXX-U+YYYY", action="append", default=[], dest="ranges",
+                      help="a code-point range; repeatable")
+    font.add_argument("--face", type=int, default=0, help="face of a font collection (.ttc; default 0)")
+    font.add_argument("--name", help="name of a new gallery (default: the font's name)")
+    font.add_argument("--list-blocks", action="store_true",
+                      help="list the font's Unicode blocks with how many drawable characters each has, and stop")
+    font.add_argument("--json", action="store_true", help="end with one line of JSON")
+    font.add_argument("--quiet", action="store_true", help="no progress bar")
+    font.set_defaults(func=run_import_font)
+
     lst = actions.add_parser("list", help="list a gallery's characters (or Omniglot's alphabets)")
     lst.add_argument("gallery", nargs="?", help="gallery folder, or anything `import` takes (read, not written)")
     lst.add_argument("--omniglot", action="store_true", help="list the alphabets of an Omniglot set instead")
@@ -67,6 +89,53 @@ def run_import(args) -> int:
     info(f"Imported {gallery.name!r}: {len(gallery)} characters, {gallery.n_references} references -> {dest}")
     for skipped in gallery.import_skipped:
         info(f"  skipped (no ink): {skipped}")
+    return 0
+
+
+def _font_path(font: str) -> tuple[Path, int | None]:
+    """Return the file of FONT (a path, or an installed font's name) and its face when it names one."""
+    from ..gallery.font_files import find_installed, installed_fonts
+
+    path = Path(font)
+    if path.exists():
+        return path, None
+    fonts = installed_fonts()
+    found = find_installed(font, fonts)
+    if found is None:
+        families = sorted({f.family for f in fonts})
+        hint = f" Installed: {', '.join(families[:12])}{'…' if len(families) > 12 else ''}." if families else ""
+        raise ValueError(f"{font}: no such font file, and no installed font of that name.{hint}")
+    return found.path, found.index
+
+
+def run_import_font(args) -> int:
+    from ..gallery.fonts import block_counts, import_font, open_font
+
+    path, face = _font_path(args.font)
+    font = open_font(path, args.face if face is None else face)
+    if args.list_blocks:
+        counts = block_counts(font.drawable())
+        if args.json:
+            print_json_line({"font": font.full_name, "file": str(path), "blocks": counts})
+        else:
+            print(f"{font.full_name} ({font.version}; {path}): {sum(counts.values())} drawable characters")
+            for block, n in counts.items():
+                print(f"  {block}\t{n}")
+        return 0
+    if not args.dest:
+        info("error: give DEST, the gallery folder to import into (or --list-blocks)")
+        return 2
+    dest = Path(args.dest)
+    with bar(0, "rendering", unit="char", quiet=args.quiet) as b:
+        result = import_font(font, dest, text=args.chars, blocks=args.block, ranges=args.ranges, name=args.name,
+                             progress=callback_for(b))
+    g = result.gallery
+    info(f"{font.full_name}: added {result.added_references} references ({result.added_characters} new "
+         f"characters) to {g.name!r}, now {len(g)} characters -> {dest}; {result.skipped_summary()}")
+    if args.json:
+        print_json_line({"gallery": str(dest), "font": font.full_name, "characters": len(g),
+                         "added_characters": result.added_characters, "added_references": result.added_references,
+                         "skipped": {reason: len(cps) for reason, cps in result.skipped.items()}})
     return 0
 
 

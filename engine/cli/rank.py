@@ -5,7 +5,7 @@ error for that query and the others still run; the exit code is 1 if any query f
 stdout holds exactly one JSON line per query, in the order given:
 
     {"image": "a.png", "no_ink": false, "no_confident_match": false,
-     "results": [{"name": "alpha", "score": 0.97, "reference": 0}, ...]}        (best first)
+     "results": [{"name": "alpha", "score": 0.97, "reference": 0, "char": null}, ...]}   (best first)
     {"image": "b.png", "error": "b.png: cannot read an image from it (...)", "no_ink": null, "results": []}
 """
 
@@ -43,10 +43,11 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     loaded = load_weights(args.weights, select_device(args.device))
-    recognizer, gallery_error = None, None
+    recognizer, gallery_error, chars = None, None, {}
     try:
-        recognizer = Recognizer(loaded, load_gallery(args.gallery), threshold=args.threshold,
-                                views=views_from_args(args, loaded.card))
+        gallery = load_gallery(args.gallery)
+        chars = {c.name: c.char for c in gallery.characters}  # "char": the Unicode character, when known
+        recognizer = Recognizer(loaded, gallery, threshold=args.threshold, views=views_from_args(args, loaded.card))
         with bar(0, "embedding references", unit="ref", quiet=args.quiet or not sys.stderr.isatty()) as b:
             recognizer.refresh(progress=callback_for(b))
     except (OSError, ValueError) as exc:  # GalleryError is a ValueError
@@ -62,18 +63,19 @@ def run(args) -> int:
             errors[i] = str(exc)
     ranked = dict(zip(glyphs, recognizer.rank_many(list(glyphs.values()), k=args.top))) if glyphs else {}
     for i, path in enumerate(args.images):
-        _report(path, ranked.get(i), errors.get(i), args.json)
+        _report(path, ranked.get(i), errors.get(i), args.json, chars)
     return 1 if errors else 0
 
 
-def _report(image: str, result: RankResult | None, error: str | None, as_json: bool) -> None:
+def _report(image: str, result: RankResult | None, error: str | None, as_json: bool,
+            chars: dict[str, str | None]) -> None:
     if as_json:
         if error is not None:
             line = {"image": image, "error": error, "no_ink": None, "results": []}
         else:
             line = {"image": image, "no_ink": result.no_ink, "no_confident_match": result.no_confident_match,
-                    "results": [{"name": m.name, "score": round(m.score, 6), "reference": m.reference}
-                                for m in result.matches]}
+                    "results": [{"name": m.name, "score": round(m.score, 6), "reference": m.reference,
+                                 "char": chars.get(m.name)} for m in result.matches]}
         print(json.dumps(line, ensure_ascii=False), flush=True)
         return
     if error is not None:

@@ -9,7 +9,9 @@ import re
 import secrets
 import shutil
 import time
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -23,8 +25,23 @@ INDEX_NAME = "gallery.json"
 IMAGES_DIR = "images"
 CACHE_DIR = ".embeddings"
 FORMAT = "glyphs-gallery"
-FORMAT_VERSION = 1
+# 2: a character may say which Unicode character it is ("char", "codepoint", "unicode_name") and a reference
+# which font it was rendered from ("font"); version 1 indexes (neither) open unchanged.
+FORMAT_VERSION = 2
 MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class FontSource:
+    """The font a reference was rendered from: its full name, version string and file name (no folder)."""
+
+    name: str
+    version: str
+    file: str
+
+    def as_json(self) -> dict[str, str]:
+        """Return the index entry of this font: {"name", "version", "file"}."""
+        return {"name": self.name, "version": self.version, "file": self.file}
 
 
 class GalleryError(ValueError):
@@ -216,17 +233,48 @@ def index_json(name: str, characters: Sequence[_IndexedCharacter]) -> str:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "name": name,
-        "characters": [{"name": c.name, "references": [{"file": r.file, "digest": r.key} for r in c.references]}
-                       for c in characters],
+        "characters": [{"name": c.name, **_char_json(c.char),
+                        "references": [_reference_json(r) for r in c.references]} for c in characters],
     }
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
 
-def parse_index(text: str | bytes, label: str) -> tuple[str, list[tuple[str, list[tuple[str, str]]]]]:
+def _char_json(char: str | None) -> dict[str, str]:
+    """Return the index fields of a known Unicode character (none when unknown)."""
+    if char is None:
+        return {}
+    return {"char": char, "codepoint": f"U+{ord(char):04X}", "unicode_name": unicodedata.name(char, "")}
+
+
+def _reference_json(ref) -> dict:
+    entry = {"file": ref.file, "digest": ref.key}
+    if ref.font is not None:
+        entry["font"] = ref.font.as_json()
+    return entry
+
+
+def check_char(char, label: str) -> str:
+    """Return `char` if it is one Unicode code point that can name a character, else raise GalleryError."""
+    if not isinstance(char, str) or len(char) != 1 or unicodedata.category(char) in ("Cc", "Cs"):
+        raise GalleryError(f"{label}: \"char\" must be one printable Unicode character, got {char!r}")
+    return char
+
+
+def _font_source(entry, label: str) -> FontSource:
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and len(entry[k]) <= MAX_NAME_LENGTH
+                                              for k in ("name", "version", "file")):
+        raise GalleryError(f"{label}: \"font\" must be {{\"name\", \"version\", \"file\"}} (text)")
+    return FontSource(entry["name"], entry["version"], entry["file"])
+
+
+def parse_index(text: str | bytes, label: str, extras: dict | None = None
+                ) -> tuple[str, list[tuple[str, list[tuple[str, str]]]]]:
     """Return (gallery name, [(character name, [(file, digest)])]) of an index, or raise GalleryError.
 
     Checks the format and version, the types, that names are unique and usable, and that every file
-    stays inside the gallery folder. It does not look at the files themselves.
+    stays inside the gallery folder. It does not look at the files themselves. When `extras` (a dict)
+    is given, it receives the format-2 fields: ``extras["chars"]`` {character name: char} and
+    ``extras["fonts"]`` {file: FontSource}.
     """
     try:
         data = json.loads(text)
@@ -259,6 +307,8 @@ def parse_index(text: str | bytes, label: str) -> tuple[str, list[tuple[str, lis
         if cname in seen:
             raise GalleryError(f"{where}: the name {cname!r} appears twice")
         seen.add(cname)
+        if extras is not None and "char" in ch:
+            extras.setdefault("chars", {})[cname] = check_char(ch["char"], where)
         refs = []
         for ref in ch["references"]:
             if isinstance(ref, str):
@@ -269,6 +319,8 @@ def parse_index(text: str | bytes, label: str) -> tuple[str, list[tuple[str, lis
             digest = ref.get("digest", "")
             if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{0,64}", digest):
                 raise GalleryError(f"{where}: invalid digest for {file}")
+            if extras is not None and "font" in ref:
+                extras.setdefault("fonts", {})[file] = _font_source(ref["font"], where)
             refs.append((file, digest))
         out.append((cname, refs))
     return name, out

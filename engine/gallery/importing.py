@@ -167,7 +167,8 @@ def _decode_plan(plan: Plan, sink: _Sink, progress: ProgressFn | None,
 def _copy_gallery(index: SourceFile, files: list[SourceFile], sink: _Sink, progress: ProgressFn | None,
                   cancel: threading.Event | None) -> tuple[str, list[Character]]:
     """Return (name, characters) of a Glyphs gallery inside an import source, pixels kept exactly."""
-    name, entries = parse_index(index.read(), index.label)
+    extras: dict = {}
+    name, entries = parse_index(index.read(), index.label, extras)
     by_path = {f.path: f for f in files}
     total, done, characters = sum(len(r) for _, r in entries), 0, []
     for cname, refs in entries:
@@ -178,11 +179,12 @@ def _copy_gallery(index: SourceFile, files: list[SourceFile], sink: _Sink, progr
             if src is None:
                 raise GalleryError(f"{index.label} names {file} (character {cname!r}), which is not in the source")
             out.append(sink.add(cname, decode_png(src.read(), src.label), src.label))
+            out[-1].font = extras.get("fonts", {}).get(file)
             done += 1
             if progress:
                 progress(done, total)
         if out:
-            characters.append(Character(cname, out))
+            characters.append(Character(cname, out, extras.get("chars", {}).get(cname)))
     return name, characters
 
 

@@ -32,8 +32,9 @@ import numpy as np
 
 from ..atomic import remove_stale_temporaries, write_bytes_atomic, write_text_atomic, write_with_atomic
 from ..glyph import Glyph
-from .files import (IMAGES_DIR, INDEX_NAME, GalleryError, as_pixels, check_name, decode_png, encode_png, index_json,
-                    parse_index, pixels_digest, remove_stale_temporaries_of, slug, staging_dir, written_file)
+from .files import (IMAGES_DIR, INDEX_NAME, FontSource, GalleryError, as_pixels, check_name, decode_png, encode_png,
+                    index_json, parse_index, pixels_digest, remove_stale_temporaries_of, slug, staging_dir,
+                    written_file)
 
 
 @dataclass
@@ -41,13 +42,15 @@ class Reference:
     """One example of a character: `file` is its PNG relative to the gallery folder (posix separators).
 
     `pixels` (float32 (105, 105), 1 = ink) are read from the file on first use and kept; `digest` keys
-    the embedding cache. A reference of an in-memory gallery holds its pixels from the start.
+    the embedding cache. A reference of an in-memory gallery holds its pixels from the start. `font` names
+    the font it was rendered from (None: drawn or imported from an image).
     """
 
     file: str
     digest: str = ""
     _pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
     _root: Path | None = field(default=None, repr=False, compare=False)
+    font: FontSource | None = None
 
     @property
     def pixels(self) -> np.ndarray:
@@ -69,19 +72,23 @@ class Reference:
 
     def detached(self) -> Reference:
         """Return a copy holding its pixels in memory, independent of any folder (for undo)."""
-        return Reference(self.file, self.key, self.pixels, None)
+        return Reference(self.file, self.key, self.pixels, None, self.font)
 
 
 @dataclass
 class Character:
-    """A named character and its references (at least one in a saved gallery)."""
+    """A named character and its references (at least one in a saved gallery).
+
+    `char` is the Unicode character it is, when known (a font import sets it; renames keep it), else None.
+    """
 
     name: str
     references: list[Reference] = field(default_factory=list)
+    char: str | None = None
 
     def detached(self) -> Character:
         """Return a copy whose references hold their pixels in memory."""
-        return Character(self.name, [r.detached() for r in self.references])
+        return Character(self.name, [r.detached() for r in self.references], self.char)
 
 
 @dataclass
@@ -153,13 +160,15 @@ class Gallery:
             raw = index.read_bytes()
         except OSError as exc:
             raise GalleryError(f"{index}: cannot read the gallery index ({exc})") from exc
-        name, entries = parse_index(raw, str(index))
+        extras: dict = {}
+        name, entries = parse_index(raw, str(index), extras)
+        chars_known, fonts = extras.get("chars", {}), extras.get("fonts", {})
         characters, dropped = [], []
         for cname, refs in entries:
             kept = []
             for file, digest in refs:
                 if (path / file).is_file():
-                    kept.append(Reference(file, digest, None, path))
+                    kept.append(Reference(file, digest, None, path, fonts.get(file)))
                 elif drop_missing:
                     dropped.append(file)
                 else:
@@ -167,7 +176,7 @@ class Gallery:
                     raise GalleryError(f"{index} names {file} (character {cname!r}), which {state}. Nothing was "
                                        f"changed; put the file back, or open the gallery dropping missing files.")
             if kept:
-                characters.append(Character(cname, kept))
+                characters.append(Character(cname, kept, chars_known.get(cname)))
         gallery = cls(path, name or path.name, characters)
         gallery.import_skipped = dropped
         remove_stale_temporaries_of(path, {PurePosixPath(r.file).name for c in characters for r in c.references})
@@ -278,7 +287,9 @@ class Gallery:
         if ch.name in self.names():
             raise GalleryError(f"Cannot restore {ch.name!r}: a character of that name exists now")
         new = self._new_references(ch.name, [as_pixels(r.pixels) for r in ch.references])
-        character = Character(ch.name, new)
+        for ref, old in zip(new, ch.references):
+            ref.font = old.font
+        character = Character(ch.name, new, ch.char)
         chars = self._copy()
         chars.insert(min(max(deleted.position, 0), len(chars)), character)
         self._commit(chars, new)
@@ -298,11 +309,52 @@ class Gallery:
         into = check_name(into)
         if into not in names and into in self.names():
             raise GalleryError(f"Cannot merge into {into!r}: another character already has that name")
-        merged = Character(into, [r for p in positions for r in self.characters[p].references])
+        known = {self.characters[p].char for p in positions} - {None}
+        merged = Character(into, [r for p in positions for r in self.characters[p].references],
+                           known.pop() if len(known) == 1 else None)
         at = self._position(into) if into in names else min(positions)
         chars = [merged if i == at else c for i, c in enumerate(self._copy()) if i == at or i not in positions]
         self._commit(chars, [])
         return merged
+
+    def extend(self, characters: Sequence[Character]) -> tuple[int, int]:
+        """Add other characters' references in one save: return (characters added, references added).
+
+        A character whose name is already here gets them as more references (and its `char` if it had
+        none); the others are appended in order. Used for font imports into an existing gallery, where
+        thousands of references would make one save per reference far too slow.
+        """
+        chars = self._copy()
+        by_name = {c.name: c for c in chars}
+        in_use = {r.file.lower() for c in self.characters for r in c.references}
+        new: list[Reference] = []
+        added_chars = 0
+        for src in characters:
+            name = check_name(src.name)
+            target = by_name.get(name)
+            if target is None:
+                target = by_name[name] = Character(name, [], src.char)
+                chars.append(target)
+                added_chars += 1
+            elif target.char is None:
+                target.char = src.char
+            stem = f"u{ord(src.char):04x}" if src.char else name
+            for ref in src.references:
+                px = as_pixels(ref.pixels, f"reference of {name!r}")
+                px.flags.writeable = False
+                file = self._unused_file(stem, in_use)
+                in_use.add(file.lower())
+                new.append(Reference(file, pixels_digest(px), px, self.path, ref.font))
+                target.references.append(new[-1])
+        self._commit(chars, new)
+        return added_chars, len(new)
+
+    def _unused_file(self, stem: str, in_use: set[str]) -> str:
+        base, k = slug(stem), 1
+        while f"{IMAGES_DIR}/{base}-{k}.png".lower() in in_use or (
+                self.path is not None and (self.path / f"{IMAGES_DIR}/{base}-{k}.png").exists()):
+            k += 1
+        return f"{IMAGES_DIR}/{base}-{k}.png"
 
     # -- export
 
@@ -346,19 +398,20 @@ class Gallery:
             for r in c.references:
                 if self.path is not None:
                     data = (self.path / r.file).read_bytes()
-                    refs.append(Reference(r.file, r.key))
+                    refs.append(Reference(r.file, r.key, font=r.font))
                 else:
                     data = encode_png(r.pixels)
-                    refs.append(Reference(self._fresh_name(c.name, {f.lower() for f, _ in files}), r.key))
+                    file = self._fresh_name(c.name, {f.lower() for f, _ in files})
+                    refs.append(Reference(file, r.key, font=r.font))
                 files.append((refs[-1].file, data))
-            chars.append(Character(c.name, refs))
+            chars.append(Character(c.name, refs, c.char))
         return [(INDEX_NAME, index_json(self.name, chars).encode("utf-8")), *files]
 
     # -- saving
 
     def _copy(self) -> list[Character]:
         """Return a copy of the character list that an edit may change without touching the current one."""
-        return [Character(c.name, list(c.references)) for c in self.characters]
+        return [Character(c.name, list(c.references), c.char) for c in self.characters]
 
     def _new_references(self, name: str, pixels: list[np.ndarray]) -> list[Reference]:
         """Return references for new pixels, with file names used by no index or file (not yet written)."""
