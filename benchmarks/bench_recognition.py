@@ -38,7 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.embedding import embed_glyphs  # noqa: E402
 from engine.gallery import Gallery  # noqa: E402
 from engine.glyph import glyph_from_omniglot_png, render_strokes  # noqa: E402
+from engine.evaluate import embed_for_views  # noqa: E402
 from engine.index import ReferenceIndex  # noqa: E402
+from engine.views import card_views, describe_views, reference_rows  # noqa: E402
 from engine.recognize import Recognizer  # noqa: E402
 from engine.strokes import Stroke, iter_omniglot_stroke_pairs  # noqa: E402
 from engine.weights import load_weights  # noqa: E402
@@ -262,19 +264,24 @@ def calibrate(loaded, data: Path) -> dict:
     bg = load_omniglot(data, with_evaluation=False).background
     val = (loaded.card.get("split") or {}).get("val_alphabets") or \
         split_background(bg, SplitConfig()).val_alphabets
+    views = card_views(loaded.card)  # scored as the app scores: the card's reference and query views
     genuine, impostor, correct = [], [], []
     for alphabet in val:
         chars = bg.alphabet_characters(bg.alphabets.index(alphabet))
         idx = np.flatnonzero(np.isin(bg.char, chars))
-        emb = embed_glyphs(loaded.model, bg.pixels(idx), batch_size=128)
+        emb = embed_for_views(loaded.model, bg.pixels(idx), views, batch_size=64)
+        dim = emb.shape[-1]
         char_of = {c: i for i, c in enumerate(chars)}
         label = np.asarray([char_of[c] for c in bg.char[idx]])
         drawer = bg.drawer[idx]
         for ref_drawer in (1, 5, 9, 13, 17):
             ref_rows = [np.flatnonzero((label == j) & (drawer == ref_drawer))[0] for j in range(len(chars))]
-            index = ReferenceIndex(loaded.model, emb[ref_rows], [1] * len(chars), [str(c) for c in chars])
+            refs = reference_rows(emb[ref_rows, :1 + views.reference_views], views).reshape(-1, dim)
+            index = ReferenceIndex(loaded.model, refs, [1] * len(chars), [str(c) for c in chars],
+                                   views.rows_per_reference)
             q = np.flatnonzero(drawer != ref_drawer)
-            scores = torch.sigmoid(index.logits(emb[q])).numpy()
+            logits = index.character_logits(index.logits(emb[q, :1 + views.query_views]))
+            scores = torch.sigmoid(logits).numpy()
             own = scores[np.arange(len(q)), label[q]]
             others = scores.copy()
             others[np.arange(len(q)), label[q]] = -1
@@ -282,7 +289,8 @@ def calibrate(loaded, data: Path) -> dict:
             impostor.append(others.max(1))
             correct.append(own > others.max(1))
     genuine, impostor, correct = map(np.concatenate, (genuine, impostor, correct))
-    log(f"  validation alphabets: {', '.join(val)}; {len(genuine)} queries, one-shot top-1 {correct.mean():.1%}")
+    log(f"  validation alphabets: {', '.join(val)}; {len(genuine)} queries, one-shot top-1 {correct.mean():.1%}; "
+        f"{describe_views(views)}")
     log(f"  {'threshold':>9} {'unknown rejected':>17} {'right+kept':>11} {'genuine >= t':>13}")
     table = {}
     for t in np.round(np.arange(0.05, 1.0, 0.05), 2).tolist() + [0.97, 0.98, 0.99]:
@@ -300,6 +308,7 @@ def calibrate(loaded, data: Path) -> dict:
     log(f"  recommended threshold {chosen:.2f}: keeps {kept_share[grid == chosen][0]:.1%} of the right answers "
         f"confident, rejects {rejected:.1%} of queries whose character is not enrolled")
     return {"validation_alphabets": val, "queries": int(len(genuine)), "top1": float(correct.mean()),
+            "views": views.to_dict(),
             "sweep": table, **quantiles, "recommended": chosen, "recommended_unknown_rejected": rejected,
             "recommended_right_kept_share": float(kept_share[grid == chosen][0])}
 
