@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
-from app_fixtures import *  # noqa: F401,F403 - fixtures and helpers
-from app_fixtures import TIMEOUT_MS, wait_gallery, wait_idle, wait_ranked
+from app_helpers import *  # noqa: F401,F403 - fixtures and helpers
+from app_helpers import TIMEOUT_MS, wait_gallery, wait_idle, wait_ranked
 
 
 def _open_font_dialog(window, qtbot, monkeypatch, font):
@@ -120,7 +120,7 @@ def test_results_show_the_character_and_copy_it(make_window, qtbot, make_font, t
 
 
 def test_results_of_a_drawn_gallery_offer_no_copy(make_window, qtbot, tmp_path):
-    from app_fixtures import draw, make_gallery, sample_drawings
+    from app_helpers import draw, make_gallery, sample_drawings
 
     drawings = sample_drawings()
     window = make_window()
