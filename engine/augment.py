@@ -148,3 +148,22 @@ def style_distort(images: torch.Tensor, matrices: torch.Tensor, cfg: StyleConfig
     fields = elastic_fields(images.shape[0], images.shape[-1], cfg, gen, images.device) if cfg.elastic_p else None
     out = warp_with_fields(images, matrices, fields)
     return stroke_width(out, cfg, gen) if cfg.stroke_p else out
+
+
+def distort_batch(images: torch.Tensor, gen: torch.Generator, affine: AffineConfig | None = None,
+                  style: StyleConfig | None = None, turns: torch.Tensor | None = None,
+                  random_turns: bool = False) -> torch.Tensor:
+    """Return a training batch (n, 1, S, S) distorted as one resampling: each image's random affine distortion,
+    its quarter turns (`turns`, or drawn here after the affine draws with `random_turns`) and the style
+    distortions; the images themselves when none is asked for. The one place training batches are distorted."""
+    n, device = images.shape[0], images.device
+    if random_turns:
+        mats = random_affine_matrices(n, affine, gen, device) if affine else identity_matrices(n, device)
+        turns = torch.randint(4, (n,), generator=gen, device=device)
+    elif affine is None and turns is None and style is None:
+        return images
+    else:
+        mats = random_affine_matrices(n, affine, gen, device) if affine else identity_matrices(n, device)
+    if turns is not None:
+        mats = quarter_turns(mats, turns.to(device))
+    return style_distort(images, mats, style, gen)

@@ -125,6 +125,18 @@ def evaluate_one_shot(model: SiameseNet, data: OmniglotSet, config: OneShotConfi
     return score_episodes(model, data, episodes, needed, emb, config, views)
 
 
+VAL_SEED = 1234  # the same validation tasks at every validation, so curves are comparable
+
+
+def validate_one_shot(model: SiameseNet, data: OmniglotSet, val_chars: np.ndarray, tasks: int,
+                      way: int = 20) -> OneShotResult:
+    """Return the one-shot result of `model` on the validation characters: the same seeded tasks at every call
+    (VAL_SEED), `way` capped by the largest validation alphabet."""
+    counts = np.bincount(data.char_alphabet[val_chars])
+    cfg = OneShotConfig(way=min(way, int(counts.max())), shot=1, tasks=tasks, seed=VAL_SEED)
+    return evaluate_one_shot(model, data, cfg, chars=val_chars)
+
+
 def episode_images(episodes: list[Episode]) -> np.ndarray:
     """Return the sorted indices of every image the episodes use."""
     return np.unique(np.concatenate([np.concatenate([e.support.ravel(), e.query]) for e in episodes]))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-import engine.train.trainer as trainer_module
+import engine.evaluate as evaluate_module
 from engine.data import OmniglotSet, Split, SplitConfig, split_background
 from engine.pairs import BatchConfig
 from engine.train import Trainer
@@ -160,13 +160,13 @@ def test_the_trainer_refuses_the_evaluation_set(synthetic_data, micro_preset, tm
 
 def test_validation_uses_only_the_held_out_background_alphabets(synthetic_data, micro_preset, tmp_path, monkeypatch):
     calls = []
-    real = trainer_module.evaluate_one_shot
+    real = evaluate_module.evaluate_one_shot
 
     def recording(model, data, config, chars=None, **kwargs):
         calls.append((data, np.asarray(chars), config))
         return real(model, data, config, chars=chars, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "evaluate_one_shot", recording)
+    monkeypatch.setattr(evaluate_module, "evaluate_one_shot", recording)  # what validate_one_shot calls
     config = small_train_config(split=SplitConfig(val_alphabets=1, seed=3))
     trainer = Trainer(config, synthetic_data.background, tmp_path)
     accuracy = trainer.validate()

@@ -18,8 +18,6 @@ uses the teacher's held-out validation alphabets, never the evaluation alphabets
 
 from __future__ import annotations
 
-import json
-import platform
 import threading
 import time
 from collections.abc import Callable
@@ -29,17 +27,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import __version__
-from ..augment import AffineConfig, identity_matrices, quarter_turns, random_affine_matrices, warp
+from ..augment import AffineConfig, distort_batch
 from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background, validation_split_of
 from ..device import describe_device, select_device
 from ..embedding import embed_glyphs
 from ..model import PREPROCESSING, SiameseNet, fast_encoder
 from ..weights import LoadedModel, save_weights
-from .events import FinishedEvent, ValidationEvent
+from .events import FinishedEvent
+from .loop import TrainingLoop, card_versions
 from .schedule import learning_rate
-from .trainer import validate_one_shot
 
 
 @dataclass
@@ -109,7 +106,7 @@ def matched_bias(student: SiameseNet, teacher: SiameseNet, glyphs: torch.Tensor,
     return float(student.head.bias) + 0.5 * float(gap[same].mean() + gap[other].mean())
 
 
-class Distiller:
+class Distiller(TrainingLoop):
     """Distils `teacher` into a student at `config.input_size`; writes best/last weights and log.jsonl to
     `out_dir`. `request_stop` may be called from another thread (Ctrl+C); it takes effect within one step."""
 
@@ -119,6 +116,7 @@ class Distiller:
             raise ValueError("Distillation only takes the background set: evaluation alphabets are for testing only.")
         if not 16 <= config.input_size <= 256:
             raise ValueError(f"input size {config.input_size} is outside 16-256 pixels")
+        super().__init__()
         self.config, self.data, self.out_dir = config, data, Path(out_dir)
         self.callback = callback or (lambda event: None)
         self.device = select_device(config.device)
@@ -136,7 +134,6 @@ class Distiller:
         self.gen = torch.Generator(device=self.device).manual_seed(config.seed)
         self.bias_index = _bias_sample(data, self.split.train_chars, config.seed)
         self._bias_step: int | None = None  # the step whose weights the bias was last matched to
-        self.step, self.elapsed, self.best_accuracy = 0, 0.0, None
         self._stop = threading.Event()
 
     def request_stop(self) -> None:
@@ -147,12 +144,8 @@ class Distiller:
         """Return a batch of augmented full-size training glyphs (B, 1, 105, 105) on the device."""
         n = self.config.batch
         idx = torch.randint(len(self.images), (n,), generator=self.gen, device=self.device)
-        x = self.images[idx].float()
-        aug = self.config.augment
-        mats = random_affine_matrices(n, aug, self.gen, self.device) if aug else identity_matrices(n, self.device)
-        if self.config.quarter_turns:
-            mats = quarter_turns(mats, torch.randint(4, (n,), generator=self.gen, device=self.device))
-        return warp(x, mats) if aug or self.config.quarter_turns else x
+        return distort_batch(self.images[idx].float(), self.gen, self.config.augment,
+                             random_turns=self.config.quarter_turns)
 
     def train_one_step(self) -> torch.Tensor:
         """Run one optimisation step; return the loss as a device tensor."""
@@ -171,17 +164,11 @@ class Distiller:
         write best.safetensors when it is the best so far."""
         if len(self.split.val_chars) == 0:
             return None
-        result = validate_one_shot(self.student, self.data, self.split.val_chars, self.config.val_tasks)
-        self.student.train()
-        is_best = self.best_accuracy is None or result.accuracy > self.best_accuracy
-        if is_best:
-            self.best_accuracy = result.accuracy
-            self.match_bias()
-            save_weights(self.student, self.out_dir / "best.safetensors", self.model_card(result.accuracy))
-        self._log({"kind": "val", "step": self.step, "elapsed_s": self.elapsed, "accuracy": result.accuracy,
-                   "ci95": result.ci95})
-        self.callback(ValidationEvent(self.step, result.accuracy, result.ci95, self.elapsed, is_best))
-        return result.accuracy
+        return self.validate_and_keep_best(self.student, self.config.val_tasks, 20, self._save_best)
+
+    def _save_best(self, accuracy: float) -> None:
+        self.match_bias()
+        save_weights(self.student, self.out_dir / "best.safetensors", self.model_card(accuracy))
 
     def match_bias(self) -> float:
         """Refit the student's head bias to the teacher's scale on training-alphabet pairs (once per step: the end
@@ -208,13 +195,13 @@ class Distiller:
                                  "config": self.config.to_dict()},
                 "split": self.split.as_dict(), "steps": self.step, "wall_time_s": round(self.elapsed, 1),
                 "device": describe_device(self.device), "validation_accuracy": validation_accuracy,
-                "versions": {"glyphs": __version__, "torch": torch.__version__, "python": platform.python_version()}}
+                "versions": card_versions()}
 
     def run(self) -> FinishedEvent:
         """Distil until `config.steps` or a stop request; validate and save; return how it ended."""
         cfg = self.config
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "log.jsonl").write_text("", encoding="utf-8")
+        self.rewrite_log()  # a fresh log: distillation does not resume
         began = time.perf_counter() - self.elapsed
         self.validate()  # step 0: the teacher's weights at the student's size, the baseline to beat
         self.student.train()
@@ -225,8 +212,7 @@ class Distiller:
                 break
             lr = learning_rate(cfg.lr, self.step, self.step / max(1, cfg.steps), cfg.warmup_steps,
                                cfg.min_lr_fraction)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            self.set_learning_rate(lr)
             total = total + self.train_one_step()
             self.step, since = self.step + 1, since + 1
             self.elapsed = time.perf_counter() - began  # wall time, validations included
@@ -249,14 +235,10 @@ class Distiller:
         now = time.perf_counter()
         ips = steps * self.config.batch / max(now - since, 1e-9)
         eta = (self.config.steps - self.step) * (now - since) / steps
-        self._log({"kind": "step", "step": self.step, "elapsed_s": self.elapsed, "loss": loss, "lr": lr,
+        self.log({"kind": "step", "step": self.step, "elapsed_s": self.elapsed, "loss": loss, "lr": lr,
                    "images_per_s": ips})
         self.callback(DistillStep(self.step, self.config.steps, loss, lr, ips, self.elapsed, eta))
         return now
-
-    def _log(self, row: dict) -> None:
-        with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
 
 
 def _bias_sample(data: OmniglotSet, train_chars: np.ndarray, seed: int, max_chars: int = 60) -> np.ndarray:

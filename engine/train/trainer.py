@@ -8,8 +8,6 @@ Split like torchvision's reference script: `train_one_step`, `validate`, `save_c
 from __future__ import annotations
 
 import functools
-import json
-import platform
 import threading
 import time
 from collections.abc import Callable
@@ -21,36 +19,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import __version__
-from ..augment import identity_matrices, quarter_turns, random_affine_matrices, style_distort
+from ..augment import distort_batch
 from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background
 from ..device import autocast, describe_device, select_device
-from ..evaluate import OneShotConfig, OneShotResult, evaluate_one_shot
 from ..model import PREPROCESSING, ModelConfig, build_model, count_parameters, get_preset
 from ..pairs import AlphabetBatchSampler, balanced_pair_loss, ranking_loss
 from ..weights import load_weights, read_metadata, save_weights
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .loop import TrainingLoop, card_versions
 from .head_fit import HeadFitConfig, fit_head, monotone_from
-from .events import CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainEvent, ValidationEvent
+from .events import CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainEvent
 from .schedule import learning_rate
 
 if TYPE_CHECKING:  # a plain run never imports torch.distributed's machinery
     from .distributed import DistContext
 
 HEAD_FIT = HeadFitConfig()  # how a head of another kind than the starting weights' is fitted to their encoder
-VAL_SEED = 1234  # the same validation tasks at every validation, so curves are comparable
-
-
-def validate_one_shot(model, data: OmniglotSet, val_chars: np.ndarray, tasks: int, way: int = 20) -> OneShotResult:
-    """Return the one-shot result of `model` on the validation characters: the same seeded tasks at every call
-    (VAL_SEED), `way` capped by the largest validation alphabet."""
-    counts = np.bincount(data.char_alphabet[val_chars])
-    cfg = OneShotConfig(way=min(way, int(counts.max())), shot=1, tasks=tasks, seed=VAL_SEED)
-    return evaluate_one_shot(model, data, cfg, chars=val_chars)
-
-
 class TrainingError(RuntimeError):
     """Training stopped on an error; the message says what happened and what to do."""
 
@@ -83,7 +69,7 @@ def _main_rank_only(what: str):
     return decorate
 
 
-class Trainer:
+class Trainer(TrainingLoop):
     """Trains a SiameseNet on the background set's training alphabets; writes everything under `out_dir`."""
 
     def __init__(self, config: TrainConfig, data: OmniglotSet, out_dir: str | Path,
@@ -91,6 +77,7 @@ class Trainer:
                  dist: DistContext | None = None):
         if data.name != "background":
             raise ValueError("The Trainer only takes the background set: evaluation alphabets are for testing only.")
+        super().__init__()
         self.out_dir = Path(out_dir)
         self.dist = dist  # None: one process. Else a torchrun rank (distributed.py): only rank 0 reports
         self.callback = (callback if dist is None or dist.is_main else None) or (lambda event: None)
@@ -118,9 +105,6 @@ class Trainer:
         self.sampler_gen = torch.Generator().manual_seed(config.seed)
         self.aug_gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         self.sampler = AlphabetBatchSampler(self.char_alphabet, self.char_images, config.batch, self.sampler_gen)
-        self.step, self.elapsed = 0, 0.0
-        self.best_accuracy: float | None = None
-        self.history: list[dict] = []
         if state is not None:
             self._restore(state)
 
@@ -165,13 +149,8 @@ class Trainer:
             self.dist.seed_streams(self.sampler_gen, self.aug_gen, self.config.seed, self.step)
         batch = self.sampler.sample()
         x = self.images[batch.index.to(self.device)].float()
-        n, aug = len(x), self.config.augment
-        # Class rotations and the random distortion are one resampling, composed as matrices.
-        mats = random_affine_matrices(n, aug, self.aug_gen, self.device) if aug else identity_matrices(n, self.device)
-        if self.config.batch.class_rotations:
-            mats = quarter_turns(mats, batch.rotation.to(self.device))
-        if aug or self.config.batch.class_rotations or self.config.style:
-            x = style_distort(x, mats, self.config.style, self.aug_gen)
+        turns = batch.rotation if self.config.batch.class_rotations else None
+        x = distort_batch(x, self.aug_gen, self.config.augment, self.config.style, turns)
         return x, batch.label.to(self.device)
 
     def train_one_step(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,17 +176,9 @@ class Trainer:
         """Return the one-shot accuracy on the validation alphabets (None when there are none)."""
         if len(self.split.val_chars) == 0:
             return None
-        result = validate_one_shot(self.model, self.data, self.split.val_chars, self.config.val_tasks,
-                                   self.config.val_way)
-        self.model.train()
-        is_best = self.best_accuracy is None or result.accuracy > self.best_accuracy
-        if is_best:
-            self.best_accuracy = result.accuracy
-            self._write_weights("best.safetensors", {"validation_accuracy": result.accuracy})
-        self._log({"kind": "val", "step": self.step, "elapsed_s": self.elapsed, "accuracy": result.accuracy,
-                   "ci95": result.ci95})
-        self.callback(ValidationEvent(self.step, result.accuracy, result.ci95, self.elapsed, is_best))
-        return result.accuracy
+        return self.validate_and_keep_best(
+            self.model, self.config.val_tasks, self.config.val_way,
+            lambda accuracy: self._write_weights("best.safetensors", {"validation_accuracy": accuracy}))
 
     def state_dict(self) -> dict:
         """Return everything needed to continue this run exactly where it is."""
@@ -226,7 +197,7 @@ class Trainer:
         self.best_accuracy = state.get("best_accuracy")
         self.history = [row for row in state.get("history", []) if row["step"] <= self.step]
         if self.dist is None or self.dist.is_main:
-            self._rewrite_log()
+            self.rewrite_log()
 
     @_main_rank_only("the checkpoint on rank 0")
     def save_checkpoint(self) -> Path:
@@ -247,7 +218,7 @@ class Trainer:
                 "training": self.config.to_dict(), "split": self.split.as_dict(), "steps": self.step,
                 "wall_time_s": round(self.elapsed, 1), "device": describe_device(self.device),
                 "best_validation_accuracy": self.best_accuracy,
-                "versions": {"glyphs": __version__, "torch": torch.__version__, "python": platform.python_version()},
+                "versions": card_versions(),
                 **(extra or {})}
 
     # --- control from other threads --------------------------------------------------------------------------------
@@ -309,8 +280,7 @@ class Trainer:
                 clock = meter.t0 = time.perf_counter()
                 continue
             lr = learning_rate(cfg.lr, self.step, self._progress(), cfg.warmup_steps, cfg.min_lr_fraction)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            self.set_learning_rate(lr)
             meter.add(*self.train_one_step())
             self.step += 1
             now = time.perf_counter()
@@ -354,18 +324,9 @@ class Trainer:
             eta = min(eta, max(0.0, self.config.time_budget_s - self.elapsed))
         row = {"kind": "step", "step": self.step, "elapsed_s": self.elapsed, "loss": loss, "pair_accuracy": acc,
                "lr": lr, "images_per_s": ips}
-        self._log(row)
+        self.log(row)
         self.callback(StepEvent(self.step, self.config.steps, loss, acc, lr, ips, ips * (b - 1) / 2,
                                 self.elapsed, eta))
-
-    def _log(self, row: dict) -> None:
-        self.history.append(row)
-        with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
-
-    def _rewrite_log(self) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.history), encoding="utf-8")
 
 
 def _model_config(config: TrainConfig) -> ModelConfig:
