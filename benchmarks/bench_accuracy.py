@@ -32,7 +32,8 @@ from engine.data.locate import find_runs  # noqa: E402
 from engine.data.splits import split_background  # noqa: E402
 from engine.evaluate import OneShotConfig, choose, embed_for_views, episode_images, make_episodes, score_episodes  # noqa: E402,E501
 from engine.gallery import Gallery  # noqa: E402
-from engine.glyph import glyph_from_image, render_strokes  # noqa: E402
+from engine.gallery.fonts import import_font  # noqa: E402
+from engine.glyph import render_strokes  # noqa: E402
 from engine.index import ReferenceIndex  # noqa: E402
 from engine.official_runs import read_runs  # noqa: E402
 from engine.recognize import Recognizer  # noqa: E402
@@ -47,6 +48,7 @@ CONFIGS = {
     "ref views 8 + query views 4": ViewConfig(8, 4),
 }
 LATIN = "Latin"
+LETTERS = "abcdefghijklmnopqrstuvwxyz"  # Omniglot's Latin characters 1-26, in this order
 DEFAULT_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
@@ -82,15 +84,10 @@ def official_runs(model, runs_path: Path) -> dict[str, float]:
 
 
 def typeface_glyphs(font_path: str) -> np.ndarray:
-    """Return a-z of a font rendered large with Pillow and normalised like any imported image (26, 105, 105)."""
-    from PIL import Image, ImageDraw, ImageFont
-    font = ImageFont.truetype(font_path, 160)
-    out = []
-    for ch in "abcdefghijklmnopqrstuvwxyz":
-        img = Image.new("L", (260, 260), 255)
-        ImageDraw.Draw(img).text((130, 130), ch, font=font, fill=0, anchor="mm")
-        out.append(glyph_from_image(img).pixels)
-    return np.stack(out)
+    """Return a-z of a font as the app's font import enrols them (engine.gallery.fonts): (26, 105, 105)."""
+    gallery = import_font(font_path, None, text=LETTERS).gallery
+    by_char = {c.char: c.references[0].pixels for c in gallery.characters}
+    return np.stack([by_char[ch] for ch in LETTERS])
 
 
 def typeface(model, background, font_path: str) -> dict[str, float]:
