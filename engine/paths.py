@@ -11,8 +11,10 @@ APP_NAME = "Glyphs"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = REPO_ROOT / "resources"
 SHIPPED_WEIGHTS = RESOURCES / "models" / "glyphs-default.safetensors"
-# The full-resolution (105 px) model the shipped one was distilled from: the default teacher of `engine distill`.
+# The full-resolution (105 px) model the 88 px models were distilled from: the default teacher of `engine distill`.
 SHIPPED_TEACHER = RESOURCES / "models" / "glyphs-compact-v1.safetensors"
+# v1 distilled to 88 px, with the paper's signed head: the shipped model's starting point (its card says how).
+SHIPPED_V2 = RESOURCES / "models" / "glyphs-compact-v2.safetensors"
 
 
 def user_data_dir() -> Path:

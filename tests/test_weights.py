@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 from engine.evaluate import OneShotConfig, evaluate_one_shot
 from engine.model import build_model, model_fingerprint
-from engine.paths import SHIPPED_TEACHER, SHIPPED_WEIGHTS
+from engine.paths import SHIPPED_TEACHER, SHIPPED_V2, SHIPPED_WEIGHTS
 from engine.weights import LoadedModel, WeightsError, card_path, load_weights, read_metadata, save_weights
 
 
@@ -170,11 +170,20 @@ def test_the_shipped_model_loads_and_recognises(synthetic_data):
     assert result.accuracy > 0.6, f"shipped model: {result.accuracy:.0%} on 6-way synthetic tasks"
 
 
-def test_the_shipped_model_was_distilled_from_the_shipped_full_size_model():
-    # The card's provenance is checkable: its teacher ships beside it, and the fingerprints match.
+def test_the_shipped_models_provenance_is_checkable():
+    # Each card names the model it was made from, which ships beside it, by fingerprint: v1 -> v2 -> the default.
+    shipped, v2, v1 = load_weights(), load_weights(SHIPPED_V2), load_weights(SHIPPED_TEACHER)
+    assert v1.model.config.input_size == 105 > v2.model.config.input_size == shipped.model.config.input_size
+    assert v2.card["distillation"]["teacher_fingerprint"] == v1.fingerprint
+    assert torch.equal(v2.model.head.alpha, v1.model.head.alpha)  # the teacher's head; bias matched
+    assert shipped.card["started_from"]["fingerprint"] == v2.fingerprint
+    assert shipped.card["split"]["val_alphabets"] == v2.card["split"]["val_alphabets"] == v1.card["split"]["val_alphabets"]
+    assert shipped.model.config.head == "monotone" and v2.model.config.head == v1.model.config.head == "signed"
+
+
+def test_the_shipped_model_scores_an_identical_glyph_highest_and_at_least_99_percent():
     shipped = load_weights()
-    teacher = load_weights(SHIPPED_TEACHER)
-    assert teacher.model.config.input_size == 105 > shipped.model.config.input_size
-    assert shipped.card["distillation"]["teacher_fingerprint"] == teacher.fingerprint
-    assert shipped.card["split"]["val_alphabets"] == teacher.card["split"]["val_alphabets"]
-    assert torch.equal(shipped.model.head.alpha, teacher.model.head.alpha)  # the teacher's head; bias matched
+    x = glyphs(4, seed=2)
+    s = scores(shipped.model, x)
+    assert torch.equal(s.argmax(dim=1), torch.arange(4))
+    assert float(s.diagonal().min()) >= 0.99
