@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QFileDia
 from superqt import QCollapsible
 
 from engine.device import available_devices
-from engine.model import PRESETS
+from engine.model import DEFAULT_PRESET, PRESETS
 from engine.pairs import BatchConfig
 from engine.paths import user_data_dir
 from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, ValidationEvent,
@@ -33,6 +33,7 @@ from .dataset_panel import DatasetPanel, DatasetStatus
 from .train_worker import SpeedEstimate, TaskThread, TrainThread, estimate_speed, is_running, stop_threads
 
 ENDLESS_STEPS = 10**9  # with a time budget alone, as the command line does
+CPU_PRESET = "tiny"  # the preset a CPU trains in reasonable time (compact's own estimate there: ~21 hours)
 _PRESET_NOTES = {"compact": "the shipped model's network, 105 px", "koch2015": "Koch et al.'s network, ~39 M "
                  "parameters, needs a GPU", "tiny": "48 px, fast on a laptop CPU"}
 
@@ -43,6 +44,11 @@ def _hms(seconds: float) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def default_preset(device: str) -> str:
+    """Return the preset a new run starts from on `device`: the CPU preset on a CPU, the shipped one on a GPU."""
+    return CPU_PRESET if device == "cpu" else DEFAULT_PRESET
 
 
 def _spin(lo: int, hi: int, step: int = 1) -> QSpinBox:
@@ -73,7 +79,7 @@ class TrainTab(QWidget):
         self._filling = True  # set while the form is filled programmatically: no change handlers
         self.runs_root = Path(runs_root) if runs_root else user_data_dir() / "runs"
         self.auto_estimate = auto_estimate
-        self._base = preset_defaults("compact")  # fields the form does not show come from here
+        self._base = preset_defaults(DEFAULT_PRESET)  # fields the form does not show come from here
         self._thread: TrainThread | None = None
         self._state = "idle"
         self._tasks: list[TaskThread] = []  # estimates and run loads still running
@@ -83,11 +89,13 @@ class TrainTab(QWidget):
         self._auto_out: Path | None = None  # the automatic run folder, renamed with the preset
         self._weights: str | None = None  # best (else last) weights of the latest run
         self._resume_step: int | None = None  # step of the checkpoint in the output folder, when known
+        self._ended = False  # the running run's end (FinishedEvent / FailedEvent) has been shown
         self.last_step_event: StepEvent | None = None
         self.best_validation: ValidationEvent | None = None
         self._build(data_dir)
         self._filling = False
-        self.set_config(self._base)
+        device = self.device_combo.currentData()  # the best one: a GPU when there is one
+        self.set_config(replace(preset_defaults(default_preset(device)), device=device))
         self.new_run()
 
     # --- layout -------------------------------------------------------------------------------------------------
@@ -95,8 +103,8 @@ class TrainTab(QWidget):
     def _build(self, data_dir: str | Path | None) -> None:
         self.dataset = DatasetPanel(("background",), self, folder=data_dir)
         self.dataset.dataset_changed.connect(self._on_dataset_changed)
-        parts = [self.dataset, self._build_settings(), self._build_device(), self._build_output(), self._build_buttons()]
-        controls_beside(self, parts, self._build_progress(), 420, (480, 900))
+        parts = [self.dataset, self._build_settings(), self._build_device(), self._build_output()]
+        controls_beside(self, parts, self._build_progress(), 420, (480, 900), footer=self._build_buttons())
         self._shut_down = False  # set by `shutdown`: no new background work after it
         self._estimate_timer = QTimer(self, singleShot=True, interval=800)
         self._estimate_timer.timeout.connect(self.measure_speed)
@@ -195,6 +203,9 @@ class TrainTab(QWidget):
         self.measure_button.clicked.connect(self.measure_speed)
         self.estimate_label = QLabel("Speed: choose a dataset to measure it.")
         self.estimate_label.setWordWrap(True)
+        # Room for the measured speed's three lines from the start: the form below does not jump when it comes.
+        self.estimate_label.setMinimumHeight(3 * self.estimate_label.fontMetrics().lineSpacing())
+        self.estimate_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         row = QHBoxLayout()
         row.addWidget(self.device_combo, 1)
         row.addWidget(self.measure_button)
@@ -543,7 +554,11 @@ class TrainTab(QWidget):
         thread.finished.connect(self._on_thread_finished)
         self._thread = thread
         self.last_step_event = None
+        self._ended = False  # set when the run's FinishedEvent or FailedEvent has been shown
         self._set_state("starting")
+        self.progress_bar.setFormat(f"Continuing from step {self._resume_step:,}: reading the checkpoint…"
+                                    if resume and self._resume_step is not None else
+                                    "Starting: building the model and preparing the training images…")
         self._say(f"{'Continuing' if resume else 'Starting'} training in {out}…")
         thread.start()
         self.run_started.emit(out)
@@ -567,6 +582,7 @@ class TrainTab(QWidget):
         self._thread.request_stop()
         self._thread.resume_training()
         self._set_state("stopping")
+        self.progress_bar.setFormat("Stopping: validating and saving a checkpoint…")
         self._say("Stopping: finishing the step, validating and saving a checkpoint…")
 
     def _set_state(self, state: str) -> None:
@@ -597,6 +613,9 @@ class TrainTab(QWidget):
             self._set_state("running")
         step = info["step"]
         self.curves.truncate(step)  # a resumed run repeats what came after its checkpoint
+        if self._state == "running":  # the first step event replaces it (log_every steps later)
+            self.progress_bar.setFormat(f"Training on {info['device']} from step {step:,}: the first steps are "
+                                        "running…")
         val = ", ".join(info["val_alphabets"]) or "none"
         self._say(f"Training on {info['device']} from step {step:,}: {len(info['train_alphabets'])} training "
                   f"alphabets ({info['train_images']:,} images); validation on {val}.")
@@ -628,7 +647,7 @@ class TrainTab(QWidget):
             fraction = e.step / max(1, e.total_steps)
             total = f"{e.total_steps:,}"
         self.progress_bar.setValue(int(1000 * fraction))
-        if self._state != "paused":
+        if self._state not in ("paused", "stopping"):
             self.progress_bar.setFormat(f"step {e.step:,} / {total} ({fraction:.0%})")
         self.rate_label.setText(f"{e.images_per_s:,.0f} images/s · {e.pairs_per_s:,.0f} pairs/s · loss {e.loss:.4f}"
                                 f" · elapsed {_hms(e.elapsed_s)} · ETA {_hms(e.eta_s)}")
@@ -649,6 +668,7 @@ class TrainTab(QWidget):
         self._update_buttons()
 
     def _on_finished(self, e: FinishedEvent) -> None:
+        self._ended = True
         self._weights = e.best_weights or e.last_weights
         best = f"{e.best_accuracy:.1%}" if e.best_accuracy is not None else "n/a"
         self.progress_bar.setFormat(f"{e.reason.capitalize()} at step {e.step:,}")
@@ -657,11 +677,14 @@ class TrainTab(QWidget):
                   f"Start continues the run.")
 
     def _on_failed(self, e: FailedEvent) -> None:
+        self._ended = True
         self.progress_bar.setFormat(f"Failed at step {e.step:,}")
         self._say(f"Training failed at step {e.step:,}: {e.message}", error=True)
 
     def _on_thread_finished(self) -> None:
         self._thread = None  # the thread deletes itself
+        if not self._ended:  # stopped before the Trainer could run: no step, nothing saved
+            self.progress_bar.setFormat("Stopped before the first step")
         if not (self.output_dir() / CHECKPOINT_NAME).is_file():
             self._resume_step = None  # failed before its first checkpoint: a new run again
         self._set_state("idle")
