@@ -27,6 +27,9 @@ from PySide6.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QPushButton, 
 from engine.train import StepEvent, ValidationEvent
 
 DRAW_BUDGET = 0.04  # the curves may use at most this fraction of the UI thread's time (of one core)
+# Samples per pixel column a curve keeps (peak mode then draws each column's lowest and highest): pyqtgraph's
+# default, 5, drew ~10 vertices per pixel of a noisy pair-accuracy curve, a 60 ms paint that stalled the UI.
+SAMPLES_PER_PIXEL = 1.0
 SMOOTHING = 0.95  # EMA weight, as TensorBoard's slider; debiased so the first points are not pulled to zero
 _BLUE, _ORANGE, _GREEN, _PURPLE = "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"
 
@@ -206,7 +209,9 @@ class TrainingCurves(QWidget):
     def _curve(self, plot: pg.PlotItem, colour: str, width: float, alpha: int = 255) -> pg.PlotDataItem:
         c = QColor(colour)
         c.setAlpha(alpha)
-        return plot.plot(pen=pg.mkPen(c, width=width), skipFiniteCheck=True)
+        curve = plot.plot(pen=pg.mkPen(c, width=width), skipFiniteCheck=True)
+        curve.opts["autoDownsampleFactor"] = SAMPLES_PER_PIXEL  # an option without a setter in pyqtgraph 0.13-0.14
+        return curve
 
     def _build_plots(self) -> None:
         self.plots = {
@@ -264,18 +269,15 @@ class TrainingCurves(QWidget):
         self.val_ci.extend(steps, [0.0 if np.isnan(e.ci95) else e.ci95 for e in events])
         self._dirty.add("val")
 
-    def load_history(self, rows: Iterable[dict]) -> None:
-        """Replace the curves with a run's logged history (rows of log.jsonl / the checkpoint's history)."""
+    def load_history(self, rows: Iterable[dict] | dict[str, np.ndarray]) -> None:
+        """Replace the curves with a run's logged history: rows of log.jsonl / the checkpoint's history, or
+        the columns `history_columns` made of them (in a worker: 100,000 rows take a quarter of a second)."""
+        columns = rows if isinstance(rows, dict) else history_columns(rows)
         self.clear()
-        rows = list(rows)
-        steps = [r for r in rows if r.get("kind") == "step"]
-        vals = [r for r in rows if r.get("kind") == "val"]
-        x = np.array([r["step"] for r in steps], dtype=float)
         for name in self.STEP_SERIES:  # whole columns at once: a 100,000-step history loads in milliseconds
-            self.series[name].extend(x, np.array([r.get(name, 0.0) for r in steps], dtype=float))
-        vx = np.array([r["step"] for r in vals], dtype=float)
-        self.val.extend(vx, np.array([r["accuracy"] for r in vals], dtype=float))
-        self.val_ci.extend(vx, np.array([r.get("ci95") or 0.0 for r in vals], dtype=float))
+            self.series[name].extend(columns["step"], columns[name])
+        self.val.extend(columns["val_step"], columns["val_accuracy"])
+        self.val_ci.extend(columns["val_step"], columns["val_ci95"])
         self.refresh()
 
     def truncate(self, step: int) -> None:
@@ -422,6 +424,21 @@ class TrainingCurves(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export curves as PNG", "training-curves.png", "PNG (*.png)")
         if path:
             self.export_png(path)
+
+
+def history_columns(rows: Iterable[dict]) -> dict[str, np.ndarray]:
+    """Return a logged history as numpy columns: step and each of TrainingCurves.STEP_SERIES for the step rows,
+    val_step, val_accuracy and val_ci95 for the validation rows (no Qt: safe in any thread)."""
+    rows = list(rows)
+    steps = [r for r in rows if r.get("kind") == "step"]
+    vals = [r for r in rows if r.get("kind") == "val"]
+    columns = {"step": np.array([r["step"] for r in steps], dtype=float)}
+    for name in TrainingCurves.STEP_SERIES:
+        columns[name] = np.array([r.get(name, 0.0) for r in steps], dtype=float)
+    columns["val_step"] = np.array([r["step"] for r in vals], dtype=float)
+    columns["val_accuracy"] = np.array([r["accuracy"] for r in vals], dtype=float)
+    columns["val_ci95"] = np.array([r.get("ci95") or 0.0 for r in vals], dtype=float)
+    return columns
 
 
 def _round_up(x: float) -> float:

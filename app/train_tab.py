@@ -28,7 +28,7 @@ from engine.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from engine.weights import WeightsError, read_metadata
 
 from .layouts import chooser_row, controls_beside, narrow_combo
-from .curves import TrainingCurves
+from .curves import TrainingCurves, history_columns
 from .dataset_panel import DatasetPanel, DatasetStatus
 from .train_worker import SpeedEstimate, TaskThread, TrainThread, estimate_speed, is_running, stop_threads
 
@@ -49,6 +49,12 @@ def _hms(seconds: float) -> str:
 def default_preset(device: str) -> str:
     """Return the preset a new run starts from on `device`: the CPU preset on a CPU, the shipped one on a GPU."""
     return CPU_PRESET if device == "cpu" else DEFAULT_PRESET
+
+
+def _read_run(folder: Path) -> tuple[dict, dict]:
+    """Return a run folder's checkpoint and its history as curve columns (in a worker: both take a while)."""
+    state = load_checkpoint(folder)
+    return state, history_columns(state.get("history", []))
 
 
 def _spin(lo: int, hi: int, step: int = 1) -> QSpinBox:
@@ -502,21 +508,22 @@ class TrainTab(QWidget):
             self._say(f"{folder} holds no {CHECKPOINT_NAME}: not a run that can be continued.", error=True)
             return
         self.out_note.setText("Reading the checkpoint…")
-        task = TaskThread(lambda progress, cancel: load_checkpoint(folder), folder=folder, start=start)
+        task = TaskThread(lambda progress, cancel: _read_run(folder), folder=folder, start=start)
         task.succeeded.connect(self._on_run_loaded)
         task.failed.connect(self._on_error)
         task.finished.connect(self._forget_task)
         self._tasks.append(task)
         task.start()
 
-    def _on_run_loaded(self, state: dict) -> None:
+    def _on_run_loaded(self, loaded: tuple[dict, dict]) -> None:
+        state, history = loaded
         folder, start = self.sender().info["folder"], self.sender().info["start"]
         if self.output_dir() != folder or self._state != "idle":
             return
         saved = TrainConfig.from_dict(state["config"])
         self.set_config(replace(saved, device=self.device_combo.currentData()))
         self._resume_step = int(state["step"])
-        self.curves.load_history(state.get("history", []))
+        self.curves.load_history(history)
         best = folder / "best.safetensors"
         self._weights = str(best if best.is_file() else folder / "last.safetensors")
         self.out_note.setText(f"Holds a run at step {self._resume_step:,}: Start continues it from its checkpoint.")

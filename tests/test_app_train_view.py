@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -75,6 +76,29 @@ def test_curves_of_a_time_budget_run_have_no_whole_run(qtbot):
     curves.add_steps(_steps(1, 50, total=10**9))  # a time budget: the length is not known
     curves.refresh()
     assert not curves.whole_run_box.isEnabled() and 50 <= _x_range(curves)[1] <= 1.7 * 50
+
+
+def test_curves_draw_two_points_per_pixel_column_and_keep_the_peaks(qtbot):
+    # A resumed 100,000-step run whose batches' accuracy is as noisy as real ones: drawing ~10 vertices a pixel
+    # column of it took 60 ms a paint, the longest stall of the UI while training.
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    curves.resize(900, 700)
+    curves.show()
+    qtbot.waitExposed(curves)
+    rng = np.random.default_rng(0)
+    n = 100_000
+    noisy = np.clip(0.8 + 0.05 * rng.standard_normal(n), 0, 1)
+    curves.add_steps([StepEvent(s + 1, 0, float(noisy[s]), float(noisy[s]), 1e-3, 100.0, 900.0, float(s), 0.0)
+                      for s in range(n)])
+    curves.refresh()
+    for name in ("loss", "pair_accuracy"):
+        width = curves.plots[name].getViewBox().width()
+        for curve in (curves.raw_curves[name], curves.smooth_curves[name]):
+            x, y = curve.getData()
+            assert len(x) <= 2 * width + 8, (name, len(x), width)
+        _, raw = curves.raw_curves[name].getData()
+        assert raw.max() == noisy.max() and raw.min() == noisy.min()  # the spikes are still drawn
 
 
 def test_state_line_says_what_is_happening_from_the_first_second(qtbot, tab, micro_preset, tmp_path):
