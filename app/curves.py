@@ -22,7 +22,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QFileDialog, QGraphicsItem, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from engine.train import StepEvent, ValidationEvent
 
@@ -204,6 +204,10 @@ class TrainingCurves(QWidget):
             plot.getAxis(axis).setPen(self._fg)
             plot.getAxis(axis).setTextPen(self._fg)
             plot.getAxis(axis).enableAutoSIPrefix(False)  # "loss (x0.001)" with ticks at 600 reads badly
+            # An axis draws its grid lines across the plot, so every new point repainted both axes (replaying
+            # their recorded drawing took most of a tick's paint). Cached as pixels, they are redrawn only when
+            # the axis itself changes, and a tick's paint costs a third.
+            plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         return plot
 
     def _curve(self, plot: pg.PlotItem, colour: str, width: float, alpha: int = 255) -> pg.PlotDataItem:

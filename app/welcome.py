@@ -217,13 +217,18 @@ class WelcomeDialog(QDialog):
         self.omniglot_status.setText(f"Looking for Omniglot in {folder}…")
         self.task = self._submit(lambda _ctx: _find_evaluation(folder), "Looking for Omniglot")
         self.task.succeeded.connect(self._chosen)
-        self.task.failed.connect(lambda _exc: self._download_ended(_missing_text(folder)))
+        self.task.failed.connect(lambda _exc: self._not_in(folder))
 
     def _submit(self, fn, title: str) -> Task:
         task = self.runner.submit(fn, title, serial=False)
         # Forget the task when it ends: it is deleted soon after.
         task.finished.connect(lambda: setattr(self, "task", None) if self.task is task else None)
         return task
+
+    def _not_in(self, folder: Path) -> None:
+        self._set_busy(False)
+        kept = f" The alphabets listed are still those in {self.source.parent}." if self.source else ""
+        self._show_status(_missing_text(folder) + kept)
 
     def _chosen(self, result: tuple[Path, list[str]]) -> None:
         self._set_busy(False)
