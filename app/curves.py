@@ -3,8 +3,9 @@
 Built to stay responsive with 100,000+ points: data lives in growable numpy arrays (appending is amortised
 O(1), no Python lists of points), the plots clip to the visible range and downsample by peaks, and redraws are
 coalesced by a timer to at most `max_fps` a second however fast events arrive. Each tick redraws one plot
-(round-robin over those with new data), and the shared x range only changes when the run outgrows it, so a
-tick repaints a quarter of the view instead of four plots and eight axes: the UI's longest pause stays short.
+(round-robin over those with new data), and the shared x range fits the data in steps (the next of 1, 1.5, 2,
+3, 4, 5, 6, 8 x 10^k), changing only when the run outgrows it, so a tick repaints a quarter of the view instead
+of four plots and eight axes: the UI's longest pause stays short. "Whole run" shows the planned length instead.
 Ticks are also spaced by what they cost (DRAW_BUDGET): on a slow CPU that trains on the same cores, the curves
 update less often rather than slow the training down.
 """
@@ -21,11 +22,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QFileDialog, QGraphicsItem, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from engine.train import StepEvent, ValidationEvent
 
 DRAW_BUDGET = 0.04  # the curves may use at most this fraction of the UI thread's time (of one core)
+# Samples per pixel column a curve keeps (peak mode then draws each column's lowest and highest): pyqtgraph's
+# default, 5, drew ~10 vertices per pixel of a noisy pair-accuracy curve, a 60 ms paint that stalled the UI.
+SAMPLES_PER_PIXEL = 1.0
 SMOOTHING = 0.95  # EMA weight, as TensorBoard's slider; debiased so the first points are not pulled to zero
 _BLUE, _ORANGE, _GREEN, _PURPLE = "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"
 
@@ -139,7 +143,7 @@ class TrainingCurves(QWidget):
         self.val_ci = Series(smoothing=0.0)
         self._dirty: set[str] = set()
         self._next = 0  # round-robin position among the plots
-        self._total_steps = 0  # the run's length when known: the x axis then never moves
+        self._total_steps = 0  # the run's planned length when known ("Whole run" shows all of it)
         self._x_max = 0.0
         self._user_x = False  # the user zoomed or panned: leave the x range alone
         self._build()
@@ -158,12 +162,17 @@ class TrainingCurves(QWidget):
         self.smooth_box.setChecked(True)
         for box in (self.raw_box, self.smooth_box):
             box.toggled.connect(self._apply_visibility)
+        self.whole_run_box = QCheckBox("Whole run")
+        self.whole_run_box.setToolTip("Show the run's planned length on the step axis; otherwise the axis fits "
+                                      "the steps done so far")
+        self.whole_run_box.setEnabled(False)  # until a run says how long it is planned to be
+        self.whole_run_box.toggled.connect(self._on_whole_run)
         csv_button = QPushButton("Export CSV…")
         csv_button.clicked.connect(self._ask_csv)
         png_button = QPushButton("Export PNG…")
         png_button.clicked.connect(self._ask_png)
         bar = QHBoxLayout()
-        for w in (self.raw_box, self.smooth_box):
+        for w in (self.raw_box, self.smooth_box, self.whole_run_box):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(csv_button)
@@ -195,12 +204,18 @@ class TrainingCurves(QWidget):
             plot.getAxis(axis).setPen(self._fg)
             plot.getAxis(axis).setTextPen(self._fg)
             plot.getAxis(axis).enableAutoSIPrefix(False)  # "loss (x0.001)" with ticks at 600 reads badly
+            # An axis draws its grid lines across the plot, so every new point repainted both axes (replaying
+            # their recorded drawing took most of a tick's paint). Cached as pixels, they are redrawn only when
+            # the axis itself changes, and a tick's paint costs a third.
+            plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         return plot
 
     def _curve(self, plot: pg.PlotItem, colour: str, width: float, alpha: int = 255) -> pg.PlotDataItem:
         c = QColor(colour)
         c.setAlpha(alpha)
-        return plot.plot(pen=pg.mkPen(c, width=width), skipFiniteCheck=True)
+        curve = plot.plot(pen=pg.mkPen(c, width=width), skipFiniteCheck=True)
+        curve.opts["autoDownsampleFactor"] = SAMPLES_PER_PIXEL  # an option without a setter in pyqtgraph 0.13-0.14
+        return curve
 
     def _build_plots(self) -> None:
         self.plots = {
@@ -238,7 +253,10 @@ class TrainingCurves(QWidget):
         if not events:
             return
         total = events[-1].total_steps
-        self._total_steps = total or 0  # a time-budget run has no known length
+        total = total or 0  # a time-budget run has no known length
+        if total != self._total_steps:
+            self._total_steps = total
+            self.whole_run_box.setEnabled(bool(total))
         steps = [e.step for e in events]
         self.series["loss"].extend(steps, [e.loss for e in events])
         self.series["pair_accuracy"].extend(steps, [e.pair_accuracy for e in events])
@@ -255,18 +273,15 @@ class TrainingCurves(QWidget):
         self.val_ci.extend(steps, [0.0 if np.isnan(e.ci95) else e.ci95 for e in events])
         self._dirty.add("val")
 
-    def load_history(self, rows: Iterable[dict]) -> None:
-        """Replace the curves with a run's logged history (rows of log.jsonl / the checkpoint's history)."""
+    def load_history(self, rows: Iterable[dict] | dict[str, np.ndarray]) -> None:
+        """Replace the curves with a run's logged history: rows of log.jsonl / the checkpoint's history, or
+        the columns `history_columns` made of them (in a worker: 100,000 rows take a quarter of a second)."""
+        columns = rows if isinstance(rows, dict) else history_columns(rows)
         self.clear()
-        rows = list(rows)
-        steps = [r for r in rows if r.get("kind") == "step"]
-        vals = [r for r in rows if r.get("kind") == "val"]
-        x = np.array([r["step"] for r in steps], dtype=float)
         for name in self.STEP_SERIES:  # whole columns at once: a 100,000-step history loads in milliseconds
-            self.series[name].extend(x, np.array([r.get(name, 0.0) for r in steps], dtype=float))
-        vx = np.array([r["step"] for r in vals], dtype=float)
-        self.val.extend(vx, np.array([r["accuracy"] for r in vals], dtype=float))
-        self.val_ci.extend(vx, np.array([r.get("ci95") or 0.0 for r in vals], dtype=float))
+            self.series[name].extend(columns["step"], columns[name])
+        self.val.extend(columns["val_step"], columns["val_accuracy"])
+        self.val_ci.extend(columns["val_step"], columns["val_ci95"])
         self.refresh()
 
     def truncate(self, step: int) -> None:
@@ -280,6 +295,7 @@ class TrainingCurves(QWidget):
         for s in (*self.series.values(), self.val, self.val_ci):
             s.clear()
         self._total_steps, self._x_max, self._user_x = 0, 0.0, False
+        self.whole_run_box.setEnabled(False)
         self._y_ranges.clear()
         self.refresh()
 
@@ -346,17 +362,31 @@ class TrainingCurves(QWidget):
         self._y_ranges[name] = (lo - pad, hi + pad)
         self.plots[name].setYRange(lo - pad, hi + pad, padding=0)
 
-    def _update_x_range(self) -> None:
+    def x_limit(self) -> float:
+        """Return the right end of the step axis: a round number just past the data (never past the planned
+        length), or the planned length under "Whole run"."""
         last = max(self.series["loss"].x[-1] if self.series["loss"].n else 0,
                    self.val.x[-1] if self.val.n else 0)
-        # The run's length when known, else a round number ahead of the data: the axis moves rarely.
-        x_max = float(self._total_steps) if self._total_steps >= last else _round_up(1.25 * last)
+        whole = self._total_steps >= last and self._total_steps > 0
+        if whole and self.whole_run_box.isChecked():
+            return float(self._total_steps)
+        fit = _round_up(1.1 * last)
+        return min(fit, float(self._total_steps)) if whole else fit
+
+    def _update_x_range(self) -> None:
+        x_max = self.x_limit()
         if x_max != self._x_max and not self._user_x:
             self._x_max = x_max
             self.plots["loss"].setXRange(0, max(x_max, 1.0), padding=0.02)
 
     def _on_user_range(self, *_) -> None:
         self._user_x = True
+
+    def _on_whole_run(self) -> None:
+        self._user_x = False  # the box asks for a view: leave the one the user zoomed to
+        self._x_max = 0.0
+        self._y_ranges.clear()
+        self.refresh()
 
     # --- export -------------------------------------------------------------------------------------------------
 
@@ -400,12 +430,27 @@ class TrainingCurves(QWidget):
             self.export_png(path)
 
 
+def history_columns(rows: Iterable[dict]) -> dict[str, np.ndarray]:
+    """Return a logged history as numpy columns: step and each of TrainingCurves.STEP_SERIES for the step rows,
+    val_step, val_accuracy and val_ci95 for the validation rows (no Qt: safe in any thread)."""
+    rows = list(rows)
+    steps = [r for r in rows if r.get("kind") == "step"]
+    vals = [r for r in rows if r.get("kind") == "val"]
+    columns = {"step": np.array([r["step"] for r in steps], dtype=float)}
+    for name in TrainingCurves.STEP_SERIES:
+        columns[name] = np.array([r.get(name, 0.0) for r in steps], dtype=float)
+    columns["val_step"] = np.array([r["step"] for r in vals], dtype=float)
+    columns["val_accuracy"] = np.array([r["accuracy"] for r in vals], dtype=float)
+    columns["val_ci95"] = np.array([r.get("ci95") or 0.0 for r in vals], dtype=float)
+    return columns
+
+
 def _round_up(x: float) -> float:
-    """Return the smallest of 1, 2, 5 x 10^k that is at least x (x > 0), else 1."""
+    """Return the smallest of 1, 1.5, 2, 3, 4, 5, 6, 8 x 10^k that is at least x (x > 0), else 1: at most 1.5 x."""
     if x <= 1:
         return 1.0
     base = 10 ** math.floor(math.log10(x))
-    return next(m * base for m in (1, 2, 5, 10) if m * base >= x)
+    return next(m * base for m in (1, 1.5, 2, 3, 4, 5, 6, 8, 10) if m * base >= x)
 
 
 def _fmt(value) -> str:

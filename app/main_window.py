@@ -452,7 +452,7 @@ class MainWindow(QMainWindow):
         """Show the welcome (first start, Help > Welcome, Gallery > Try an Omniglot alphabet)."""
         self.settings.welcomed = True
         if self.welcome is None:
-            self.welcome = WelcomeDialog(self.runner, self)
+            self.welcome = WelcomeDialog(self.runner, self, data_dir=self.settings.dataset_folder)
             self.welcome.create_requested.connect(self.new_gallery)
             self.welcome.import_requested.connect(self.import_dialog)
             self.welcome.alphabet_requested.connect(self.try_alphabet)
@@ -506,9 +506,10 @@ class MainWindow(QMainWindow):
         task.cancelled.connect(lambda: self.show_message("info", "Import cancelled; nothing was changed."))
         return task
 
-    def try_alphabet(self, alphabet: str) -> Task:
-        """Make a gallery of an Omniglot evaluation alphabet and switch to it."""
-        return self.session.import_omniglot(alphabet, known=self.settings.recent_galleries())
+    def try_alphabet(self, alphabet: str, data_dir: str = "") -> Task:
+        """Make a gallery of an Omniglot evaluation alphabet (from `data_dir`, else the default places) and
+        switch to it."""
+        return self.session.import_omniglot(alphabet, data_dir or None, known=self.settings.recent_galleries())
 
     def add_images_dialog(self) -> None:
         """Ask for image files and add them to the current gallery."""

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QFileDia
 from superqt import QCollapsible
 
 from engine.device import available_devices
-from engine.model import PRESETS
+from engine.model import DEFAULT_PRESET, PRESETS
 from engine.pairs import BatchConfig
 from engine.paths import user_data_dir
 from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, ValidationEvent,
@@ -29,11 +29,12 @@ from engine.train.fields import config_field
 from engine.weights import WeightsError, read_metadata
 
 from .layouts import chooser_row, controls_beside, narrow_combo
-from .curves import TrainingCurves
+from .curves import TrainingCurves, history_columns
 from .dataset_panel import DatasetPanel, DatasetStatus
 from .training import SpeedEstimate, TrainTask, estimate_speed
 from .workers import Task, TaskRunner, describe_error, is_running, stop_tasks
 
+CPU_PRESET = "tiny"  # the preset a CPU trains in reasonable time (compact's own estimate there: ~21 hours)
 _PRESET_NOTES = {"compact": "the shipped model's network, 105 px", "koch2015": "Koch et al.'s network, ~39 M "
                  "parameters, needs a GPU", "tiny": "48 px, fast on a laptop CPU"}
 
@@ -44,6 +45,17 @@ def _hms(seconds: float) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def default_preset(device: str) -> str:
+    """Return the preset a new run starts from on `device`: the CPU preset on a CPU, the shipped one on a GPU."""
+    return CPU_PRESET if device == "cpu" else DEFAULT_PRESET
+
+
+def _read_run(folder: Path) -> tuple[dict, dict]:
+    """Return a run folder's checkpoint and its history as curve columns (in a worker: both take a while)."""
+    state = load_checkpoint(folder)
+    return state, history_columns(state.get("history", []))
 
 
 def _spin(lo: int, hi: int, step: int = 1) -> QSpinBox:
@@ -87,7 +99,7 @@ class TrainTab(QWidget):
         self._filling = True  # set while the form is filled programmatically: no change handlers
         self.runs_root = Path(runs_root) if runs_root else user_data_dir() / "runs"
         self.auto_estimate = auto_estimate
-        self._base = preset_defaults("compact")  # fields the form does not show come from here
+        self._base = preset_defaults(DEFAULT_PRESET)  # fields the form does not show come from here
         self.runner = TaskRunner(self)
         self._thread: TrainTask | None = None
         self._state = "idle"
@@ -98,11 +110,13 @@ class TrainTab(QWidget):
         self._auto_out: Path | None = None  # the automatic run folder, renamed with the preset
         self._weights: str | None = None  # best (else last) weights of the latest run
         self._resume_step: int | None = None  # step of the checkpoint in the output folder, when known
+        self._ended = False  # the running run's end (FinishedEvent / FailedEvent) has been shown
         self.last_step_event: StepEvent | None = None
         self.best_validation: ValidationEvent | None = None
         self._build(data_dir)
         self._filling = False
-        self.set_config(self._base)
+        device = self.device_combo.currentData()  # the best one: a GPU when there is one
+        self.set_config(replace(preset_defaults(default_preset(device)), device=device))
         self.new_run()
 
     # --- layout -------------------------------------------------------------------------------------------------
@@ -110,8 +124,8 @@ class TrainTab(QWidget):
     def _build(self, data_dir: str | Path | None) -> None:
         self.dataset = DatasetPanel(("background",), self, folder=data_dir)
         self.dataset.dataset_changed.connect(self._on_dataset_changed)
-        parts = [self.dataset, self._build_settings(), self._build_device(), self._build_output(), self._build_buttons()]
-        controls_beside(self, parts, self._build_progress(), 420, (480, 900))
+        parts = [self.dataset, self._build_settings(), self._build_device(), self._build_output()]
+        controls_beside(self, parts, self._build_progress(), 420, (480, 900), footer=self._build_buttons())
         self._shut_down = False  # set by `shutdown`: no new background work after it
         self._estimate_timer = QTimer(self, singleShot=True, interval=800)
         self._estimate_timer.timeout.connect(self.measure_speed)
@@ -210,6 +224,9 @@ class TrainTab(QWidget):
         self.measure_button.clicked.connect(self.measure_speed)
         self.estimate_label = QLabel("Speed: choose a dataset to measure it.")
         self.estimate_label.setWordWrap(True)
+        # Room for the measured speed's three lines from the start: the form below does not jump when it comes.
+        self.estimate_label.setMinimumHeight(3 * self.estimate_label.fontMetrics().lineSpacing())
+        self.estimate_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         row = QHBoxLayout()
         row.addWidget(self.device_combo, 1)
         row.addWidget(self.measure_button)
@@ -497,25 +514,26 @@ class TrainTab(QWidget):
             self._say(f"{folder} holds no {CHECKPOINT_NAME}: not a run that can be continued.", error=True)
             return
         self.out_note.setText("Reading the checkpoint…")
-        task = self.runner.submit(lambda ctx: load_checkpoint(folder), "Reading the checkpoint", serial=False,
+        task = self.runner.submit(lambda ctx: _read_run(folder), "Reading the checkpoint", serial=False,
                                   folder=folder, start=start)
         task.succeeded.connect(self._on_run_loaded)
         task.failed.connect(lambda exc: self._on_error(describe_error(exc)))
         task.finished.connect(self._forget_task)
         self._tasks.append(task)
 
-    def _on_run_loaded(self, state: dict) -> None:
+    def _on_run_loaded(self, loaded: tuple[dict, dict]) -> None:
+        state, history = loaded
         folder, start = self.sender().info["folder"], self.sender().info["start"]
         if self.output_dir() != folder or self._state != "idle":
             return
         saved = TrainConfig.from_dict(state["config"])
         self.set_config(replace(saved, device=self.device_combo.currentData()))
         self._resume_step = int(state["step"])
-        self.curves.load_history(state.get("history", []))
+        self.curves.load_history(history)
         best = folder / "best.safetensors"
         self._weights = str(best if best.is_file() else folder / "last.safetensors")
         self.out_note.setText(f"Holds a run at step {self._resume_step:,}: Start continues it from its checkpoint.")
-        if not saved.time_budget_s and saved.steps <= self._resume_step:
+        if not saved.time_budget_s and saved.steps is not None and saved.steps <= self._resume_step:
             self.out_note.setText(self.out_note.text() + " It has reached its steps: raise them to train on.")
         self._lock_form()
         self._update_buttons()
@@ -549,7 +567,11 @@ class TrainTab(QWidget):
         thread.finished.connect(self._on_thread_finished)
         self._thread = thread
         self.last_step_event = None
+        self._ended = False  # set when the run's FinishedEvent or FailedEvent has been shown
         self._set_state("starting")
+        self.progress_bar.setFormat(f"Continuing from step {self._resume_step:,}: reading the checkpoint…"
+                                    if resume and self._resume_step is not None else
+                                    "Starting: building the model and preparing the training images…")
         self._say(f"{'Continuing' if resume else 'Starting'} training in {out}…")
         self.runner.add(thread)
         self.run_started.emit(out)
@@ -573,6 +595,7 @@ class TrainTab(QWidget):
         self._thread.request_stop()
         self._thread.resume_training()
         self._set_state("stopping")
+        self.progress_bar.setFormat("Stopping: validating and saving a checkpoint…")
         self._say("Stopping: finishing the step, validating and saving a checkpoint…")
 
     def _set_state(self, state: str) -> None:
@@ -603,6 +626,9 @@ class TrainTab(QWidget):
             self._set_state("running")
         step = info["step"]
         self.curves.truncate(step)  # a resumed run repeats what came after its checkpoint
+        if self._state == "running":  # the first step event replaces it (log_every steps later)
+            self.progress_bar.setFormat(f"Training on {info['device']} from step {step:,}: the first steps are "
+                                        "running…")
         val = ", ".join(info["val_alphabets"]) or "none"
         self._say(f"Training on {info['device']} from step {step:,}: {len(info['train_alphabets'])} training "
                   f"alphabets ({info['train_images']:,} images); validation on {val}.")
@@ -634,7 +660,7 @@ class TrainTab(QWidget):
             fraction = e.step / max(1, e.total_steps)
             total = f"{e.total_steps:,}"
         self.progress_bar.setValue(int(1000 * fraction))
-        if self._state != "paused":
+        if self._state not in ("paused", "stopping"):
             self.progress_bar.setFormat(f"step {e.step:,} / {total} ({fraction:.0%})")
         self.rate_label.setText(f"{e.images_per_s:,.0f} images/s · {e.pairs_per_s:,.0f} pairs/s · loss {e.loss:.4f}"
                                 f" · elapsed {_hms(e.elapsed_s)} · ETA {_hms(e.eta_s)}")
@@ -655,6 +681,7 @@ class TrainTab(QWidget):
         self._update_buttons()
 
     def _on_finished(self, e: FinishedEvent) -> None:
+        self._ended = True
         self._weights = e.best_weights or e.last_weights
         best = f"{e.best_accuracy:.1%}" if e.best_accuracy is not None else "n/a"
         self.progress_bar.setFormat(f"{e.reason.capitalize()} at step {e.step:,}")
@@ -663,11 +690,14 @@ class TrainTab(QWidget):
                   f"Start continues the run.")
 
     def _on_failed(self, e: FailedEvent) -> None:
+        self._ended = True
         self.progress_bar.setFormat(f"Failed at step {e.step:,}")
         self._say(f"Training failed at step {e.step:,}: {e.message}", error=True)
 
     def _on_thread_finished(self) -> None:
         self._thread = None  # the runner deletes the task
+        if not self._ended:  # stopped before the Trainer could run: no step, nothing saved
+            self.progress_bar.setFormat("Stopped before the first step")
         if not (self.output_dir() / CHECKPOINT_NAME).is_file():
             self._resume_step = None  # failed before its first checkpoint: a new run again
         self._set_state("idle")

@@ -102,26 +102,71 @@ def test_first_start_welcome_creates_an_empty_gallery(make_window, qtbot, monkey
     assert str(snapshot.path).startswith(os.environ["GLYPHS_DATA_HOME"])
 
 
-def test_welcome_download_offline_says_so_quickly(make_window, qtbot, monkeypatch):
-    import engine.data
+def _shown_whole(label) -> bool:
+    """Return True when a wrapped label is tall enough for its text and lies inside its window."""
+    window = label.window()
+    top_left = label.mapTo(window, label.rect().topLeft())
+    bottom = top_left.y() + label.height()
+    return (label.isVisible() and label.width() >= label.minimumSizeHint().width()
+            and label.height() >= label.heightForWidth(label.width())
+            and top_left.y() >= 0 and bottom <= window.height())
+
+
+def test_welcome_download_offline_says_so_once_and_whole(make_window, qtbot, monkeypatch):
+    import urllib.error
+    import urllib.request
 
     def offline(*_a, **_k):
-        raise OSError("Could not download https://example/images_background.zip: <urlopen error [Errno -3] "
-                      "Temporary failure in name resolution>. Are you online?")
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(engine.data, "download_omniglot", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)  # the engine's real downloader meets no network
     monkeypatch.setenv("OMNIGLOT_DIR", str(Path(os.environ["GLYPHS_DATA_HOME"]) / "no-omniglot"))
     window = make_window()
     window.show_welcome()
     welcome = window.welcome
     qtbot.waitUntil(lambda: welcome.download_button.isVisible(), timeout=20_000)
     welcome.download_button.click()
-    qtbot.waitUntil(lambda: "Could not download" in welcome.omniglot_status.text(), timeout=5000)
-    assert "Are you online" in welcome.omniglot_status.text()
+    qtbot.waitUntil(lambda: "Could not download" in welcome.omniglot_status.text(), timeout=20_000)
+    text = welcome.omniglot_status.text()
+    assert text.count("Could not download") == 1, text
+    assert "Are you online" in text and "Temporary failure in name resolution" in text
+    qtbot.waitUntil(lambda: _shown_whole(welcome.omniglot_status), timeout=2000)
     assert welcome.create_button.isEnabled() and welcome.import_button.isEnabled()
+    assert welcome.choose_button.isEnabled() and welcome.choose_button.isVisible()
     assert welcome.download_button.isEnabled() and not welcome.progress.isVisible()
     welcome.reject()
     wait_idle(qtbot, window)
+
+
+def test_welcome_choose_folder_finds_omniglot_and_tries_an_alphabet(make_window, qtbot, monkeypatch,
+                                                                   synthetic_omniglot, tmp_path):
+    from app import dialogs
+
+    monkeypatch.setenv("OMNIGLOT_DIR", str(Path(os.environ["GLYPHS_DATA_HOME"]) / "no-omniglot"))
+    window = make_window()
+    window.show_welcome()
+    welcome = window.welcome
+    qtbot.waitUntil(lambda: welcome.choose_button.isVisible(), timeout=20_000)
+    assert not welcome.try_button.isEnabled()
+
+    empty = tmp_path / "not-omniglot"
+    empty.mkdir()
+    monkeypatch.setattr(dialogs, "open_folder", lambda *_a: empty)
+    welcome.choose_button.click()
+    qtbot.waitUntil(lambda: "No Omniglot evaluation set in" in welcome.omniglot_status.text(), timeout=20_000)
+    assert str(empty) in welcome.omniglot_status.text() and not welcome.try_button.isEnabled()
+    assert _shown_whole(welcome.omniglot_status)
+
+    monkeypatch.setattr(dialogs, "open_folder", lambda *_a: synthetic_omniglot.zip_dir)
+    welcome.choose_button.click()
+    qtbot.waitUntil(lambda: welcome.try_button.isEnabled(), timeout=20_000)
+    assert welcome.alphabets.isVisible()
+    assert [welcome.alphabets.itemText(i) for i in range(welcome.alphabets.count())] == \
+        synthetic_omniglot.alphabets["evaluation"]
+    welcome.alphabets.setCurrentText("Angelic")
+    welcome.try_button.click()
+    snapshot = wait_gallery(qtbot, window, synthetic_omniglot.characters)
+    assert snapshot.name == "Angelic"
 
 
 def test_welcome_download_can_be_cancelled(make_window, qtbot, monkeypatch):

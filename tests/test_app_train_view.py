@@ -1,0 +1,187 @@
+"""What a person sees in the Train tab: curves fitted to the data (the whole plan on request), a state line
+that says what is happening from the first second, buttons in view at the default window size that do not move,
+a wheel that scrolls the form, and a default preset that suits the device."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QWheelEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox, QScrollArea  # noqa: E402
+
+from app.curves import TrainingCurves  # noqa: E402
+from app.train_tab import TrainTab  # noqa: E402
+from conftest import small_train_config  # noqa: E402
+from engine.train import StepEvent  # noqa: E402
+
+LOAD_MS = 60_000  # loading the synthetic set on a busy shared machine
+# The Train tab's share of the default 1160x730 window (menu bar, tab bar and status bar take the rest).
+TAB_SIZE = (1150, 640)
+
+
+@pytest.fixture(autouse=True)
+def close_without_asking(monkeypatch):
+    """A tab closed while it trains asks first; offscreen, that modal question would hang the test run."""
+    monkeypatch.setattr(QMessageBox, "question", lambda *_a, **_k: QMessageBox.StandardButton.Yes)
+
+
+@pytest.fixture
+def tab(qtbot, synthetic_omniglot, tmp_path) -> TrainTab:
+    tab = TrainTab(data_dir=synthetic_omniglot.zip_dir, runs_root=tmp_path / "runs", auto_estimate=False)
+    qtbot.addWidget(tab)
+    qtbot.waitUntil(lambda: "background" in tab.dataset.sets, timeout=LOAD_MS)
+    yield tab
+    tab.shutdown()
+
+
+def _steps(first: int, last: int, total: int) -> list[StepEvent]:
+    return [StepEvent(s, total, 1.0 / s, 0.5, 1e-3, 100.0, 900.0, float(s), 0.0) for s in range(first, last + 1)]
+
+
+def _x_range(curves: TrainingCurves) -> tuple[float, float]:
+    return tuple(curves.plots["loss"].viewRange()[0])
+
+
+def test_curves_fit_the_steps_done_and_show_the_whole_run_on_request(qtbot):
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    curves.resize(800, 500)
+    curves.show()
+    curves.add_steps(_steps(1, 300, total=6000))  # minutes into a 6,000-step run
+    curves.refresh()
+    low, high = _x_range(curves)
+    assert low <= 1 and 300 <= high <= 1.7 * 300, (low, high)  # the data fill most of the axis, not a sliver
+
+    assert curves.whole_run_box.isEnabled()
+    curves.whole_run_box.setChecked(True)
+    assert _x_range(curves)[1] >= 6000  # the planned run, whole
+    curves.whole_run_box.setChecked(False)
+    assert _x_range(curves)[1] <= 1.7 * 300
+
+    curves.add_steps(_steps(301, 2000, total=6000))  # the run goes on: the axis follows it
+    curves.refresh()
+    assert 2000 <= _x_range(curves)[1] <= 1.7 * 2000
+
+
+def test_curves_of_a_time_budget_run_have_no_whole_run(qtbot):
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    curves.add_steps(_steps(1, 50, total=10**9))  # a time budget: the length is not known
+    curves.refresh()
+    assert not curves.whole_run_box.isEnabled() and 50 <= _x_range(curves)[1] <= 1.7 * 50
+
+
+def test_curves_draw_two_points_per_pixel_column_and_keep_the_peaks(qtbot):
+    # A resumed 100,000-step run whose batches' accuracy is as noisy as real ones: drawing ~10 vertices a pixel
+    # column of it took 60 ms a paint, the longest stall of the UI while training.
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    curves.resize(900, 700)
+    curves.show()
+    qtbot.waitExposed(curves)
+    rng = np.random.default_rng(0)
+    n = 100_000
+    noisy = np.clip(0.8 + 0.05 * rng.standard_normal(n), 0, 1)
+    curves.add_steps([StepEvent(s + 1, 0, float(noisy[s]), float(noisy[s]), 1e-3, 100.0, 900.0, float(s), 0.0)
+                      for s in range(n)])
+    curves.refresh()
+    for name in ("loss", "pair_accuracy"):
+        width = curves.plots[name].getViewBox().width()
+        for curve in (curves.raw_curves[name], curves.smooth_curves[name]):
+            x, y = curve.getData()
+            assert len(x) <= 2 * width + 8, (name, len(x), width)
+        _, raw = curves.raw_curves[name].getData()
+        assert raw.max() == noisy.max() and raw.min() == noisy.min()  # the spikes are still drawn
+
+
+def test_state_line_says_what_is_happening_from_the_first_second(qtbot, tab, micro_preset, tmp_path):
+    # No step is reported before 10**6 steps: what the line says between Start and the first report shows.
+    tab.set_config(small_train_config(steps=10**7, log_every=10**6))
+    tab.set_output_dir(tmp_path / "run")
+    assert tab.progress_bar.format() == "Not started"
+    tab.start_button.click()
+    assert "Starting" in tab.progress_bar.format()  # at once, before the training thread has said anything
+    qtbot.waitUntil(lambda: tab._state == "running", timeout=LOAD_MS)
+    assert "first steps are running" in tab.progress_bar.format(), tab.progress_bar.format()
+    assert "Not started" not in tab.progress_bar.format()
+    tab.stop()
+    assert "Stopping" in tab.progress_bar.format()
+    qtbot.waitUntil(lambda: tab._state == "idle", timeout=LOAD_MS)
+    assert tab.progress_bar.format().startswith("Stopped at step")
+
+
+def _in_view(widget, window) -> bool:
+    """Return True when all of `widget` is on screen inside `window` (not scrolled away, not cut off)."""
+    top_left = widget.mapTo(window, QPoint(0, 0))
+    inside = window.rect().contains(top_left) and window.rect().contains(top_left + QPoint(widget.width() - 1,
+                                                                                           widget.height() - 1))
+    return widget.isVisible() and inside and widget.visibleRegion().boundingRect().size() == widget.size()
+
+
+def test_buttons_in_view_at_the_default_window_size(qtbot, synthetic_omniglot, tmp_path):
+    # A first start without the dataset: the help box under the folder is open, the column at its longest.
+    tab = TrainTab(data_dir=tmp_path / "no-omniglot", runs_root=tmp_path / "runs", auto_estimate=False)
+    qtbot.addWidget(tab)
+    tab.resize(*TAB_SIZE)
+    tab.show()
+    qtbot.waitExposed(tab)
+    qtbot.waitUntil(lambda: tab.dataset.status is not None and tab.dataset.help_box.isVisible(), timeout=LOAD_MS)
+    QApplication.processEvents()
+    for button in (tab.start_button, tab.stop_button, tab.resume_run_button, tab.use_button):
+        assert _in_view(button, tab), button.text()
+    tab.shutdown()
+
+
+def test_buttons_stay_put_when_the_speed_measurement_ends(qtbot, tab, micro_preset):
+    tab.set_config(small_train_config())
+    tab.resize(*TAB_SIZE)
+    tab.show()
+    qtbot.waitExposed(tab)
+    tab.measure_speed()
+    QApplication.processEvents()
+    before = {b.text(): b.mapTo(tab, QPoint(0, 0)) for b in (tab.start_button, tab.use_button)}
+    qtbot.waitUntil(lambda: "ms/step" in tab.estimate_label.text(), timeout=LOAD_MS)
+    QApplication.processEvents()
+    after = {b.text(): b.mapTo(tab, QPoint(0, 0)) for b in (tab.start_button, tab.use_button)}
+    assert after == before
+    assert _in_view(tab.start_button, tab)
+    qtbot.waitUntil(lambda: not tab.threads(), timeout=LOAD_MS)
+
+
+def _wheel_down(widget) -> None:
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, -120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                        False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_scrolls_the_form_not_the_field_under_the_pointer(qtbot, tab):
+    tab.resize(1000, 380)  # short enough for the form to scroll
+    tab.show()
+    qtbot.waitExposed(tab)
+    bar = tab.findChild(QScrollArea).verticalScrollBar()
+    assert bar.maximum() > 0
+    lr, preset = tab.lr_spin.value(), tab.preset_combo.currentIndex()
+    _wheel_down(tab.lr_spin)
+    _wheel_down(tab.preset_combo)
+    assert bar.value() > 0  # the form scrolled
+    assert tab.lr_spin.value() == lr and tab.preset_combo.currentIndex() == preset  # and nothing changed
+    tab.lr_spin.setFocus()
+    qtbot.waitUntil(tab.lr_spin.hasFocus, timeout=2000)
+    _wheel_down(tab.lr_spin)  # a field the person clicked into takes the wheel, as usual
+    assert tab.lr_spin.value() < lr
+
+
+def test_default_preset_follows_the_device(tab):
+    device = tab.device_combo.currentData()
+    expected = "tiny" if device == "cpu" else "compact"
+    assert tab.config().preset == expected and tab.preset_combo.currentData() == expected
+    assert str(tab.output_dir().name).startswith(expected)
