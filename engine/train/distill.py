@@ -43,7 +43,7 @@ from .schedule import learning_rate
 class DistillConfig:
     """A distillation run: the student's input size and how long and how fast it learns."""
 
-    # The defaults are the run behind the shipped model (resources/models/glyphs-default.json).
+    # The defaults are the run behind v2 (resources/models/glyphs-compact-v2.json), the shipped model's encoder.
     input_size: int = 88
     steps: int = 800
     batch: int = 32
