@@ -7,6 +7,7 @@ numbers per event and redraws at most ten times a second. A run folder holding c
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -560,6 +561,12 @@ class TrainTab(QWidget):
         if not resume:
             self.curves.clear()
             self.best_validation = None
+        # A full garbage collection scans every object the app holds (torch's and Qt's modules, the dataset, the
+        # window): 160-190 ms with the GIL held on the 2-core machine, a UI stall whenever one came while training.
+        # Collected once now (an earlier run's trainer is cyclic garbage until then), what is left is frozen while
+        # the run lasts: the collections during it leave it alone.
+        gc.collect()
+        gc.freeze()
         thread = TrainTask(self.config(), data, out, resume=resume)
         thread.ready.connect(self._on_ready)
         # Queued even for batches flushed from this thread (on pause), so batches are handled in send order.
@@ -696,6 +703,7 @@ class TrainTab(QWidget):
 
     def _on_thread_finished(self) -> None:
         self._thread = None  # the runner deletes the task
+        gc.unfreeze()  # frozen at Start for the run's sake; idle, the collector may look at everything again
         if not self._ended:  # stopped before the Trainer could run: no step, nothing saved
             self.progress_bar.setFormat("Stopped before the first step")
         if not (self.output_dir() / CHECKPOINT_NAME).is_file():

@@ -169,6 +169,23 @@ def test_welcome_choose_folder_finds_omniglot_and_tries_an_alphabet(make_window,
     assert snapshot.name == "Angelic"
 
 
+def test_welcome_finds_omniglot_in_the_folder_the_app_last_used(make_window, qtbot, monkeypatch, app_env,
+                                                                synthetic_omniglot):
+    from app.settings import AppSettings
+
+    monkeypatch.setenv("OMNIGLOT_DIR", str(Path(os.environ["GLYPHS_DATA_HOME"]) / "no-omniglot"))
+    window = make_window()
+    window.settings.dataset_folder = synthetic_omniglot.zip_dir  # chosen earlier in the Train tab
+    assert AppSettings(app_env["settings"]).dataset_folder == synthetic_omniglot.zip_dir
+    window.show_welcome()
+    welcome = window.welcome
+    qtbot.waitUntil(lambda: welcome.try_button.isEnabled(), timeout=20_000)
+    assert "Omniglot is on this computer" in welcome.omniglot_status.text()
+    welcome.alphabets.setCurrentText("Glagolitic")
+    welcome.try_button.click()
+    assert wait_gallery(qtbot, window, synthetic_omniglot.characters).name == "Glagolitic"
+
+
 def test_welcome_download_can_be_cancelled(make_window, qtbot, monkeypatch):
     import engine.data
 
