@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QScrollArea  # noqa: E4
 
 from app.curves import TrainingCurves  # noqa: E402
 from app.train_tab import TrainTab  # noqa: E402
-from conftest import small_train_config  # noqa: E402
+from synthetic import small_train_config  # noqa: E402
 from engine.train import StepEvent  # noqa: E402
 
 LOAD_MS = 60_000  # loading the synthetic set on a busy shared machine
@@ -75,7 +75,7 @@ def test_curves_fit_the_steps_done_and_show_the_whole_run_on_request(qtbot):
 def test_curves_of_a_time_budget_run_have_no_whole_run(qtbot):
     curves = TrainingCurves()
     qtbot.addWidget(curves)
-    curves.add_steps(_steps(1, 50, total=10**9))  # a time budget: the length is not known
+    curves.add_steps(_steps(1, 50, total=None))  # a time budget: the length is not known
     curves.refresh()
     assert not curves.whole_run_box.isEnabled() and 50 <= _x_range(curves)[1] <= 1.7 * 50
 

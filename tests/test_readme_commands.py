@@ -29,7 +29,7 @@ def readme_commands(text: str) -> list[str]:
         if start < 0:
             continue
         command = re.split(r"\s(?:&&|\|\||;|\|)\s", line[start:])[0]
-        command = " ".join(shlex.split(command, comments=True))
+        command = shlex.join(shlex.split(command, comments=True))
         if not re.search(r"\b[A-Z]{3,}\b", command[len(PREFIX):]):  # COMMAND, DIR: a pattern, not an example
             commands.append(command)
     return commands
@@ -55,7 +55,7 @@ def test_each_readme_command_parses(command):
 
 def test_the_readme_gallery_example_runs_as_written(synthetic_omniglot, tmp_path, monkeypatch, capsys):
     """Import the README's zip into the README's folder, then rank the README's drawing against it."""
-    steps = [c for c in README_COMMANDS if c.startswith((f"{PREFIX} gallery import", f"{PREFIX} rank"))]
+    steps = [c for c in README_COMMANDS if c.startswith((f"{PREFIX} gallery import ", f"{PREFIX} rank "))]
     assert [s.split()[3] for s in steps] == ["gallery", "rank"], steps
     monkeypatch.chdir(tmp_path)
     alphabet = synthetic_omniglot.folder("evaluation") / synthetic_omniglot.alphabets["evaluation"][0]
