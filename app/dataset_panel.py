@@ -26,7 +26,8 @@ GET_DATASET_TEXT = (
     "Glyphs learns from <b>Omniglot</b> (Lake et al. 2015): 1,623 characters from 50 alphabets, each drawn "
     "by 20 people. Training uses <tt>images_background.zip</tt> (30 alphabets); the one-shot benchmark uses "
     "<tt>images_evaluation.zip</tt> (20 other alphabets). <b>Download</b> fetches both official archives "
-    "(about 15&nbsp;MB, checked against their MD5) into the folder above. Or <b>choose a folder</b> that "
+    "and Lake's 20 official one-shot runs, <tt>all_runs.zip</tt> (about 15&nbsp;MB in all, checked against their "
+    "MD5), into the folder above. Or <b>choose a folder</b> that "
     "already holds them, as the zip files or extracted <tt>images_background/</tt> and "
     "<tt>images_evaluation/</tt> folders (from github.com/brendenlake/omniglot, <tt>python/</tt>).")
 
