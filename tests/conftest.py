@@ -282,3 +282,19 @@ def installed_font() -> Path:
         pytest.skip("no installed TrueType font")
     preferred = [f for f in fonts if f.family == "DejaVu Sans" and f.style == "Book"]
     return (preferred or fonts)[0].path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """An untrained tiny model with the paper's signed head: fast on CPU, and it fails plenty of trials to show (an
+    untrained monotone head already ranks the synthetic shapes well: random features keep their distances)."""
+    from dataclasses import replace
+
+    import torch
+
+    from engine.model import build_model, get_preset
+    from engine.weights import save_weights
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    return save_weights(build_model(replace(get_preset("tiny"), head="signed")), path, {"name": "test tiny"})

@@ -22,21 +22,6 @@ from engine.weights import save_weights  # noqa: E402
 pytestmark = pytest.mark.usefixtures("one_torch_thread", "no_surprise_dialogs")
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    """An untrained tiny model with the paper's signed head: fast on CPU, and it fails plenty of trials to show (an
-    untrained monotone head already ranks the synthetic shapes well: random features keep their distances)."""
-    from dataclasses import replace
-
-    import torch
-
-    from engine.model import get_preset
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    return save_weights(build_model(replace(get_preset("tiny"), head="signed")), path, {"name": "test tiny"})
-
-
 def make_tab(qtbot, evaluation_dir: Path, weights: Path) -> EvaluateTab:
     tab = EvaluateTab(data_dir=evaluation_dir)
     qtbot.addWidget(tab)

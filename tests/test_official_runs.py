@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.model import build_model
 from engine.official_runs import RunResult, RunsError, RunsMissing, RunsSummary, read_runs
-from engine.weights import save_weights
 
 
 def same_runs(a, b) -> bool:
@@ -132,14 +130,6 @@ def test_summary_counts_trials_and_states_the_protocol(synthetic_runs):
 
 
 # --- the command line -------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    import torch
-
-    torch.manual_seed(0)
-    return save_weights(build_model("tiny"), tmp_path_factory.mktemp("w") / "tiny.safetensors", {"name": "tiny"})
 
 
 def last_json_line(stdout: str) -> dict:
