@@ -24,8 +24,10 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .units import GLYPH_SIZE
+
 # What `SiameseNet.prepare` does to a glyph, in words, for model cards.
-PREPROCESSING = "105x105 glyph, 1 = ink, 0 = background; resized to input_size (bilinear, antialiased)"
+PREPROCESSING = (f"{GLYPH_SIZE}x{GLYPH_SIZE} glyph, 1 = ink, 0 = background; resized to input_size (bilinear, "
+                 f"antialiased)")
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,16 @@
 
 Score: the siamese network's similarity sigmoid(sum_j alpha_j |q_j - r_j| + bias) in [0, 1] between the
 query's embedding q and a reference's r. A character with several references scores the MAXIMUM over its
-references (the drawing only has to look like one way of writing it; averaging would punish a character
-for having varied examples), and `Match.reference` says which reference that was.
+references and their views (the drawing only has to look like one way of writing it; averaging would punish
+a character for having varied examples), and `Match.reference` says which reference that was. The views (fixed
+distortions of each reference, optionally of the query; engine.views) are the model card's unless given.
 
 "No confident match" is reported when the best score is below the threshold: the one given, else the
 model card's ``rank_threshold``, else `DEFAULT_THRESHOLD`, calibrated for the shipped model (see there).
 
-Speed: reference embeddings are computed once per model and cached beside the gallery (engine.gallery.cache);
-in memory they are kept pre-multiplied by |alpha| and split by the sign of alpha, so that a query costs
-two L1 distance sweeps (`torch.cdist`, p=1) over the store and no per-query rescaling of it (see
-`ReferenceIndex`). The query's encoder is a copy of the model's with each convolution and its batch norm
+Speed: reference embeddings (with their views) are computed once per model and cached beside the gallery
+(engine.gallery.cache); in memory they are kept as the head prepares them, so that a query costs one or two
+L1 distance sweeps (`torch.cdist`, p=1) over the store and no per-query rescaling of it (engine.index). The query's encoder is a copy of the model's with each convolution and its batch norm
 folded into one, in channels-last layout (checked equal to the model at start-up; `fast_encoder`).
 `benchmarks/bench_recognition.py` measures it.
 """
@@ -78,9 +78,6 @@ class RankResult:
     def best(self) -> Match | None:
         """Return the top match, or None."""
         return self.matches[0] if self.matches else None
-
-
-# ------------------------------------------------------------------------------------------- fast scoring
 
 
 # --------------------------------------------------------------------------------------------- recognizer

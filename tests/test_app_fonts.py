@@ -7,7 +7,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
-from app_helpers import *  # noqa: F401,F403 - fixtures and helpers
 from app_helpers import TIMEOUT_MS, wait_gallery, wait_idle, wait_ranked
 
 

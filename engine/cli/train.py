@@ -12,7 +12,7 @@ from pathlib import Path
 from ..atomic import write_bytes_atomic
 from ..data import load_omniglot
 from ..model import PRESETS, DEFAULT_PRESET
-from ..train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, Trainer,
+from ..train import (FailedEvent, FinishedEvent, StepEvent, TrainConfig, Trainer,
                      ValidationEvent, preset_defaults)
 from ..train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from ..train.distributed import DistContext, init_from_env

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from ..glyph import GLYPH_SIZE, GlyphError, ImageSizeError, read_gray
+from ..glyph import GlyphError, ImageSizeError, read_gray
 from ..paths import user_cache_dir
 from ..units import GLYPH_SIZE
 from .locate import SET_NAMES, find_sources

@@ -32,9 +32,8 @@ import math
 
 import numpy as np
 
+from ..units import OMNIGLOT_STROKE_AREA, PEN_RADIUS  # noqa: F401 - OMNIGLOT_STROKE_AREA is re-exported
 from .base import GLYPH_SIZE, GlyphError
-
-from ..units import OMNIGLOT_STROKE_AREA, PEN_RADIUS  # noqa: F401 - re-exported
 
 PEN_WIDTH = 2 * PEN_RADIUS  # the width the canvas draws at, in glyph px
 STROKE_OFFSET = (0.75, 0.4375)
