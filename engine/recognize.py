@@ -118,8 +118,7 @@ class Recognizer:
                                card_threshold if card_threshold is not None else DEFAULT_THRESHOLD)
         self.views = views if views is not None else card_views(loaded.card)
         self.fingerprint = loaded.fingerprint or model_fingerprint(loaded.model)
-        self._rows = self.views.rows_per_reference
-        self._cache_tag = self.fingerprint if self.views.tag() == "plain" else f"{self.fingerprint}-{self.views.tag()}"
+        self._stored = self.views  # the views the stored reference embeddings have (see `_refresh`)
         self._embed = fast_encoder(loaded.model)
         self._device = next(loaded.model.parameters()).device
         self._known: dict[str, torch.Tensor] = {}  # pixel digest -> embedding (D,)
@@ -148,6 +147,9 @@ class Recognizer:
         revision, characters = self.gallery.revision, list(self.gallery.characters)
         refs = [r for c in characters for r in c.references]
         keys = [r.key for r in refs]
+        stored = self.views.for_gallery(len(refs))
+        if stored.tag() != self._stored.tag():  # crossed the size above which references get no views
+            self._stored, self._known, self._cache_read = stored, {}, False
         self._read_cache()
         missing = {k: r for k, r in zip(keys, refs) if k not in self._known}
         try:
@@ -167,13 +169,22 @@ class Recognizer:
         for start in range(0, total, EMBED_CHUNK):
             chunk = refs[start:start + EMBED_CHUNK]
             pixels = np.stack([r.pixels for r in chunk])
-            views = embed_glyph_views(self.loaded.model, pixels, self.views.reference_views, self.views.seed,
+            views = embed_glyph_views(self.loaded.model, pixels, self._stored.reference_views, self._stored.seed,
                                       batch_size=EMBED_CHUNK, cancel=cancel)
-            for r, e in zip(chunk, reference_rows(views, self.views)):
+            for r, e in zip(chunk, reference_rows(views, self._stored)):
                 self._known[r.key] = e  # (rows per reference, D)
             self.embedded_count += len(chunk)
             if progress:
                 progress(start + len(chunk), total)
+
+    @property
+    def _rows(self) -> int:
+        return self._stored.rows_per_reference
+
+    @property
+    def _cache_tag(self) -> str:
+        tag = self._stored.tag()
+        return self.fingerprint if tag == "plain" else f"{self.fingerprint}-{tag}"
 
     def _read_cache(self) -> None:
         if self._cache_read or self.gallery.path is None:

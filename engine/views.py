@@ -16,13 +16,18 @@ the one distortion that happens to fit a wrong character.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
 from .augment import AffineConfig, identity_matrices, random_affine_matrices, warp
 
 RULES = ("max", "prototype")
+# Above this many references a gallery's references get no views: each view is a forward pass when a reference
+# is enrolled and a row every query is compared with, and a gallery that size (a whole font for symbol search)
+# needs enrolment in seconds and queries within 15 ms more than the point or so the views add (bench_fonts.py:
+# DejaVu Sans whole, 5,681 characters: 346 s to embed and 16 ms a query with 8 views).
+MAX_VIEWED_REFERENCES = 2000
 QUERY_VIEWS_OPTION = 4  # query views when a person turns them on (benchmarks/bench_accuracy.py measures it)
 CARD_VIEWS_KEY = "views"  # a model card's chosen ViewConfig (chosen on its validation alphabets)
 
@@ -46,6 +51,11 @@ class ViewConfig:
     def rows_per_reference(self) -> int:
         """Return how many embeddings a reference keeps in the index."""
         return 1 if self.rule == "prototype" else 1 + self.reference_views
+
+    def for_gallery(self, references: int) -> "ViewConfig":
+        """Return the views a gallery of this many references uses: these, without reference views above
+        MAX_VIEWED_REFERENCES."""
+        return self if references <= MAX_VIEWED_REFERENCES else replace(self, reference_views=0)
 
     def tag(self) -> str:
         """Return a short name of what a reference's stored embeddings depend on (for cache file names)."""

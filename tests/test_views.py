@@ -104,3 +104,19 @@ def test_evaluation_states_and_uses_its_views(synthetic_data):
     assert plain.to_dict()["views"] == ViewConfig().to_dict()
     assert viewed.to_dict()["views"]["reference_views"] == 2 and viewed.to_dict()["views"]["query_views"] == 1
     assert plain.n_trials == viewed.n_trials == 20
+
+
+def test_a_gallery_above_the_size_limit_stores_its_references_without_views(tmp_path, monkeypatch):
+    monkeypatch.setattr("engine.views.MAX_VIEWED_REFERENCES", 4)
+    loaded = monotone_model()
+    gallery = Gallery.create(tmp_path / "g", "shapes")
+    for i, kind in enumerate(KINDS[:4]):
+        gallery.add_character(kind, [shape(kind, i)])
+    rec = Recognizer(loaded, gallery, views=ViewConfig(3))
+    rec.refresh()
+    assert len(rec.index) == 4 * 4  # 4 references, each with its 3 views
+    for kind in KINDS[4:]:
+        gallery.add_character(kind, [shape(kind)])
+    rec.refresh()
+    assert len(rec.index) == len(KINDS)  # past the limit: one row a reference, all embedded anew
+    assert rec.rank(shape("ring")).best.name == "ring"
