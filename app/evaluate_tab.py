@@ -32,6 +32,7 @@ from engine.device import available_devices
 from engine.evaluate import PUBLISHED, OneShotConfig, OneShotResult, evaluate_one_shot, score_runs
 from engine.official_runs import PROTOCOL, SEEDED_PROTOCOL_NOTE, RunsSummary, read_runs
 from engine.paths import SHIPPED_WEIGHTS
+from engine.views import card_views
 from engine.weights import WeightsError, load_weights, read_metadata
 
 from .layouts import chooser_row, controls_beside, narrow_combo
@@ -85,7 +86,8 @@ def run_benchmark(weights: str | Path, device: str, data: OmniglotSet, config: O
         if not (loaded.card.get("split") or {}).get("val_alphabets"):
             note = ("Its card names no held-out alphabets, so the trainer's default choice was used: the model may "
                     "have trained on some of them.")
-    result = evaluate_one_shot(loaded.model, data, config, chars=chars, progress=progress, cancel=cancel)
+    result = evaluate_one_shot(loaded.model, data, config, chars=chars, progress=progress, cancel=cancel,
+                               views=card_views(loaded.card))  # scored as the app and `engine evaluate` score
     shown = result.failures[:MAX_FAILURES_SHOWN]
     if shown:
         index = np.array([[f.query, f.chosen, f.correct] for f in shown]).ravel()
@@ -102,7 +104,7 @@ def run_official(weights: str | Path, device: str, source: str | Path, progress,
     folder, or a folder holding either; call in a worker thread)."""
     loaded = load_weights(weights, device)
     runs = read_runs(source)
-    summary = RunsSummary.of(score_runs(loaded.model, runs.runs, progress, cancel), runs)
+    summary = RunsSummary.of(score_runs(loaded.model, runs.runs, progress, cancel, card_views(loaded.card)), runs)
     shown = [(run, wrong) for run, result in zip(runs.runs, summary.runs) for wrong in result.wrong]
     shown = shown[:MAX_FAILURES_SHOWN]
     pixels = np.array([[run.tests[item], run.references[chosen], run.references[right]]

@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.embedding import embed_glyphs  # noqa: E402
 from engine.gallery import Gallery  # noqa: E402
 from engine.glyph import glyph_from_omniglot_png, render_strokes  # noqa: E402
-from engine.evaluate import embed_for_views  # noqa: E402
+from engine.evaluate import character_logits, embed_for_views  # noqa: E402
 from engine.index import ReferenceIndex  # noqa: E402
-from engine.views import card_views, describe_views, reference_rows  # noqa: E402
+from engine.views import card_views, describe_views  # noqa: E402
 from engine.recognize import Recognizer  # noqa: E402
 from engine.strokes import Stroke, iter_omniglot_stroke_pairs  # noqa: E402
 from engine.weights import load_weights  # noqa: E402
@@ -270,17 +270,13 @@ def calibrate(loaded, data: Path) -> dict:
         chars = bg.alphabet_characters(bg.alphabets.index(alphabet))
         idx = np.flatnonzero(np.isin(bg.char, chars))
         emb = embed_for_views(loaded.model, bg.pixels(idx), views, batch_size=64)
-        dim = emb.shape[-1]
         char_of = {c: i for i, c in enumerate(chars)}
         label = np.asarray([char_of[c] for c in bg.char[idx]])
         drawer = bg.drawer[idx]
         for ref_drawer in (1, 5, 9, 13, 17):
             ref_rows = [np.flatnonzero((label == j) & (drawer == ref_drawer))[0] for j in range(len(chars))]
-            refs = reference_rows(emb[ref_rows, :1 + views.reference_views], views).reshape(-1, dim)
-            index = ReferenceIndex(loaded.model, refs, [1] * len(chars), [str(c) for c in chars],
-                                   views.rows_per_reference)
             q = np.flatnonzero(drawer != ref_drawer)
-            logits = index.character_logits(index.logits(emb[q, :1 + views.query_views]))
+            logits = character_logits(loaded.model, emb[ref_rows][:, None], emb[q], views)
             scores = torch.sigmoid(logits).numpy()
             own = scores[np.arange(len(q)), label[q]]
             others = scores.copy()

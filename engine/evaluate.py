@@ -18,7 +18,7 @@ import torch
 
 from .data.omniglot import OmniglotSet
 from .embedding import Cancelled, embed_glyph_views
-from .index import classify
+from .index import score_characters
 from .model import SiameseNet
 from .views import ViewConfig, reference_rows
 from .official_runs import OfficialRun, RunResult, decode_glyph, read_runs
@@ -164,12 +164,19 @@ def score_episodes(model: SiameseNet, data: OmniglotSet, episodes: list[Episode]
                          {k: (h / n, n) for k, (h, n) in sorted(per_alpha.items())}, failures, views)
 
 
-def choose(model: SiameseNet, references: torch.Tensor, queries: torch.Tensor, views: ViewConfig) -> torch.Tensor:
-    """Return each query's best character: references (characters, shots, >= 1 + views, D) and queries
-    (n, >= 1 + views, D) are view embeddings (`embed_for_views`), used as `views` says."""
+def character_logits(model: SiameseNet, references: torch.Tensor, queries: torch.Tensor,
+                     views: ViewConfig) -> torch.Tensor:
+    """Return each query's logit for each character (n, characters), scored as the app scores a gallery:
+    references (characters, shots, >= 1 + views, D) and queries (n, >= 1 + views, D) are view embeddings
+    (`embed_for_views`), used as `views` says."""
     n_chars, shots, _, dim = references.shape
     refs = reference_rows(references[:, :, :1 + views.reference_views].flatten(0, 1), views)
-    return classify(model, refs.reshape(n_chars, -1, dim), queries[:, :1 + views.query_views])
+    return score_characters(model, refs.reshape(n_chars, -1, dim), queries[:, :1 + views.query_views])
+
+
+def choose(model: SiameseNet, references: torch.Tensor, queries: torch.Tensor, views: ViewConfig) -> torch.Tensor:
+    """Return each query's best character (see `character_logits`)."""
+    return character_logits(model, references, queries, views).argmax(dim=1)
 
 
 def embed_for_views(model: SiameseNet, glyphs: np.ndarray, views: ViewConfig, batch_size: int = 512,

@@ -83,9 +83,9 @@ class ReferenceIndex:
         return out
 
 
-def classify(model: SiameseNet, references: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
-    """Return, for each query, the index of the best-scoring character: references (characters, rows, D) are
-    each character's rows (its references' views), queries (n, views, D) or (n, D)."""
+def score_characters(model: SiameseNet, references: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+    """Return each query's logit for each character (n, characters): references (characters, rows, D) are each
+    character's rows (its references' views), queries (n, views, D) or (n, D)."""
     n_chars, rows, dim = references.shape
     index = ReferenceIndex(model, references.reshape(-1, dim), [rows] * n_chars, range(n_chars))
-    return index.character_logits(index.logits(queries)).argmax(dim=1)
+    return index.character_logits(index.logits(queries))

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import math
 from collections.abc import Callable
-import json
 from dataclasses import asdict, dataclass
 
 import torch
@@ -123,7 +123,8 @@ class WeightedL1Head(nn.Module):
 
     The one implementation of the score: training, evaluation and the gallery index all call it. References
     can be prepared once with `split` (rescaled by |alpha| and split by its sign) and compared with
-    `split_logits`, so a query against many references costs two L1 sweeps and no rescaling of the store.
+    `split_logits`, so a query against many references costs one or two L1 sweeps (one for the monotone head)
+    and no rescaling of the store.
     """
 
     alpha: torch.Tensor

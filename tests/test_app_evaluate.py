@@ -241,3 +241,20 @@ def test_glyph_pixmap_draws_ink_black():
     glyph[50:55, :] = 1
     image = glyph_pixmap(glyph, 105).toImage()
     assert image.pixelColor(10, 10).lightness() > 200 and image.pixelColor(10, 52).lightness() < 50
+
+
+def test_the_tab_scores_with_the_views_the_models_card_names(synthetic_data, tmp_path):
+    # The tab's figures are those of `engine evaluate` and the app's ranking: the card's reference views.
+    import threading
+
+    import torch
+
+    from app.evaluate_tab import run_benchmark
+    from engine.evaluate import OneShotConfig
+
+    torch.manual_seed(0)
+    weights = save_weights(build_model("tiny"), tmp_path / "viewed.safetensors",
+                           {"name": "viewed", "views": {"reference_views": 2}})
+    outcome = run_benchmark(weights, "cpu", synthetic_data.evaluation, OneShotConfig(way=5, tasks=2), None,
+                            threading.Event())
+    assert outcome.result.views.reference_views == 2
