@@ -143,6 +143,7 @@ class TrainingLoop:
 
     @property
     def is_paused(self) -> bool:
+        """Return whether the run is paused (or will pause after the current step)."""
         return self._paused.is_set()
 
     # --- the learning rate -----------------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """The Trainer: all-pairs siamese training on the device, with validation, checkpoints and resume.
 
-Split like torchvision's reference script: `train_one_step`, `validate`, `save_checkpoint` / `state_dict` /
-`_restore`; the step loop that ties them together (stop, pause, time budget, learning-rate scheduler, reports,
-periodic validation and checkpoints) is `TrainingLoop.run` (loop.py), shared with the Distiller, and reports
-events through a plain callback. What is the Trainer's own: the training images on the device, the model card,
-exact resume (model, optimiser, scheduler, random streams, clock, history), and the distributed ranks
-(distributed.py): DDP, rank 0's clock and stop request followed after every step, rank 0 alone reporting,
-validating and writing.
+Split like torchvision's reference script: `train_one_step`, `validate`, `save_checkpoint` / `state_dict` and
+resume (`Trainer(..., resume=True)`). The step loop that ties them together (stop, pause, steps and time budget,
+learning-rate scheduler, reports, periodic validation and checkpoints) is `TrainingLoop.run` (loop.py), shared
+with the Distiller; it reports events through a plain callback. The Trainer's own: the training images on the
+device, the model card, exact resume (model, optimiser, scheduler, random streams, clock, history), and the
+distributed ranks (distributed.py): DDP, every rank taking rank 0's clock and stop request after each step, rank
+0 alone reporting, validating and writing.
 """
 
 from __future__ import annotations
@@ -234,10 +234,12 @@ class Trainer(TrainingLoop):
 
     @property
     def time_budget_s(self) -> float | None:
+        """Return the run's time budget in seconds (None: its steps alone bound it)."""
         return self.config.time_budget_s
 
     @property
     def checkpoint_every(self) -> int:
+        """Return how many steps apart checkpoints are written (0: only at the end)."""
         return self.config.checkpoint_every
 
     def stop_requested(self) -> bool:
