@@ -14,6 +14,7 @@ from engine.model import build_model, model_fingerprint
 from engine.embedding import embed_glyphs
 from engine.train.distill import Distiller, DistillConfig, DistillStep, distill_loss, matched_bias, student_of
 from engine.train.events import FinishedEvent, ValidationEvent
+from engine.train.schedule import learning_rate
 from engine.weights import LoadedModel, load_weights, save_weights
 
 VAL_ALPHABET = "Greek"  # of the synthetic background set
@@ -60,12 +61,15 @@ def test_the_loss_bounds_how_far_any_pair_logit_moves(teacher):
 
 
 def test_distillation_moves_the_student_towards_the_teacher(teacher, synthetic_data, tmp_path):
-    events = []
+    events, cfg = [], config(val_every=15)
     alpha_before = teacher.model.head.alpha.detach().clone()
-    distiller = Distiller(teacher, synthetic_data.background, config(val_every=15), tmp_path, events.append)
+    distiller = Distiller(teacher, synthetic_data.background, cfg, tmp_path, events.append)
     result = distiller.run()
     losses = [e.loss for e in events if isinstance(e, DistillStep)]
     assert len(losses) == 30 and all(math.isfinite(x) for x in losses)
+    # Step s (from 0) learns at the warm-up + cosine rate of its progress s / steps.
+    assert [e.lr for e in events if isinstance(e, DistillStep)] == pytest.approx(
+        [learning_rate(cfg.lr, s, s / cfg.steps, cfg.warmup_steps, cfg.min_lr_fraction) for s in range(cfg.steps)])
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5]), f"loss {losses[:5]} ... {losses[-5:]}"
     # The head's weights are the teacher's, untouched; only its bias is matched to the teacher's scale.
     assert torch.equal(distiller.student.head.alpha, alpha_before)

@@ -22,7 +22,7 @@ from engine.evaluate import OneShotConfig, evaluate_one_shot
 from engine.pairs import BatchConfig
 from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, Trainer,
                           TrainingError, ValidationEvent, preset_defaults)
-from engine.train.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
+from engine.train.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from engine.train.config import with_overrides
 from engine.train.schedule import learning_rate
 from engine.weights import load_weights
@@ -61,6 +61,12 @@ def wait_for(condition, timeout: float = 60, what: str = "condition") -> None:
 
 def weights_of(trainer: Trainer) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+
+
+def step_rows(run_dir: Path, key: str) -> list:
+    """Return `key` of each step row of a run's log.jsonl."""
+    rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    return [r[key] for r in rows if r["kind"] == "step"]
 
 
 # --- learning and reporting ------------------------------------------------------------------------------------------
@@ -226,9 +232,47 @@ def test_resume_is_bit_exact(synthetic_data, micro_preset, tmp_path):
                                 second.optimizer.state_dict()["state"].values()):
         for key in group_a:
             assert torch.equal(torch.as_tensor(group_a[key]), torch.as_tensor(group_b[key]))
-    # The log of the resumed run reads like the uninterrupted one.
+    # The log of the resumed run reads like the uninterrupted one, learning rates included.
     rows = [json.loads(line) for line in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["kind"] == "step"] == [2, 4, 6, 8, 10, 12]
+    assert step_rows(tmp_path / "resumed", "lr") == step_rows(tmp_path / "straight", "lr")
+
+
+def test_a_checkpoint_without_scheduler_state_resumes_exactly(synthetic_data, micro_preset, tmp_path):
+    """Checkpoints written before the learning rate had a scheduler hold no state for it; they resume exactly."""
+    n = 8
+    config = small_train_config(steps=n, warmup_steps=3, log_every=1)  # warm-up, then cosine: the rate moves
+    data = synthetic_data.background
+    straight = Trainer(config, data, tmp_path / "straight")
+    straight.run()
+
+    def stop_half_way(event):
+        if isinstance(event, StepEvent) and event.step == n // 2:
+            first.request_stop()
+
+    first = Trainer(config, data, tmp_path / "resumed", callback=stop_half_way)
+    assert first.run().step == n // 2
+    state = load_checkpoint(tmp_path / "resumed")
+    del state["scheduler"]
+    for group in state["optimizer"]["param_groups"]:
+        del group["initial_lr"]  # the scheduler's key: an older optimiser state has none
+    save_checkpoint(tmp_path / "resumed" / CHECKPOINT_NAME, state)
+
+    second = Trainer(config, data, tmp_path / "resumed", resume=True)
+    assert second.step == n // 2
+    second.run()
+    a, b = weights_of(straight), weights_of(second)
+    assert not [k for k in a if not torch.equal(a[k], b[k])], "resumed weights differ from the uninterrupted run"
+    assert step_rows(tmp_path / "resumed", "lr") == step_rows(tmp_path / "straight", "lr")
+
+
+def test_a_run_resumed_with_another_length_follows_its_new_schedule(synthetic_data, micro_preset, tmp_path):
+    config = small_train_config(steps=4, warmup_steps=2, min_lr_fraction=0.1, log_every=1)
+    Trainer(config, synthetic_data.background, tmp_path).run()
+    Trainer(with_overrides(config, steps=8), synthetic_data.background, tmp_path, resume=True).run()
+    # Row n reports step n - 1 (counted from 0): its progress was (n - 1) / steps, with the run's length then.
+    expected = [learning_rate(config.lr, n - 1, (n - 1) / (4 if n <= 4 else 8), 2, 0.1) for n in range(1, 9)]
+    assert step_rows(tmp_path, "lr") == pytest.approx(expected)
 
 
 def test_resume_keeps_the_saved_config(synthetic_data, micro_preset, tmp_path):

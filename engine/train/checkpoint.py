@@ -1,4 +1,5 @@
-"""Resumable training checkpoints: model, optimiser, RNG streams, step, clock and history.
+"""Resumable training checkpoints: model, optimiser, learning-rate scheduler, RNG streams, step, clock and history
+(checkpoints written before the scheduler lack its state; `TrainingLoop.resume_schedule` copes).
 
 Written atomically with torch.save and read back with `weights_only=True`, which refuses anything but tensors
 and plain containers, so a checkpoint file cannot run code when loaded.

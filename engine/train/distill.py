@@ -14,12 +14,16 @@ ranking is unchanged by the bias, and scores (and thresholds such as "no confide
 
 Only the training alphabets of the teacher's own split are seen; validation (one-shot accuracy of the student)
 uses the teacher's held-out validation alphabets, never the evaluation alphabets.
+
+The step loop (stop, learning-rate scheduler, reports, validation every `val_every` steps and at the end) is
+`TrainingLoop.run` (loop.py), shared with the Trainer; the Distiller supplies its hooks. Unlike the Trainer it
+validates once before the first step (the teacher's weights at the student's size, the baseline to beat) and
+always at the end, writes no resumable checkpoint (its only save is the last weights, at the end), and matches
+the head's bias before any weights are saved.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -34,9 +38,7 @@ from ..device import describe_device, select_device
 from ..embedding import embed_glyphs
 from ..model import PREPROCESSING, SiameseNet, fast_encoder
 from ..weights import LoadedModel, save_weights
-from .events import FinishedEvent
-from .loop import TrainingLoop, card_versions
-from .schedule import learning_rate
+from .loop import BEST_WEIGHTS, LAST_WEIGHTS, TrainingLoop, card_versions
 
 
 @dataclass
@@ -131,14 +133,10 @@ class Distiller(TrainingLoop):
         self.student = student_of(self.teacher, config.input_size).to(memory_format=torch.channels_last)
         self.student.head.requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.student.encoder.parameters(), lr=config.lr, weight_decay=0.0)
+        self.scheduler = self.make_scheduler()
         self.gen = torch.Generator(device=self.device).manual_seed(config.seed)
         self.bias_index = _bias_sample(data, self.split.train_chars, config.seed)
         self._bias_step: int | None = None  # the step whose weights the bias was last matched to
-        self._stop = threading.Event()
-
-    def request_stop(self) -> None:
-        """Ask the run to stop after the current step."""
-        self._stop.set()
 
     def sample_batch(self) -> torch.Tensor:
         """Return a batch of augmented full-size training glyphs (B, 1, 105, 105) on the device."""
@@ -147,8 +145,8 @@ class Distiller(TrainingLoop):
         return distort_batch(self.images[idx].float(), self.gen, self.config.augment,
                              random_turns=self.config.quarter_turns)
 
-    def train_one_step(self) -> torch.Tensor:
-        """Run one optimisation step; return the loss as a device tensor."""
+    def metered_step(self) -> dict[str, torch.Tensor]:
+        """Run one optimisation step; return its loss, by name, as a device tensor."""
         x = self.sample_batch()
         with torch.inference_mode():
             target = self.teacher_embed(self.teacher.prepare(x))
@@ -157,7 +155,7 @@ class Distiller(TrainingLoop):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return loss.detach()
+        return {"loss": loss.detach()}
 
     def validate(self) -> float | None:
         """Return the student's one-shot accuracy on the validation alphabets (None when there are none);
@@ -168,7 +166,7 @@ class Distiller(TrainingLoop):
 
     def _save_best(self, accuracy: float) -> None:
         self.match_bias()
-        save_weights(self.student, self.out_dir / "best.safetensors", self.model_card(accuracy))
+        save_weights(self.student, self.out_dir / BEST_WEIGHTS, self.model_card(accuracy))
 
     def match_bias(self) -> float:
         """Refit the student's head bias to the teacher's scale on training-alphabet pairs (once per step: the end
@@ -197,48 +195,32 @@ class Distiller(TrainingLoop):
                 "device": describe_device(self.device), "validation_accuracy": validation_accuracy,
                 "versions": card_versions()}
 
-    def run(self) -> FinishedEvent:
-        """Distil until `config.steps` or a stop request; validate and save; return how it ended."""
-        cfg = self.config
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.rewrite_log()  # a fresh log: distillation does not resume
-        began = time.perf_counter() - self.elapsed
-        self.validate()  # step 0: the teacher's weights at the student's size, the baseline to beat
-        self.student.train()
-        reason, total, since, t_log = "completed", torch.zeros((), device=self.device), 0, time.perf_counter()
-        while self.step < cfg.steps:
-            if self._stop.is_set():
-                reason = "stopped"
-                break
-            lr = learning_rate(cfg.lr, self.step, self.step / max(1, cfg.steps), cfg.warmup_steps,
-                               cfg.min_lr_fraction)
-            self.set_learning_rate(lr)
-            total = total + self.train_one_step()
-            self.step, since = self.step + 1, since + 1
-            self.elapsed = time.perf_counter() - began  # wall time, validations included
-            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                t_log = self._report(float(total) / since, since, lr, t_log)
-                total, since = torch.zeros((), device=self.device), 0
-            if cfg.val_every and self.step % cfg.val_every == 0:
-                self.validate()
-        if cfg.val_every == 0 or self.step % cfg.val_every:
-            self.validate()
-        self.match_bias()
-        last = save_weights(self.student, self.out_dir / "last.safetensors", self.model_card(None))
-        best = self.out_dir / "best.safetensors"
-        event = FinishedEvent(self.step, reason, self.elapsed, self.best_accuracy,
-                              str(best) if best.is_file() else None, str(last))
-        self.callback(event)
-        return event
+    # --- the loop's hooks (loop.py) -------------------------------------------------------------------------------
 
-    def _report(self, loss: float, steps: int, lr: float, since: float) -> float:
-        now = time.perf_counter()
-        ips = steps * self.config.batch / max(now - since, 1e-9)
-        eta = (self.config.steps - self.step) * (now - since) / steps
-        self.log({"kind": "step", "step": self.step, "elapsed_s": self.elapsed, "loss": loss, "lr": lr,
-                   "images_per_s": ips})
-        self.callback(DistillStep(self.step, self.config.steps, loss, lr, ips, self.elapsed, eta))
-        return now
+    def begin(self) -> None:
+        """Start a fresh log (distillation does not resume) and validate the untrained student: the baseline."""
+        self.rewrite_log()
+        self.validate()
+        self.student.train()
+
+    def validates_at_end(self) -> bool:
+        """Return True: every run ends with a validation, so its best weights are known."""
+        return True
+
+    def save_checkpoint(self) -> Path:
+        """Write the student's latest weights (bias matched) to last.safetensors; return their path. A
+        distillation run does not resume, so this is its only save, at its end."""
+        self.match_bias()
+        return save_weights(self.student, self.out_dir / LAST_WEIGHTS, self.model_card(None))
+
+    def step_event(self, means: dict[str, float], lr: float, images_per_s: float, eta_s: float) -> DistillStep:
+        """Return the DistillStep for the mean loss since the last report."""
+        return DistillStep(self.step, self.config.steps, means["loss"], lr, images_per_s, self.elapsed, eta_s)
+
+    @property
+    def images_per_step(self) -> int:
+        """Return the batch size."""
+        return self.config.batch
 
 
 def _bias_sample(data: OmniglotSet, train_chars: np.ndarray, seed: int, max_chars: int = 60) -> np.ndarray:

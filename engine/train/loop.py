@@ -1,37 +1,254 @@
-"""What every training loop here shares (the Trainer and the Distiller): the run's log, the learning rate,
-validation on held-out alphabets with the best weights kept, and the versions a model card records."""
+"""The training loop the Trainer and the Distiller share, and what else they have in common: the run's log, the
+learning-rate scheduler, validation on held-out alphabets with the best weights kept, and the versions a model
+card records.
+
+`TrainingLoop.run` is torchvision's reference `train_one_epoch` run over steps instead of epochs. Before each step
+it checks for a stop request, the steps limit and the time budget, and waits while paused; it runs one
+optimisation step, advances the clock and the learning-rate scheduler (`LambdaLR`, the warm-up + cosine factor of
+`schedule.lr_factor`), and sums the step's values on the device (`Meter`: read back once per report, not every
+step). Every `log_every` steps it logs and reports them with the images/s and the ETA, every `val_every` steps it
+validates, every `checkpoint_every` steps it saves; at the end it validates and saves once more and reports a
+FinishedEvent.
+
+A subclass supplies only what differs, as hooks: `begin`, `metered_step`, `validate`, `save_checkpoint`,
+`step_event` and `images_per_step`; `time_budget_s` and `checkpoint_every` when its runs have them;
+`stop_requested` and `after_step` when other processes take part (the Trainer's distributed ranks).
+`request_stop`, `pause` and `resume_training` may be called from another thread; they take effect within one step.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import platform
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 
 from .. import __version__
 from ..evaluate import validate_one_shot
-from .events import ValidationEvent
+from .events import FinishedEvent, ValidationEvent
+from .schedule import lr_factor
+
+BEST_WEIGHTS, LAST_WEIGHTS = "best.safetensors", "last.safetensors"  # in a run's folder
+
+
+class LoopConfig(Protocol):
+    """What `TrainingLoop` reads from a run's config (TrainConfig, DistillConfig)."""
+
+    steps: int | None  # None: the time budget alone bounds the run
+    warmup_steps: int
+    min_lr_fraction: float
+    log_every: int
+    val_every: int
+
+
+@dataclass
+class Meter:
+    """Per-step values summed on the device since `t0`; read back (one device sync) only when reported."""
+
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    steps: int = 0
+    t0: float = field(default_factory=time.perf_counter)
+
+    def add(self, values: dict[str, torch.Tensor]) -> None:
+        """Add one step's values (device tensors, by name)."""
+        # Summed on the device: reading .item() every step would stall the GPU.
+        for name, value in values.items():
+            value = value.detach()
+            self.sums[name] = value if name not in self.sums else self.sums[name] + value
+        self.steps += 1
+
+    def means(self) -> dict[str, float]:
+        """Return each value's mean over the steps added."""
+        return {name: float(total) / self.steps for name, total in self.sums.items()}
 
 
 class TrainingLoop:
-    """Base of a training loop. A subclass sets `out_dir`, `data`, `split`, `optimizer` and `callback` and runs
-    its steps, calling `set_learning_rate`, `log` and `validate_and_keep_best`."""
+    """Base of a training loop. A subclass sets `config`, `out_dir`, `data`, `split`, `optimizer`, `scheduler`
+    (`make_scheduler`) and `callback`, and supplies the hooks; `run` does the rest."""
 
+    config: LoopConfig
     out_dir: Path
     callback: Callable[[object], None]
     optimizer: torch.optim.Optimizer
+    scheduler: LambdaLR
+    time_budget_s: float | None = None  # a subclass whose runs have these overrides them
+    checkpoint_every: int = 0
 
     def __init__(self) -> None:
         self.step, self.elapsed = 0, 0.0
         self.best_accuracy: float | None = None
         self.history: list[dict] = []
+        self._stop, self._paused = threading.Event(), threading.Event()
 
-    def set_learning_rate(self, lr: float) -> None:
-        """Use learning rate `lr` from the next optimiser step on."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+    # --- hooks -----------------------------------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Get ready for the first step of `run` (the network in train mode, and whatever comes before)."""
+        raise NotImplementedError
+
+    def metered_step(self) -> dict[str, torch.Tensor]:
+        """Run one optimisation step; return the values to report (their mean), by name, as device tensors."""
+        raise NotImplementedError
+
+    def validate(self) -> float | None:
+        """Return the validation accuracy (None when there is no validation set)."""
+        raise NotImplementedError
+
+    def save_checkpoint(self) -> Path | None:
+        """Write what the run leaves to continue or use it: the latest weights, and a checkpoint if it resumes;
+        return the main file written."""
+        raise NotImplementedError
+
+    def step_event(self, means: dict[str, float], lr: float, images_per_s: float, eta_s: float) -> object:
+        """Return the event that reports progress, from the values' means since the last report."""
+        raise NotImplementedError
+
+    @property
+    def images_per_step(self) -> int:
+        """Return how many images one step trains on (all processes together)."""
+        raise NotImplementedError
+
+    def validates_at_end(self) -> bool:
+        """Return whether a run whose last step had no validation gets one: when it validates at all."""
+        return bool(self.config.val_every)
+
+    def stop_requested(self) -> bool:
+        """Return whether to stop before the next step."""
+        return self._stop.is_set()
+
+    def after_step(self) -> None:
+        """Called after each step, once the clock has moved and before the learning rate does."""
+
+    # --- control from other threads --------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask the run to stop after the current step (it validates and saves as at its end)."""
+        self._stop.set()
+
+    def pause(self) -> None:
+        """Pause after the current step; the clock does not run while paused."""
+        self._paused.set()
+
+    def resume_training(self) -> None:
+        """Continue a paused run."""
+        self._paused.clear()
+
+    @property
+    def is_paused(self) -> bool:
+        """Return whether the run is paused (or will pause after the current step)."""
+        return self._paused.is_set()
+
+    # --- the learning rate -----------------------------------------------------------------------------------------
+
+    def make_scheduler(self) -> LambdaLR:
+        """Return the scheduler that sets each step's learning rate: the optimiser's base rate times `lr_factor`
+        of the step and of the run's `progress()`, which a time budget moves as well as the steps."""
+        return LambdaLR(self.optimizer, lambda step: lr_factor(step, self.progress(), self.config.warmup_steps,
+                                                               self.config.min_lr_fraction))
+
+    def progress(self) -> float:
+        """Return how far the run has come, from 0 to 1: by steps, or by time when that is further."""
+        steps = self.config.steps
+        progress = self.step / max(1, steps) if steps is not None else 0.0
+        if self.time_budget_s:
+            progress = max(progress, self.elapsed / self.time_budget_s)
+        return progress
+
+    def resume_schedule(self, saved: dict | None) -> None:
+        """Continue the schedule at `self.step` of a resumed run from its checkpoint's scheduler state `saved`
+        (None in checkpoints written before there was a scheduler; their base rate is the config's, as now)."""
+        state = saved if saved is not None else self.scheduler.state_dict()
+        # Step from the step before rather than take the saved rate: a resumed run may be given another length
+        # (steps, time budget), which moves the cosine, and an older checkpoint holds the previous step's rate.
+        # `_step_count` is torch's count of step() calls, which it checks the optimiser's against.
+        self.scheduler.load_state_dict({**state, "last_epoch": self.step - 1, "_step_count": self.step})
+        self.scheduler.step()
+
+    # --- the loop --------------------------------------------------------------------------------------------------
+
+    def run(self) -> FinishedEvent:
+        """Train until the steps limit or the time budget is reached or a stop is requested; validate and save;
+        return how it ended (also sent to the callback)."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        clock = time.perf_counter()
+        self.begin()
+        meter, validated_at, saved_at = Meter(), -1, -1
+        while (reason := self.end_reason()) is None:
+            if self._paused.is_set():
+                self._wait_while_paused()
+                clock = meter.t0 = time.perf_counter()
+                continue
+            lr = self.scheduler.get_last_lr()[0]
+            meter.add(self.metered_step())
+            self.step += 1
+            now = time.perf_counter()
+            self.elapsed += now - clock  # wall time, validation and checkpoints included; pauses excluded
+            clock = now
+            self.after_step()
+            self.scheduler.step()
+            if self.step % self.config.log_every == 0 or self.step == self.config.steps:
+                self.report(meter, lr)
+                meter = Meter()
+            if self.config.val_every and self.step % self.config.val_every == 0:
+                self.validate()
+                validated_at = self.step
+            if self.checkpoint_every and self.step % self.checkpoint_every == 0:
+                self.save_checkpoint()
+                saved_at = self.step
+        return self.finish(reason, validated_at == self.step, saved_at == self.step)
+
+    def end_reason(self) -> str | None:
+        """Return why the run ends before its next step ('completed', 'time budget', 'stopped'), or None."""
+        stop = self.stop_requested()
+        if self.config.steps is not None and self.step >= self.config.steps:
+            return "completed"
+        if self.time_budget_s and self.elapsed >= self.time_budget_s:
+            return "time budget"
+        return "stopped" if stop else None
+
+    def _wait_while_paused(self) -> None:
+        while self._paused.is_set() and not self._stop.is_set():
+            time.sleep(0.02)
+
+    def report(self, meter: Meter, lr: float) -> None:
+        """Log and report the means of the metered values since the last report, the step's `lr`, the rate and
+        the ETA."""
+        means, seconds = meter.means(), max(time.perf_counter() - meter.t0, 1e-9)
+        images_per_s = meter.steps * self.images_per_step / seconds
+        self.log({"kind": "step", "step": self.step, "elapsed_s": self.elapsed, **means, "lr": lr,
+                  "images_per_s": images_per_s})
+        self.callback(self.step_event(means, lr, images_per_s, self.eta_s(seconds / meter.steps)))
+
+    def eta_s(self, seconds_per_step: float) -> float:
+        """Return the seconds left at `seconds_per_step` (inf when the steps are unbounded), within the budget."""
+        steps = self.config.steps
+        eta = (steps - self.step) * seconds_per_step if steps is not None else math.inf
+        if self.time_budget_s:
+            eta = min(eta, max(0.0, self.time_budget_s - self.elapsed))
+        return eta
+
+    def finish(self, reason: str, validated: bool, saved: bool) -> FinishedEvent:
+        """Validate and save unless the last step just did; send and return the FinishedEvent."""
+        if not validated and self.validates_at_end():
+            self.validate()
+            saved = False  # a checkpoint holds the best accuracy: write it again
+        if not saved:
+            self.save_checkpoint()
+        best = self.out_dir / BEST_WEIGHTS
+        event = FinishedEvent(self.step, reason, self.elapsed, self.best_accuracy,
+                              str(best) if best.is_file() else None, str(self.out_dir / LAST_WEIGHTS))
+        self.callback(event)
+        return event
+
+    # --- log and validation ----------------------------------------------------------------------------------------
 
     def log(self, row: dict) -> None:
         """Append a row to the run's history and to `log.jsonl`."""

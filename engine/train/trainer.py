@@ -1,17 +1,18 @@
 """The Trainer: all-pairs siamese training on the device, with validation, checkpoints and resume.
 
-Split like torchvision's reference script: `train_one_step`, `validate`, `save_checkpoint` / `resume`, and a
-`run` loop that ties them together and reports events through a plain callback. `request_stop`, `pause` and
-`resume_training` may be called from another thread; they take effect within one step.
+Split like torchvision's reference script: `train_one_step`, `validate`, `save_checkpoint` / `state_dict` and
+resume (`Trainer(..., resume=True)`). The step loop that ties them together (stop, pause, steps and time budget,
+learning-rate scheduler, reports, periodic validation and checkpoints) is `TrainingLoop.run` (loop.py), shared
+with the Distiller; it reports events through a plain callback. The Trainer's own: the training images on the
+device, the model card, exact resume (model, optimiser, scheduler, random streams, clock, history), and the
+distributed ranks (distributed.py): DDP, every rank taking rank 0's clock and stop request after each step, rank
+0 alone reporting, validating and writing.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,10 +29,9 @@ from ..pairs import AlphabetBatchSampler, balanced_pair_loss, ranking_loss
 from ..weights import load_weights, read_metadata, save_weights
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .loop import TrainingLoop, card_versions
+from .loop import BEST_WEIGHTS, LAST_WEIGHTS, Meter, TrainingLoop, card_versions
 from .head_fit import HeadFitConfig, fit_head, monotone_from
 from .events import CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainEvent
-from .schedule import learning_rate
 
 if TYPE_CHECKING:  # a plain run never imports torch.distributed's machinery
     from .distributed import DistContext
@@ -39,20 +39,6 @@ if TYPE_CHECKING:  # a plain run never imports torch.distributed's machinery
 HEAD_FIT = HeadFitConfig()  # how a head of another kind than the starting weights' is fitted to their encoder
 class TrainingError(RuntimeError):
     """Training stopped on an error; the message says what happened and what to do."""
-
-
-@dataclass
-class _Meter:
-    loss: torch.Tensor | None = None
-    acc: torch.Tensor | None = None
-    steps: int = 0
-    t0: float = 0.0
-
-    def add(self, loss: torch.Tensor, acc: torch.Tensor) -> None:
-        # Accumulate on the device: reading .item() every step would stall the GPU.
-        self.loss = loss.detach() if self.loss is None else self.loss + loss.detach()
-        self.acc = acc if self.acc is None else self.acc + acc
-        self.steps += 1
 
 
 def _main_rank_only(what: str):
@@ -81,7 +67,7 @@ class Trainer(TrainingLoop):
         self.out_dir = Path(out_dir)
         self.dist = dist  # None: one process. Else a torchrun rank (distributed.py): only rank 0 reports
         self.callback = (callback if dist is None or dist.is_main else None) or (lambda event: None)
-        self._stop, self._paused = threading.Event(), threading.Event()
+        self._main_stop = False  # in a distributed run: rank 0's stop request, as of the last step
         state = load_checkpoint(self.out_dir / CHECKPOINT_NAME) if resume else None
         if state is not None:
             config = _resumed_config(TrainConfig.from_dict(state["config"]), config)
@@ -102,6 +88,7 @@ class Trainer(TrainingLoop):
             self._start_from(config.init_weights)
         self.ddp = dist.wrap(self.model) if dist is not None else None  # DDP over model.embed, synced batch norms
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler = self.make_scheduler()
         self.sampler_gen = torch.Generator().manual_seed(config.seed)
         self.aug_gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         self.sampler = AlphabetBatchSampler(self.char_alphabet, self.char_images, config.batch, self.sampler_gen)
@@ -178,12 +165,13 @@ class Trainer(TrainingLoop):
             return None
         return self.validate_and_keep_best(
             self.model, self.config.val_tasks, self.config.val_way,
-            lambda accuracy: self._write_weights("best.safetensors", {"validation_accuracy": accuracy}))
+            lambda accuracy: self._write_weights(BEST_WEIGHTS, {"validation_accuracy": accuracy}))
 
     def state_dict(self) -> dict:
         """Return everything needed to continue this run exactly where it is."""
         return {"step": self.step, "elapsed": self.elapsed, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "sampler_rng": self.sampler_gen.get_state(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "sampler_rng": self.sampler_gen.get_state(),
                 "aug_rng": self.aug_gen.get_state(), "best_accuracy": self.best_accuracy,
                 "config": self.config.to_dict(), "history": self.history,
                 "extra": {"model_config": self.model_config.to_dict()}}
@@ -194,6 +182,7 @@ class Trainer(TrainingLoop):
         self.sampler_gen.set_state(state["sampler_rng"].cpu())
         self.aug_gen.set_state(state["aug_rng"].cpu())
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        self.resume_schedule(state.get("scheduler"))  # absent from checkpoints written before the scheduler
         self.best_accuracy = state.get("best_accuracy")
         self.history = [row for row in state.get("history", []) if row["step"] <= self.step]
         if self.dist is None or self.dist.is_main:
@@ -203,7 +192,7 @@ class Trainer(TrainingLoop):
     def save_checkpoint(self) -> Path:
         """Write the resumable checkpoint and the latest weights atomically; return the checkpoint path."""
         path = save_checkpoint(self.out_dir / CHECKPOINT_NAME, self.state_dict())
-        self._write_weights("last.safetensors", {})
+        self._write_weights(LAST_WEIGHTS, {})
         self.callback(CheckpointEvent(self.step, str(path)))
         return path
 
@@ -221,112 +210,62 @@ class Trainer(TrainingLoop):
                 "versions": card_versions(),
                 **(extra or {})}
 
-    # --- control from other threads --------------------------------------------------------------------------------
+    # --- the loop's hooks (loop.py) -------------------------------------------------------------------------------
 
-    def request_stop(self) -> None:
-        """Ask the run to stop after the current step (a checkpoint is written)."""
-        self._stop.set()
+    def begin(self) -> None:
+        """Put the model in train mode."""
+        self.model.train()
 
-    def pause(self) -> None:
-        """Pause after the current step; the clock does not run while paused."""
-        self._paused.set()
+    def metered_step(self) -> dict[str, torch.Tensor]:
+        """Run `train_one_step`; return its loss and pair accuracy by name."""
+        loss, acc = self.train_one_step()
+        return {"loss": loss, "pair_accuracy": acc}
 
-    def resume_training(self) -> None:
-        """Continue a paused run."""
-        self._paused.clear()
+    def step_event(self, means: dict[str, float], lr: float, images_per_s: float, eta_s: float) -> StepEvent:
+        """Return the StepEvent for the values' means since the last report."""
+        b = self.images_per_step
+        return StepEvent(self.step, self.config.steps, means["loss"], means["pair_accuracy"], lr, images_per_s,
+                         images_per_s * (b - 1) / 2, self.elapsed, eta_s)
 
     @property
-    def is_paused(self) -> bool:
-        return self._paused.is_set()
+    def images_per_step(self) -> int:
+        """Return the effective batch: the per-rank batch times the number of ranks."""
+        return self.config.batch.size * (self.dist.world_size if self.dist is not None else 1)
 
-    # --- the loop --------------------------------------------------------------------------------------------------
+    @property
+    def time_budget_s(self) -> float | None:
+        """Return the run's time budget in seconds (None: its steps alone bound it)."""
+        return self.config.time_budget_s
+
+    @property
+    def checkpoint_every(self) -> int:
+        """Return how many steps apart checkpoints are written (0: only at the end)."""
+        return self.config.checkpoint_every
+
+    def stop_requested(self) -> bool:
+        """Return whether to stop before the next step: in a distributed run, rank 0's request (`after_step`)."""
+        return super().stop_requested() if self.dist is None else self._main_stop
+
+    def after_step(self) -> None:
+        """In a distributed run, take rank 0's clock and stop request: every rank then sets the same learning rate
+        (it may follow the clock) and stops at the same step."""
+        if self.dist is not None:
+            self.elapsed, self._main_stop = self.dist.follow_main(self.elapsed, super().stop_requested())
+
+    def report(self, meter: Meter, lr: float) -> None:
+        """Log and report progress; only rank 0 does in a distributed run."""
+        if self.dist is None or self.dist.is_main:
+            super().report(meter, lr)
 
     def run(self) -> FinishedEvent:
-        """Train until the step count or time budget is reached or a stop is requested; return how it ended."""
+        """Train until the step count or time budget is reached or a stop is requested; return how it ended.
+        An error is reported as a FailedEvent and raised as a TrainingError that says what to do."""
         try:
-            return self._run()
+            return super().run()
         except Exception as exc:
             message = (self.dist is not None and self.dist.explain(exc)) or _explain(exc)
             self.callback(FailedEvent(self.step, message))
             raise TrainingError(message) from exc
-
-    def _progress(self) -> float:
-        cfg = self.config
-        p = self.step / max(1, cfg.steps) if cfg.steps is not None else 0.0
-        if cfg.time_budget_s:
-            p = max(p, self.elapsed / cfg.time_budget_s)
-        return p
-
-    def _run(self) -> FinishedEvent:
-        cfg = self.config
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.model.train()
-        meter, reason, last_val, last_ckpt = _Meter(t0=time.perf_counter()), "completed", -1, -1
-        clock = time.perf_counter()
-        while True:
-            stop = self._stop.is_set()
-            if self.dist is not None:  # every rank takes rank 0's clock and stop request: all stop at one step
-                self.elapsed, stop = self.dist.follow_main(self.elapsed, stop)
-            if cfg.steps is not None and self.step >= cfg.steps:
-                break
-            if cfg.time_budget_s and self.elapsed >= cfg.time_budget_s:
-                reason = "time budget"
-                break
-            if stop:
-                reason = "stopped"
-                break
-            if self._paused.is_set():
-                self._wait_while_paused()
-                clock = meter.t0 = time.perf_counter()
-                continue
-            lr = learning_rate(cfg.lr, self.step, self._progress(), cfg.warmup_steps, cfg.min_lr_fraction)
-            self.set_learning_rate(lr)
-            meter.add(*self.train_one_step())
-            self.step += 1
-            now = time.perf_counter()
-            self.elapsed += now - clock  # wall time, validation and checkpoints included; pauses excluded
-            clock = now
-            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                self._report(meter, lr)
-                meter = _Meter(t0=time.perf_counter())
-            if cfg.val_every and self.step % cfg.val_every == 0:
-                self.validate()
-                last_val = self.step
-            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
-                self.save_checkpoint()
-                last_ckpt = self.step
-        if last_val != self.step and cfg.val_every:
-            self.validate()
-            last_ckpt = -1
-        if last_ckpt != self.step:
-            self.save_checkpoint()
-        best = self.out_dir / "best.safetensors"
-        event = FinishedEvent(self.step, reason, self.elapsed, self.best_accuracy,
-                              str(best) if best.is_file() else None, str(self.out_dir / "last.safetensors"))
-        self.callback(event)
-        return event
-
-    def _wait_while_paused(self) -> None:
-        while self._paused.is_set() and not self._stop.is_set():
-            time.sleep(0.02)
-
-    def _report(self, meter: _Meter, lr: float) -> None:
-        if meter.steps == 0 or (self.dist is not None and not self.dist.is_main):
-            return
-        loss = float(meter.loss) / meter.steps
-        acc = float(meter.acc) / meter.steps
-        dt = max(time.perf_counter() - meter.t0, 1e-9)
-        b = self.config.batch.size * (self.dist.world_size if self.dist is not None else 1)  # effective batch
-        ips = meter.steps * b / dt
-        steps = self.config.steps
-        eta = (steps - self.step) * dt / meter.steps if steps is not None else float("inf")
-        if self.config.time_budget_s:
-            eta = min(eta, max(0.0, self.config.time_budget_s - self.elapsed))
-        row = {"kind": "step", "step": self.step, "elapsed_s": self.elapsed, "loss": loss, "pair_accuracy": acc,
-               "lr": lr, "images_per_s": ips}
-        self.log(row)
-        self.callback(StepEvent(self.step, self.config.steps, loss, acc, lr, ips, ips * (b - 1) / 2,
-                                self.elapsed, eta))
 
 
 def _model_config(config: TrainConfig) -> ModelConfig:
