@@ -569,8 +569,9 @@ class TrainTab(QWidget):
         gc.freeze()
         thread = TrainTask(self.config(), data, out, resume=resume)
         thread.ready.connect(self._on_ready)
-        # Queued even for batches flushed from this thread (on pause), so batches are handled in send order.
-        thread.events.connect(self._on_events, Qt.QueuedConnection)
+        # Direct: the task already hands each batch over on this thread, in send order. Another queued hop here
+        # let `finished` (and the idle state it sets) overtake the last batch, with the run's checkpoint in it.
+        thread.events.connect(self._on_events)
         thread.finished.connect(self._on_thread_finished)
         self._thread = thread
         self.last_step_event = None
