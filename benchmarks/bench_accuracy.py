@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,11 @@ from engine.weights import load_weights  # noqa: E402
 
 CONFIGS = {
     "plain": ViewConfig(),
-    "ref views 4, max": ViewConfig(4),
+    "ink centred": ViewConfig(center=True),
     "ref views 8, max": ViewConfig(8),
-    "ref views 8, prototype": ViewConfig(8, rule="prototype"),
-    "ref views 8 + query views 4": ViewConfig(8, 4),
+    "ref views 8, max, centred": ViewConfig(8, center=True),
+    "ref views 8, prototype, centred": ViewConfig(8, rule="prototype", center=True),
+    "ref views 8 + query views 4, centred": ViewConfig(8, 4, center=True),
 }
 LATIN = "Latin"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"  # Omniglot's Latin characters 1-26, in this order
@@ -56,8 +58,12 @@ def log(msg: str = "") -> None:
     print(msg, file=sys.stderr if ARGS.json else sys.stdout, flush=True)
 
 
-def most_views() -> ViewConfig:
-    return ViewConfig(max(c.reference_views for c in CONFIGS.values()), max(c.query_views for c in CONFIGS.values()))
+def embed_all(model, glyphs: np.ndarray) -> dict[bool, torch.Tensor]:
+    """Return the glyphs' view embeddings with the most views any configuration uses, as they are (False) and with
+    their ink centred (True), for the configurations that ask for each."""
+    views = ViewConfig(max(c.reference_views for c in CONFIGS.values()), max(c.query_views for c in CONFIGS.values()))
+    return {center: embed_for_views(model, glyphs, replace(views, center=center), batch_size=64)
+            for center in sorted({c.center for c in CONFIGS.values()})}
 
 
 def seeded(model, data, chars, tasks: int, way: int) -> dict[str, float]:
@@ -65,8 +71,8 @@ def seeded(model, data, chars, tasks: int, way: int) -> dict[str, float]:
     config = OneShotConfig(way=way, shot=1, tasks=tasks, seed=0)
     episodes = make_episodes(data, config, chars)
     images = episode_images(episodes)
-    emb = embed_for_views(model, data.pixels(images), most_views(), batch_size=64)
-    return {name: score_episodes(model, data, episodes, images, emb, config, v).accuracy
+    emb = embed_all(model, data.pixels(images))
+    return {name: score_episodes(model, data, episodes, images, emb[v.center], config, v).accuracy
             for name, v in CONFIGS.items()}
 
 
@@ -75,9 +81,10 @@ def official_runs(model, runs_path: Path) -> dict[str, float]:
     right = {name: 0 for name in CONFIGS}
     total = 0
     for run in runs:
-        emb = embed_for_views(model, np.concatenate([run.references, run.tests]), most_views(), batch_size=64)
-        refs, tests = emb[:len(run.references), None], emb[len(run.references):]
+        emb = embed_all(model, np.concatenate([run.references, run.tests]))
+        n = len(run.references)
         for name, v in CONFIGS.items():
+            refs, tests = emb[v.center][:n, None], emb[v.center][n:]
             right[name] += int((choose(model, refs, tests, v).cpu().numpy() == run.answers).sum())
         total += len(run.tests)
     return {name: r / total for name, r in right.items()}
@@ -96,9 +103,9 @@ def typeface(model, background, font_path: str) -> dict[str, float]:
     chars = background.alphabet_characters(a)
     index = np.flatnonzero(np.isin(background.char, chars))
     truth = np.searchsorted(chars, background.char[index])
-    refs = embed_for_views(model, typeface_glyphs(font_path), most_views(), batch_size=64)[:, None]
-    queries = embed_for_views(model, background.pixels(index), most_views(), batch_size=64)
-    return {name: float((choose(model, refs, queries, v).cpu().numpy() == truth).mean())
+    refs = embed_all(model, typeface_glyphs(font_path))
+    queries = embed_all(model, background.pixels(index))
+    return {name: float((choose(model, refs[v.center][:, None], queries[v.center], v).cpu().numpy() == truth).mean())
             for name, v in CONFIGS.items()}
 
 
@@ -163,7 +170,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", nargs="*", default=[None], help="models to compare (default: the shipped one)")
     p.add_argument("--data-dir", default=os.environ.get("OMNIGLOT_DIR"), help="Omniglot folder")
-    p.add_argument("--val-tasks", type=int, default=300, help="seeded 20-way tasks on the validation alphabets")
+    p.add_argument("--val-tasks", type=int, default=2000, help="seeded 20-way tasks on the validation alphabets")
     p.add_argument("--eval-tasks", type=int, default=2000, help="seeded 20-way tasks on the evaluation alphabets "
                                                                 "(0: skip; the slowest part)")
     p.add_argument("--font", default=DEFAULT_FONT, help="a TrueType/OpenType font for the typeface check")

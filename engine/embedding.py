@@ -29,9 +29,9 @@ def embed_glyphs(model: SiameseNet, glyphs: np.ndarray | torch.Tensor, batch_siz
 @torch.no_grad()
 def embed_glyph_views(model: SiameseNet, glyphs: np.ndarray | torch.Tensor, views: int, seed: int = 0,
                       batch_size: int = 512, progress: Callable[[int, int], None] | None = None,
-                      cancel: threading.Event | None = None) -> torch.Tensor:
+                      cancel: threading.Event | None = None, center: bool = False) -> torch.Tensor:
     """Return float32 embeddings (n, 1 + views, dim) of glyphs (n, H, W) and `views` fixed distortions of each
-    (engine.views), like `embed_glyphs`."""
+    (engine.views), like `embed_glyphs`; with `center`, of the glyphs with their ink centred (engine.centering)."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -46,7 +46,7 @@ def embed_glyph_views(model: SiameseNet, glyphs: np.ndarray | torch.Tensor, view
                                     else glyphs[start:start + step])
             x = model.prepare(chunk.to(device, non_blocking=True).float())
             with autocast(device):
-                out.append(embed_views(model.embed, x, views, seed))
+                out.append(embed_views(model.embed, x, views, seed, center))
             if progress:
                 progress(min(start + step, n), n)
     finally:

@@ -185,7 +185,7 @@ def embed_for_views(model: SiameseNet, glyphs: np.ndarray, views: ViewConfig, ba
     """Return embeddings (n, 1 + max(reference, query views), D) of glyphs that serve as references or queries
     (view i is the same distortion for both, engine.views)."""
     count = max(views.reference_views, views.query_views)
-    return embed_glyph_views(model, glyphs, count, views.seed, batch_size, progress, cancel)
+    return embed_glyph_views(model, glyphs, count, views.seed, batch_size, progress, cancel, views.center)
 
 
 # --- Lake's official one-shot runs (reading them: engine.official_runs) -------------------------------------------

@@ -170,7 +170,7 @@ class Recognizer:
             chunk = refs[start:start + EMBED_CHUNK]
             pixels = np.stack([r.pixels for r in chunk])
             views = embed_glyph_views(self.loaded.model, pixels, self._stored.reference_views, self._stored.seed,
-                                      batch_size=EMBED_CHUNK, cancel=cancel)
+                                      batch_size=EMBED_CHUNK, cancel=cancel, center=self._stored.center)
             for r, e in zip(chunk, reference_rows(views, self._stored)):
                 self._known[r.key] = e  # (rows per reference, D)
             self.embedded_count += len(chunk)
@@ -236,7 +236,8 @@ class Recognizer:
         """Return embeddings (n, 1 + query views, D) of glyph pixels (n, 105, 105) with the inference encoder."""
         px = np.ascontiguousarray(pixels, dtype=np.float32)
         x = torch.from_numpy(px if px.flags.writeable else px.copy()).to(self._device)
-        return embed_views(self._embed, self.loaded.model.prepare(x), self.views.query_views, self.views.seed)
+        return embed_views(self._embed, self.loaded.model.prepare(x), self.views.query_views, self.views.seed,
+                           self.views.center)
 
     def rank(self, glyph: Glyph | np.ndarray, k: int | None = 5) -> RankResult:
         """Return the `k` best characters for a glyph (all if k is None), best first.

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from .augment import AffineConfig, identity_matrices, random_affine_matrices, warp
+from .centering import center_ink
 
 RULES = ("max", "prototype")
 # Above this many references a gallery's references get no views: each view is a forward pass when a reference
@@ -40,6 +41,7 @@ class ViewConfig:
     query_views: int = 0
     rule: str = "max"
     seed: int = 0
+    center: bool = False  # move each glyph's ink box to the middle first (engine.centering)
 
     def __post_init__(self):
         if self.rule not in RULES:
@@ -59,7 +61,8 @@ class ViewConfig:
 
     def tag(self) -> str:
         """Return a short name of what a reference's stored embeddings depend on (for cache file names)."""
-        return "plain" if not self.reference_views else f"v{self.reference_views}{self.rule[0]}{self.seed}"
+        views = "plain" if not self.reference_views else f"v{self.reference_views}{self.rule[0]}{self.seed}"
+        return ("c" if views == "plain" else f"{views}c") if self.center else views
 
     def to_dict(self) -> dict:
         """Return the config as JSON-ready data."""
@@ -69,7 +72,8 @@ class ViewConfig:
     def from_dict(data: dict | None) -> "ViewConfig":
         """Return a config from `to_dict` output (unknown keys ignored; None gives the plain pipeline)."""
         data = data or {}
-        return ViewConfig(**{k: data[k] for k in ("reference_views", "query_views", "rule", "seed") if k in data})
+        keys = ("reference_views", "query_views", "rule", "seed", "center")
+        return ViewConfig(**{k: data[k] for k in keys if k in data})
 
 
 def view_matrices(count: int, seed: int = 0, device="cpu") -> torch.Tensor:
@@ -94,9 +98,10 @@ def expand_views(x: torch.Tensor, count: int, seed: int = 0) -> torch.Tensor:
 
 
 def embed_views(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, count: int,
-                seed: int = 0) -> torch.Tensor:
-    """Return embeddings (n, 1 + count, D) of prepared images (n, 1, S, S) and their fixed views."""
-    emb = encode(expand_views(x, count, seed)).float()
+                seed: int = 0, center: bool = False) -> torch.Tensor:
+    """Return embeddings (n, 1 + count, D) of prepared images (n, 1, S, S) and their fixed views, with `center`
+    of the images with their ink centred (engine.centering)."""
+    emb = encode(expand_views(center_ink(x) if center else x, count, seed)).float()
     return emb.view(x.shape[0], count + 1, -1)
 
 
@@ -116,4 +121,4 @@ def describe_views(views: ViewConfig) -> str:
     """Return the views in words, e.g. "8 reference views (max), no query views"."""
     refs = f"{views.reference_views} reference views ({views.rule})" if views.reference_views else "no reference views"
     queries = f"{views.query_views} query views" if views.query_views else "no query views"
-    return f"{refs}, {queries}"
+    return f"{refs}, {queries}{', ink centred' if views.center else ''}"

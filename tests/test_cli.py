@@ -176,10 +176,11 @@ def test_validation_split_comes_from_the_model_card():
 def test_evaluate_states_the_views_it_scored_with(trained_run, synthetic_omniglot, capsys):
     args = ["evaluate", "--weights", str(trained_run / "best.safetensors"), "--data-dir",
             str(synthetic_omniglot.zip_dir), "--json", "--way", "5", "--tasks", "4", "--device", "cpu", "--quiet"]
-    assert main([*args, "--reference-views", "3", "--query-views", "2", "--view-rule", "prototype"]) == 0
+    assert main([*args, "--reference-views", "3", "--query-views", "2", "--view-rule", "prototype", "--center"]) == 0
     captured = capsys.readouterr()
     views = last_json_line(captured.out)["views"]
-    assert (views["reference_views"], views["query_views"], views["rule"]) == (3, 2, "prototype")
-    assert "3 reference views (prototype), 2 query views" in captured.err
+    assert (views["reference_views"], views["query_views"], views["rule"], views["center"]) == (3, 2, "prototype", True)
+    assert "3 reference views (prototype), 2 query views, ink centred" in captured.err
     assert main([*args]) == 0  # the card names none: the plain pipeline
-    assert last_json_line(capsys.readouterr().out)["views"]["reference_views"] == 0
+    views = last_json_line(capsys.readouterr().out)["views"]
+    assert views["reference_views"] == 0 and not views["center"]

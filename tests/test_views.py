@@ -9,10 +9,12 @@ import torch
 
 from engine.evaluate import OneShotConfig, evaluate_one_shot
 from engine.gallery import Gallery
+from engine.gallery.cache import CACHE_DIR
 from engine.model import build_model
 from engine.recognize import Recognizer
+from engine.centering import center_ink, ink_shifts
 from engine.views import ViewConfig, card_views, expand_views, view_matrices
-from engine.weights import LoadedModel
+from engine.weights import LoadedModel, load_weights
 
 from glyph_shapes import shape
 
@@ -45,9 +47,10 @@ def test_a_bad_view_setting_is_refused():
 
 
 def test_views_round_trip_through_a_model_card():
-    v = ViewConfig(8, 2, "prototype", 1)
+    v = ViewConfig(8, 2, "prototype", 1, center=True)
     assert card_views({"views": v.to_dict()}) == v
     assert card_views({}) == ViewConfig() == card_views(None)
+    assert not card_views({"views": {"reference_views": 8, "rule": "max"}}).center  # cards made before it
     assert ViewConfig(8).rows_per_reference == 9 and ViewConfig(8, rule="prototype").rows_per_reference == 1
 
 
@@ -120,3 +123,39 @@ def test_a_gallery_above_the_size_limit_stores_its_references_without_views(tmp_
     rec.refresh()
     assert len(rec.index) == len(KINDS)  # past the limit: one row a reference, all embedded anew
     assert rec.rank(shape("ring")).best.name == "ring"
+
+
+def test_with_the_ink_centred_a_drawing_ranks_the_same_wherever_it_sits_in_the_box(tmp_path):
+    loaded = load_weights()  # the shipped model: what a person's drawing meets
+    gallery = Gallery.create(tmp_path / "g", "shapes")
+    for kind in KINDS:
+        gallery.add_character(kind, [shape(kind)])
+    centred, plain = (Recognizer(loaded, gallery, views=ViewConfig(2, center=c)) for c in (True, False))
+
+    def change(rec: Recognizer, kind: str) -> float:  # how far the embedding moves when the drawing does
+        here, moved = rec.embed_queries(np.stack([shape(kind), shape(kind, dx=-14, dy=11)]))[:, 0]
+        return float((here - moved).abs().sum() / here.abs().sum())
+
+    for kind in ("ell", "ring", "box"):
+        assert centred.rank(shape(kind, dx=-14, dy=11)).best.name == kind
+        # Equal up to resampling: the glyph is resized to the model's input before its ink is centred there.
+        assert change(centred, kind) < change(plain, kind) / 5
+    # Centred and plain reference embeddings are different things: each has its own cache file.
+    plain.refresh()
+    caches = sorted(p.stem for p in (tmp_path / "g" / CACHE_DIR).glob("*.npz"))
+    assert caches == sorted(f"{loaded.fingerprint}-{ViewConfig(2, center=c).tag()}" for c in (True, False))
+
+
+def test_centring_moves_the_ink_box_to_the_middle_by_whole_pixels_and_keeps_every_pixel():
+    x = torch.zeros(3, 1, 40, 40)
+    x[0, 0, 2:9, 30:38] = 1  # a box of ink in the top right corner
+    x[0, 0, 5, 33] = 0.25  # grey levels are carried along unchanged
+    x[2, 0, 0:40, 0:3] = 1  # as tall as the frame: only moved sideways
+    out = center_ink(x)
+    assert out[0].sum() == x[0].sum() and out[2].sum() == x[2].sum()
+    rows, cols = torch.nonzero(out[0, 0] >= 0.5, as_tuple=True)
+    assert (rows.min() + rows.max() + 1) / 2 == pytest.approx(20, abs=0.5)
+    assert (cols.min() + cols.max() + 1) / 2 == pytest.approx(20, abs=0.5)
+    assert torch.equal(out[0, 0, 16:23, 16:24], x[0, 0, 2:9, 30:38])  # 7 rows: half a pixel off, rounded
+    assert torch.equal(out[1], x[1])  # no ink: nothing to move
+    assert torch.equal(ink_shifts(out), torch.zeros(3, 2, dtype=torch.long))  # centred stays put

@@ -33,12 +33,15 @@ def add_views(p: argparse.ArgumentParser) -> None:
     g.add_argument("--query-views", type=int, metavar="N",
                    help="distortions of each query, their logits averaged (each costs a forward pass)")
     g.add_argument("--view-rule", choices=RULES, help="max: best view's logit; prototype: mean embedding")
+    g.add_argument("--center", action=argparse.BooleanOptionalAction, default=None,
+                   help="move each glyph's ink to the middle of the frame before embedding it (engine.centering)")
 
 
 def views_from_args(args, card: dict | None) -> ViewConfig:
     """Return the model card's views with the command line's overrides."""
     base = card_views(card)
-    changes = {"reference_views": args.reference_views, "query_views": args.query_views, "rule": args.view_rule}
+    changes = {"reference_views": args.reference_views, "query_views": args.query_views, "rule": args.view_rule,
+               "center": args.center}
     return replace(base, **{k: v for k, v in changes.items() if v is not None})
 
 
