@@ -468,7 +468,7 @@ class MainWindow(QMainWindow):
         """Ask a name and create an empty gallery in the user data folder."""
         name = dialogs.ask_text(self, "New gallery", "Name of the new gallery:", "My alphabet")
         if name is not None:
-            self.session.create_gallery(name)
+            self.session.create_gallery(name, known=self.settings.recent_galleries())
 
     def open_gallery_dialog(self) -> None:
         """Ask for a gallery folder and open it."""

@@ -334,13 +334,18 @@ class EngineSession(QObject):
         return self._task(f"Opening gallery {Path(path).name}", job, on_done=self.gallery_changed.emit,
                           what=f"Opening the gallery {path}")
 
-    def create_gallery(self, name: str, path: str | Path | None = None) -> Task:
-        """Create an empty gallery (in the user data folder unless `path`) and make it current."""
+    def create_gallery(self, name: str, path: str | Path | None = None, known: Sequence[Path] = ()) -> Task:
+        """Create an empty gallery (in the user data folder unless `path`) and make it current.
+
+        In the user data folder its name is numbered "Name (2)" if a gallery there or in `known` already shows it,
+        as an import's is: two galleries shown under one name could not be told apart."""
         def job(ctx: TaskContext) -> GallerySnapshot:
             from engine.gallery import Gallery
 
-            dest = Path(path) if path else unique_folder(galleries_dir(), name)
-            return self._adopt(ctx, Gallery.create(dest, name))
+            if path:
+                return self._adopt(ctx, Gallery.create(Path(path), name))
+            shown = unique_name(name, _names_in_use(known))
+            return self._adopt(ctx, Gallery.create(unique_folder(galleries_dir(), shown), shown))
 
         return self._task(f"Creating gallery {name}", job, on_done=self.gallery_changed.emit,
                           what="Creating the gallery")

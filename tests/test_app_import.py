@@ -258,3 +258,19 @@ def test_adding_images_is_one_undoable_step(make_window, qtbot, tmp_path):
     window.act_redo.trigger()
     snapshot = wait_gallery(qtbot, window, len(names))
     assert sorted(snapshot.names()) == sorted(names)
+
+
+def test_a_new_gallery_named_like_one_in_use_gets_a_number(make_window, qtbot, monkeypatch):
+    from app import dialogs
+
+    window = make_window()
+    names = iter(["Runes", "Runes"])
+    monkeypatch.setattr(dialogs, "ask_text", lambda *_a: next(names))
+    window.new_gallery()
+    qtbot.waitUntil(lambda: window.session.snapshot is not None and window.session.snapshot.name == "Runes"
+                    and not window.runner.busy, timeout=20_000)
+    first = window.session.snapshot.path
+    window.new_gallery()
+    qtbot.waitUntil(lambda: window.session.snapshot.path != first and not window.runner.busy, timeout=20_000)
+    assert window.session.snapshot.name == "Runes (2)"
+    qtbot.waitUntil(lambda: sorted(_switcher_texts(window)) == ["Runes", "Runes (2)"], timeout=20_000)
