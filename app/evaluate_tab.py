@@ -163,7 +163,7 @@ class EvaluateTab(QWidget):
         self.dataset = DatasetPanel(("evaluation", "background"), self, folder=data_dir)
         self.dataset.dataset_changed.connect(self._on_dataset_changed)
         parts = [self.dataset, self._build_model_box(), self._build_settings()]
-        controls_beside(self, parts, self._build_results(), 380, (400, 800))
+        controls_beside(self, parts, self._build_results(), 380, (400, 800), footer=self._build_buttons())
 
     def _build_model_box(self) -> QGroupBox:
         box = QGroupBox("Model")
@@ -206,19 +206,25 @@ class EvaluateTab(QWidget):
         form.addRow("k-shot", self.shot_spin)
         form.addRow("Tasks", self.tasks_spin)
         form.addRow("Seed", self.seed_spin)
+        return box
+
+    def _build_buttons(self) -> QWidget:
+        """Run and Cancel with the progress bar, pinned below the controls: in view however they scroll."""
         self.run_button = QPushButton("Run benchmark")
         self.run_button.clicked.connect(self.run_benchmark)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
-        row = QHBoxLayout()
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
-        form.addRow(row)
         self.progress_bar = QProgressBar()
         self.progress_bar.setFormat("%p%")
         self.progress_bar.setValue(0)
-        form.addRow(self.progress_bar)
-        return box
+        footer = QWidget()
+        column = QVBoxLayout(footer)
+        row = QHBoxLayout()
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        column.addLayout(row)
+        column.addWidget(self.progress_bar)
+        return footer
 
     def _build_runs_row(self) -> QWidget:
         """The official runs' source: found beside the Omniglot archives, downloaded, or chosen (zip or folder)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 Drawing = list  # a drawing: a list of (n, 2) arrays of x, y in the 105-unit square, y down
@@ -140,3 +140,11 @@ def make_gallery(folder: Path, drawings: dict[str, tuple[Drawing, Drawing]], nam
     for char, (reference, _query) in drawings.items():
         gallery.add_character(char, [render_strokes([Stroke(s) for s in reference], area=105.0, frame=True)])
     return folder
+
+
+def in_view(widget, window) -> bool:
+    """Return True when all of `widget` is on screen inside `window` (not scrolled away, not cut off)."""
+    top_left = widget.mapTo(window, QPoint(0, 0))
+    inside = window.rect().contains(top_left) and window.rect().contains(top_left + QPoint(widget.width() - 1,
+                                                                                           widget.height() - 1))
+    return widget.isVisible() and inside and widget.visibleRegion().boundingRect().size() == widget.size()

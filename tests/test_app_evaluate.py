@@ -14,6 +14,8 @@ pytest.importorskip("pytestqt")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from app.evaluate_tab import EvaluateTab, glyph_pixmap  # noqa: E402
+from app_helpers import in_view  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 from engine.evaluate import PUBLISHED  # noqa: E402
 from engine.model import build_model  # noqa: E402
 from engine.paths import SHIPPED_WEIGHTS  # noqa: E402
@@ -258,3 +260,13 @@ def test_the_tab_scores_with_the_views_the_models_card_names(synthetic_data, tmp
     outcome = run_benchmark(weights, "cpu", synthetic_data.evaluation, OneShotConfig(way=5, tasks=2), None,
                             threading.Event())
     assert outcome.result.views.reference_views == 2
+
+
+def test_run_and_cancel_stay_in_view_when_the_window_is_short(qtbot, evaluation_dir, tiny_weights):
+    tab = make_tab(qtbot, evaluation_dir, tiny_weights)
+    tab.resize(1000, 380)  # shorter than the controls: their column scrolls, the buttons below it do not
+    tab.show()
+    qtbot.waitExposed(tab)
+    QApplication.processEvents()
+    for widget in (tab.run_button, tab.cancel_button, tab.progress_bar):
+        assert in_view(widget, tab)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QScrollArea  # noqa: E4
 
 from app.curves import TrainingCurves  # noqa: E402
 from app.train_tab import TrainTab  # noqa: E402
+from app_helpers import in_view  # noqa: E402
 from synthetic import small_train_config  # noqa: E402
 from engine.train import StepEvent  # noqa: E402
 
@@ -139,14 +140,6 @@ def test_a_finished_run_frees_its_model_when_the_next_one_starts(qtbot, micro_pr
     assert gc.get_freeze_count() == 0
 
 
-def _in_view(widget, window) -> bool:
-    """Return True when all of `widget` is on screen inside `window` (not scrolled away, not cut off)."""
-    top_left = widget.mapTo(window, QPoint(0, 0))
-    inside = window.rect().contains(top_left) and window.rect().contains(top_left + QPoint(widget.width() - 1,
-                                                                                           widget.height() - 1))
-    return widget.isVisible() and inside and widget.visibleRegion().boundingRect().size() == widget.size()
-
-
 def test_buttons_in_view_at_the_default_window_size(qtbot, synthetic_omniglot, tmp_path):
     # A first start without the dataset: the help box under the folder is open, the column at its longest.
     tab = TrainTab(data_dir=tmp_path / "no-omniglot", runs_root=tmp_path / "runs", auto_estimate=False)
@@ -157,7 +150,7 @@ def test_buttons_in_view_at_the_default_window_size(qtbot, synthetic_omniglot, t
     qtbot.waitUntil(lambda: tab.dataset.status is not None and tab.dataset.help_box.isVisible(), timeout=LOAD_MS)
     QApplication.processEvents()
     for button in (tab.start_button, tab.stop_button, tab.resume_run_button, tab.use_button):
-        assert _in_view(button, tab), button.text()
+        assert in_view(button, tab), button.text()
     tab.shutdown()
 
 
@@ -173,7 +166,7 @@ def test_buttons_stay_put_when_the_speed_measurement_ends(qtbot, micro_preset, t
     QApplication.processEvents()
     after = {b.text(): b.mapTo(tab, QPoint(0, 0)) for b in (tab.start_button, tab.use_button)}
     assert after == before
-    assert _in_view(tab.start_button, tab)
+    assert in_view(tab.start_button, tab)
     qtbot.waitUntil(lambda: not tab.threads(), timeout=LOAD_MS)
 
 
