@@ -18,6 +18,7 @@ from PIL import EpsImagePlugin, Image, ImageDraw, ImageFile
 
 from engine.atomic import STALE_AFTER_S
 from engine.cli import main
+from engine.data.omniglot import load_set
 from engine.gallery import Gallery, GalleryError, import_gallery, load_gallery, read_glyph
 from engine.glyph import GLYPH_SIZE, GlyphError, decode, glyph_from_image, open_image, render, render_strokes
 from engine.glyph.thinning import dilate
@@ -362,6 +363,18 @@ def test_an_import_clears_stale_staging_folders_of_its_destination(tmp_path):
     import_gallery(folder, tmp_path / "shapes")
     assert not crashed.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_loading_omniglot_removes_stale_cache_temporaries_only(synthetic_omniglot, private_user_folders):
+    cache = private_user_folders["cache"] / "omniglot"
+    cache.mkdir(parents=True, exist_ok=True)
+    stale = [cache / ".background-0123456789abcdef.npz.abcdefgh.tmp", cache / ".evaluation-feed.npz.a_b_c_d_.tmp"]
+    kept = [cache / ".background-live.npz.livelive.tmp", cache / ".notes.txt.abcdefgh.tmp", cache / "mine.tmp"]
+    for p in stale + kept:
+        p.write_bytes(b"\0" * 1000)
+        age(p, 0 if p == kept[0] else 2 * STALE_AFTER_S)
+    load_set(synthetic_omniglot.zip("background"), "background")
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
 
 
 def test_resuming_a_run_removes_its_stale_checkpoint_temporaries(tmp_path, capsys):

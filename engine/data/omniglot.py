@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, remove_stale_temporaries
 from ..glyph import GlyphError, ImageSizeError, read_gray
 from ..paths import user_cache_dir
 from ..units import GLYPH_SIZE
@@ -106,6 +106,8 @@ def load_set(source: Path, name: str, cache: bool = True) -> OmniglotSet:
         return _decode(source, name)
     key = _source_key(source)
     cache_file = user_cache_dir() / "omniglot" / f"{name}-{key}.npz"
+    # What a write cut short by a crash left behind (tens of MB each); a write in progress is too recent to go.
+    remove_stale_temporaries(cache_file.parent, _is_cache_name)
     if cache_file.is_file():
         try:
             return _read_cache(cache_file, name)
@@ -117,6 +119,11 @@ def load_set(source: Path, name: str, cache: bool = True) -> OmniglotSet:
     except OSError as exc:
         warnings.warn(f"Could not write the Omniglot cache {cache_file}: {exc}", stacklevel=2)
     return data
+
+
+def _is_cache_name(name: str) -> bool:
+    """Return True for the name of a decoded-array cache file (`load_set`)."""
+    return name.endswith(".npz") and name.split("-", 1)[0] in SET_NAMES
 
 
 def _source_key(source: Path) -> str:
