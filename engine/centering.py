@@ -5,8 +5,9 @@ Why: where a person puts a character in the box says nothing about which charact
 it (its 3x3 pooled layout keeps coarse position, so that the parts of a character stay apart). Omniglot's
 drawers place the same character up to ~20 px apart (ink-box centres span 39.5-62 px of 105), more than the
 few pixels of translation the training distortions cover. Centring both the references and the query removes
-that variation for free. Whole-pixel shifts keep the pixels exactly as they were (no resampling blur), and an
-ink box is never wider than the frame, so no ink leaves it.
+that variation for free. It is done on the 105-px glyph, before the model resizes it to its input: whole-pixel
+shifts keep the pixels exactly as they were (no resampling blur), a glyph drawn anywhere in the box reaches the
+encoder as the same image, and an ink box is never wider than the frame, so no ink leaves it.
 
 Measured on the shipped model's 4 validation alphabets (2,000 seeded 20-way tasks, benchmarks/bench_accuracy.py
 gives the table): one-shot accuracy rises by about half a point; the model card turns it on (`ViewConfig.center`).

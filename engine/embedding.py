@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .cancel import Cancelled  # noqa: F401 - raised here, and imported from here by callers
+from .centering import center_ink
 from .device import autocast
 from .model import SiameseNet
 from .views import embed_views
@@ -44,9 +45,10 @@ def embed_glyph_views(model: SiameseNet, glyphs: np.ndarray | torch.Tensor, view
                 raise Cancelled("cancelled")
             chunk = torch.as_tensor(np.asarray(glyphs[start:start + step]) if not torch.is_tensor(glyphs)
                                     else glyphs[start:start + step])
-            x = model.prepare(chunk.to(device, non_blocking=True).float())
+            x = chunk.to(device, non_blocking=True).float()
+            x = model.prepare(center_ink(x.unsqueeze(1)) if center else x)
             with autocast(device):
-                out.append(embed_views(model.embed, x, views, seed, center))
+                out.append(embed_views(model.embed, x, views, seed))
             if progress:
                 progress(min(start + step, n), n)
     finally:

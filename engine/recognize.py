@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .centering import center_ink
 from .embedding import embed_glyph_views
 from .index import ReferenceIndex
 from .gallery import Gallery
@@ -236,8 +237,8 @@ class Recognizer:
         """Return embeddings (n, 1 + query views, D) of glyph pixels (n, 105, 105) with the inference encoder."""
         px = np.ascontiguousarray(pixels, dtype=np.float32)
         x = torch.from_numpy(px if px.flags.writeable else px.copy()).to(self._device)
-        return embed_views(self._embed, self.loaded.model.prepare(x), self.views.query_views, self.views.seed,
-                           self.views.center)
+        x = center_ink(x.unsqueeze(1)) if self.views.center else x
+        return embed_views(self._embed, self.loaded.model.prepare(x), self.views.query_views, self.views.seed)
 
     def rank(self, glyph: Glyph | np.ndarray, k: int | None = 5) -> RankResult:
         """Return the `k` best characters for a glyph (all if k is None), best first.

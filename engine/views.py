@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from .augment import AffineConfig, identity_matrices, random_affine_matrices, warp
-from .centering import center_ink
 
 RULES = ("max", "prototype")
 # Above this many references a gallery's references get no views: each view is a forward pass when a reference
@@ -98,10 +97,9 @@ def expand_views(x: torch.Tensor, count: int, seed: int = 0) -> torch.Tensor:
 
 
 def embed_views(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, count: int,
-                seed: int = 0, center: bool = False) -> torch.Tensor:
-    """Return embeddings (n, 1 + count, D) of prepared images (n, 1, S, S) and their fixed views, with `center`
-    of the images with their ink centred (engine.centering)."""
-    emb = encode(expand_views(center_ink(x) if center else x, count, seed)).float()
+                seed: int = 0) -> torch.Tensor:
+    """Return embeddings (n, 1 + count, D) of prepared images (n, 1, S, S) and their fixed views."""
+    emb = encode(expand_views(x, count, seed)).float()
     return emb.view(x.shape[0], count + 1, -1)
 
 

@@ -114,6 +114,29 @@ def test_embed_writes_one_row_per_image(trained_run, synthetic_omniglot, tmp_pat
     assert emb.shape == (3, 256) and np.isfinite(emb).all()
 
 
+def test_embed_gives_the_embeddings_rank_and_the_app_use(tmp_path):
+    from PIL import Image
+
+    from engine.gallery import Gallery, read_glyph
+    from engine.recognize import Recognizer
+
+    ink = np.zeros((105, 105), bool)
+    ink[20:70, 25:31] = ink[64:70, 25:61] = True  # an "L", and the same drawn 12 px lower and further right
+    paths = [tmp_path / "ell.png", tmp_path / "moved.png"]
+    for path, shift in zip(paths, (0, 12)):
+        Image.fromarray(np.where(np.roll(ink, (shift, shift), axis=(0, 1)), 0, 255).astype(np.uint8)).save(path)
+    out = tmp_path / "emb.npy"
+    assert main(["embed", *map(str, paths), "--out", str(out), "--device", "cpu"]) == 0  # the shipped model
+    emb = np.load(out)
+    rec = Recognizer(load_weights(), Gallery.in_memory("none"))
+    as_ranked = rec.embed_queries(np.stack([read_glyph(p).pixels for p in paths]))[:, 0].numpy()
+    np.testing.assert_allclose(emb, as_ranked, atol=1e-4)
+    np.testing.assert_allclose(emb[0], emb[1], atol=1e-4)  # the card centres the ink: where it sits is gone
+    assert main(["embed", *map(str, paths), "--out", str(out), "--device", "cpu", "--no-center"]) == 0
+    plain = np.load(out)
+    assert np.abs(plain[0] - plain[1]).max() > 0.05
+
+
 @pytest.mark.parametrize("command", [["data", "info"], ["evaluate", "--way", "5", "--json"],
                                      ["train", "--preset", "tiny", "--steps", "1"]])
 def test_a_missing_dataset_exits_1_with_a_readable_message(command, tmp_path, monkeypatch, capsys):
