@@ -11,6 +11,9 @@ two runs give the same scores. How a reference's views combine into its score (`
 
 Query views (an option: each costs a forward pass) are combined by the mean of their logits, which averages out
 the one distortion that happens to fit a wrong character.
+
+`ViewConfig` also says whether each glyph's ink is centred before any of this (`center`, engine.centering): it is
+part of how a model is used, so it travels with the views in model cards and names the embedding cache.
 """
 
 from __future__ import annotations
