@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-INK_LEVEL = 0.5  # a pixel at least this dark is ink (glyphs are 1 = ink, resized with antialiasing)
+INK_LEVEL = 0.5  # a pixel at least this dark is ink (glyphs are 1 = ink; a drawing's antialiased edges are grey)
 
 
 def ink_shifts(images: torch.Tensor) -> torch.Tensor:
