@@ -14,7 +14,7 @@ from engine.model import build_model, model_fingerprint
 from engine.embedding import embed_glyphs
 from engine.train.distill import Distiller, DistillConfig, DistillStep, distill_loss, matched_bias, student_of
 from engine.train.events import FinishedEvent, ValidationEvent
-from engine.train.schedule import learning_rate
+from engine.train.schedule import lr_factor
 from engine.weights import LoadedModel, load_weights, save_weights
 
 VAL_ALPHABET = "Greek"  # of the synthetic background set
@@ -69,7 +69,7 @@ def test_distillation_moves_the_student_towards_the_teacher(teacher, synthetic_d
     assert len(losses) == 30 and all(math.isfinite(x) for x in losses)
     # Step s (from 0) learns at the warm-up + cosine rate of its progress s / steps.
     assert [e.lr for e in events if isinstance(e, DistillStep)] == pytest.approx(
-        [learning_rate(cfg.lr, s, s / cfg.steps, cfg.warmup_steps, cfg.min_lr_fraction) for s in range(cfg.steps)])
+        [cfg.lr * lr_factor(s, s / cfg.steps, cfg.warmup_steps, cfg.min_lr_fraction) for s in range(cfg.steps)])
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5]), f"loss {losses[:5]} ... {losses[-5:]}"
     # The head's weights are the teacher's, untouched; only its bias is matched to the teacher's scale.
     assert torch.equal(distiller.student.head.alpha, alpha_before)

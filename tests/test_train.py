@@ -24,7 +24,7 @@ from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent
                           TrainingError, ValidationEvent, preset_defaults)
 from engine.train.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from engine.train.config import with_overrides
-from engine.train.schedule import learning_rate
+from engine.train.schedule import lr_factor
 from engine.weights import load_weights
 
 from synthetic import small_train_config
@@ -128,13 +128,13 @@ def test_a_time_budget_ends_the_run(synthetic_data, micro_preset, tmp_path):
 
 
 def test_the_learning_rate_warms_up_then_decays():
-    assert learning_rate(1.0, 0, 0.0, 10, 0.1) == pytest.approx(0.1)
-    assert learning_rate(1.0, 9, 0.0, 10, 0.1) == pytest.approx(1.0)
-    assert learning_rate(1.0, 10, 0.0, 10, 0.1) == pytest.approx(1.0)
-    assert learning_rate(1.0, 500, 0.5, 10, 0.1) == pytest.approx(0.55)
-    assert learning_rate(1.0, 1000, 1.0, 10, 0.1) == pytest.approx(0.1)
-    assert learning_rate(1.0, 2000, 3.0, 10, 0.1) == pytest.approx(0.1)
-    lrs = [learning_rate(1.0, s, s / 100, 0, 0.02) for s in range(101)]
+    assert lr_factor(0, 0.0, 10, 0.1) == pytest.approx(0.1)
+    assert lr_factor(9, 0.0, 10, 0.1) == pytest.approx(1.0)
+    assert lr_factor(10, 0.0, 10, 0.1) == pytest.approx(1.0)
+    assert lr_factor(500, 0.5, 10, 0.1) == pytest.approx(0.55)
+    assert lr_factor(1000, 1.0, 10, 0.1) == pytest.approx(0.1)
+    assert lr_factor(2000, 3.0, 10, 0.1) == pytest.approx(0.1)
+    lrs = [lr_factor(s, s / 100, 0, 0.02) for s in range(101)]
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
 
 
@@ -271,7 +271,7 @@ def test_a_run_resumed_with_another_length_follows_its_new_schedule(synthetic_da
     Trainer(config, synthetic_data.background, tmp_path).run()
     Trainer(with_overrides(config, steps=8), synthetic_data.background, tmp_path, resume=True).run()
     # Row n reports step n - 1 (counted from 0): its progress was (n - 1) / steps, with the run's length then.
-    expected = [learning_rate(config.lr, n - 1, (n - 1) / (4 if n <= 4 else 8), 2, 0.1) for n in range(1, 9)]
+    expected = [config.lr * lr_factor(n - 1, (n - 1) / (4 if n <= 4 else 8), 2, 0.1) for n in range(1, 9)]
     assert step_rows(tmp_path, "lr") == pytest.approx(expected)
 
 

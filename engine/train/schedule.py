@@ -16,7 +16,3 @@ def lr_factor(step: int, progress: float, warmup_steps: int, min_fraction: float
     progress = min(max(progress, 0.0), 1.0)
     return min_fraction + (1 - min_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
 
-
-def learning_rate(base: float, step: int, progress: float, warmup_steps: int, min_fraction: float) -> float:
-    """Return the learning rate at `step`, where `progress` in [0, 1] is how far the run has come."""
-    return base * lr_factor(step, progress, warmup_steps, min_fraction)
