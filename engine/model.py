@@ -214,9 +214,10 @@ class SiameseNet(nn.Module):
         self.head = build_head(config.head, config.embedding_dim)
 
     def prepare(self, glyphs: torch.Tensor) -> torch.Tensor:
-        """Return glyphs (n, H, W) or (n, 1, H, W), any size, as float (n, 1, S, S) at the model's input size."""
+        """Return glyphs (n, H, W) or (n, 1, H, W), any size, as (n, 1, S, S) at the model's input size, in the
+        network's floating dtype (float32 unless the model was converted, as a float64 check converts it)."""
         x = glyphs if glyphs.dim() == 4 else glyphs.unsqueeze(1)
-        x = x.to(dtype=torch.float32)
+        x = x.to(dtype=next(self.parameters()).dtype)
         if x.shape[-1] != self.config.input_size or x.shape[-2] != self.config.input_size:
             x = F.interpolate(x, size=(self.config.input_size,) * 2, mode="bilinear", antialias=True,
                               align_corners=False)

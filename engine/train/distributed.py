@@ -376,7 +376,7 @@ class GatheredBatchNorm(_BatchNorm):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized()):
             return super().forward(input)
-        x = input.float()
+        x = input.to(torch.promote_types(input.dtype, torch.float32))  # bf16 under autocast: statistics in float32
         return _GatheredBatchNormFn.apply(x, self.weight, self.bias, self).to(input.dtype)
 
 
