@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import secrets
 import shutil
@@ -24,11 +25,19 @@ from ..glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph, GlyphError, ImageSizeErro
 INDEX_NAME = "gallery.json"
 IMAGES_DIR = "images"
 CACHE_DIR = ".embeddings"
+LOCK_NAME = ".gallery.lock"  # held by every writer while it changes the gallery (engine.locking)
 FORMAT = "glyphs-gallery"
 # 2: a character may say which Unicode character it is ("char", "codepoint", "unicode_name") and a reference
 # which font it was rendered from ("font"); version 1 indexes (neither) open unchanged.
 FORMAT_VERSION = 2
 MAX_NAME_LENGTH = 200
+# No reference path is anywhere near these (the gallery writes images/<40-char slug>-<k>.png); longer ones
+# come from a damaged or hostile index and are refused before the file system sees them.
+MAX_PATH_LENGTH = 1024
+MAX_PART_LENGTH = 255
+MAX_FILE_BYTES = 64 << 20  # a reference or imported image, as for zip members (sources.MAX_MEMBER_BYTES)
+MAX_INDEX_BYTES = 512 << 20  # a whole-font gallery's index is a few MB
+PRINT_LIMIT = 120  # characters of a name or path shown in a message
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,50 @@ def decode_png(data: bytes | Path, label: str) -> np.ndarray:
     return _from_gray(gray)
 
 
+def read_bounded(path: Path, label: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Return the bytes of file `path`, or raise GalleryError naming `label` when it holds more than `limit`
+    bytes (checked before reading, and again while reading in case it grows) or cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > limit:
+                raise GalleryError(f"{printable(label)} holds {size:,} bytes, more than the {limit >> 20} MiB an "
+                                   f"image may have; it is not a glyph image. Remove it or choose another file.")
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise GalleryError(f"{printable(label)}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise GalleryError(f"{printable(label)} grew beyond {limit >> 20} MiB while being read; refusing it")
+    return data
+
+
 # ------------------------------------------------------------------------------------------------ names
+
+
+def printable(text: object, limit: int = PRINT_LIMIT) -> str:
+    """Return `text` safe to print in a message or on a terminal: control characters (escape sequences
+    included), invisible formatting and lone surrogates (undecodable file-name bytes) escaped as ``\\x1b``,
+    ``\\u200e``, ``\\udce9``, and anything longer than `limit` characters cut with a count of the rest."""
+    text = str(text)
+    cut = len(text) - limit if len(text) > limit else 0
+    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text[:limit])
+    return out + (f"… ({cut:,} more characters)" if cut else "")
+
+
+def has_surrogates(text: str) -> bool:
+    """Return True when `text` holds lone surrogates (what undecodable bytes of a file name become)."""
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+def repair_text(text: str) -> str:
+    """Return `text` with each lone surrogate replaced by U+FFFD (invalid UTF-8 bytes of a file name become
+    one U+FFFD each), so that it can be written to the UTF-8 index."""
+    if not has_surrogates(text):
+        return text
+    try:  # a file name's undecodable bytes (surrogateescape): decode them, marking each bad byte
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # other lone surrogates (e.g. "\\ud800" in a JSON index)
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
 
 
 def check_name(name: str, what: str = "character name") -> str:
@@ -119,9 +171,13 @@ def check_name(name: str, what: str = "character name") -> str:
     if not cleaned:
         raise GalleryError(f"A {what} cannot be empty")
     if len(cleaned) > MAX_NAME_LENGTH:
-        raise GalleryError(f"A {what} is limited to {MAX_NAME_LENGTH} characters")
+        raise GalleryError(f"A {what} is limited to {MAX_NAME_LENGTH} characters (this one has {len(cleaned):,}: "
+                           f"{printable(cleaned, 40)})")
     if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
-        raise GalleryError(f"A {what} cannot contain control characters: {cleaned!r}")
+        raise GalleryError(f"A {what} cannot contain control characters: {printable(repr(cleaned))}")
+    if has_surrogates(cleaned):
+        raise GalleryError(f"A {what} must be valid Unicode; {printable(cleaned)} holds a lone surrogate "
+                           f"(undecodable bytes)")
     return cleaned
 
 
@@ -201,12 +257,23 @@ def remove_stale_temporaries_of(gallery: Path, names: set[str] | frozenset[str] 
 
 
 def safe_relative(file: str, label: str) -> PurePosixPath:
-    """Return a relative posix path that stays inside its folder, or raise GalleryError naming `label`."""
+    """Return a relative posix path that stays inside its folder, or raise GalleryError naming `label`.
+
+    Paths too long for any file system (over `MAX_PATH_LENGTH`, or a part over `MAX_PART_LENGTH`) and
+    paths that are not valid Unicode are refused too, with the path shortened in the message.
+    """
     if not isinstance(file, str) or not file or "\\" in file or "\x00" in file:
-        raise GalleryError(f"{label}: invalid file name {file!r}")
+        raise GalleryError(f"{label}: invalid file name {printable(repr(file))}")
+    if len(file) > MAX_PATH_LENGTH or any(len(part) > MAX_PART_LENGTH for part in file.split("/")):
+        raise GalleryError(f"{label}: the file name {printable(file, 60)} is too long for a reference "
+                           f"({len(file):,} characters); the gallery index is damaged. Nothing was changed; "
+                           f"restore the index from a copy or export.")
+    if has_surrogates(file):
+        raise GalleryError(f"{label}: the file name {printable(file)} is not valid Unicode; rename the file and "
+                           f"its entry in the index")
     p = PurePosixPath(file)
     if p.is_absolute() or ".." in p.parts or re.match(r"^[A-Za-z]:", file) or p.parts[0] in ("", "."):
-        raise GalleryError(f"{label}: the path {file!r} leaves the gallery folder; refusing it")
+        raise GalleryError(f"{label}: the path {printable(file)} leaves the gallery folder; refusing it")
     return p
 
 
@@ -260,11 +327,21 @@ def check_char(char, label: str) -> str:
     return char
 
 
+def _repaired(text, where: str, notes: list[str]):
+    """Return `text` with lone surrogates replaced (noting it in `notes`); anything else unchanged."""
+    if not isinstance(text, str) or not has_surrogates(text):
+        return text
+    fixed = repair_text(text)
+    notes.append(f"{where}: the name {printable(text)} is not valid text (a lone surrogate); it is shown as "
+                 f"{printable(fixed)} and saved so by the next edit. Rename it if that is not what it was.")
+    return fixed
+
+
 def _font_source(entry, label: str) -> FontSource:
     if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and len(entry[k]) <= MAX_NAME_LENGTH
                                               for k in ("name", "version", "file")):
         raise GalleryError(f"{label}: \"font\" must be {{\"name\", \"version\", \"file\"}} (text)")
-    return FontSource(entry["name"], entry["version"], entry["file"])
+    return FontSource(*(repair_text(entry[k]) for k in ("name", "version", "file")))
 
 
 def parse_index(text: str | bytes, label: str, extras: dict | None = None
@@ -274,7 +351,9 @@ def parse_index(text: str | bytes, label: str, extras: dict | None = None
     Checks the format and version, the types, that names are unique and usable, and that every file
     stays inside the gallery folder. It does not look at the files themselves. When `extras` (a dict)
     is given, it receives the format-2 fields: ``extras["chars"]`` {character name: char} and
-    ``extras["fonts"]`` {file: FontSource}.
+    ``extras["fonts"]`` {file: FontSource}, and ``extras["notes"]`` what was repaired: a name holding lone
+    surrogates (no valid text; a hand-edited index) gets U+FFFD in their place, so that the gallery opens
+    and the next edit writes a valid index.
     """
     try:
         data = json.loads(text)
@@ -295,13 +374,15 @@ def parse_index(text: str | bytes, label: str, extras: dict | None = None
     name, chars = data.get("name", ""), data.get("characters")
     if not isinstance(name, str) or not isinstance(chars, list):
         raise GalleryError(f"{label}: \"name\" must be text and \"characters\" a list")
+    notes = extras.setdefault("notes", []) if extras is not None else []
+    name = _repaired(name, f"{label}: the gallery name", notes)
     out, seen = [], set()
     for i, ch in enumerate(chars):
         where = f"{label}, character {i + 1}"
         if not isinstance(ch, dict) or not isinstance(ch.get("references"), list):
             raise GalleryError(f"{where}: expected {{\"name\": ..., \"references\": [...]}}")
         try:
-            cname = check_name(ch.get("name"))
+            cname = check_name(_repaired(ch.get("name"), where, notes))
         except GalleryError as exc:
             raise GalleryError(f"{where}: {exc}") from None
         if cname in seen:

@@ -37,7 +37,7 @@ from ..chars import describe_char
 from ..embedding import Cancelled
 from ..font_render import RenderCancelled, render_codepoints, unpack_glyph
 from .files import INDEX_NAME, FontSource, GalleryError, check_name
-from .importing import _Sink
+from .importing import FolderTaken, _Sink
 from .store import Character, Gallery, Reference
 
 ProgressFn = Callable[[int, int], None]
@@ -340,14 +340,28 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
         if progress:
             progress(n + i, n + len(rendered))
 
-    if existing is not None:
-        characters = [Character(chr(cp), [Reference(f"u{cp:04x}", "", unpack_glyph(px), None, source)], chr(cp))
-                      for cp, px in rendered]
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("font import cancelled")
-        added_chars, added_refs = existing.extend(characters)
-        written(len(rendered))
-        return FontImport(existing, face_, added_chars, added_refs, skipped)
+    if existing is None:
+        try:
+            gallery = _write_new(face_, rendered, dest, name, cancel, written)
+            return FontImport(gallery, face_, len(rendered), len(rendered), skipped)
+        except FolderTaken:
+            if not (Path(dest) / INDEX_NAME).is_file():
+                raise
+            # Another import created the gallery meanwhile (two imports into one new folder at once):
+            # add to it, as if it had been there from the start.
+            existing = Gallery.open(dest)
+    characters = [Character(chr(cp), [Reference(f"u{cp:04x}", "", unpack_glyph(px), None, source)], chr(cp))
+                  for cp, px in rendered]
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("font import cancelled")
+    added_chars, added_refs = existing.extend(characters)
+    written(len(rendered))
+    return FontImport(existing, face_, added_chars, added_refs, skipped)
+
+
+def _write_new(face_: FontFace, rendered: list, dest: str | Path | None, name: str | None,
+               cancel: threading.Event | None, written: Callable[[int], None]) -> Gallery:
+    """Return a new gallery of the rendered characters, in `dest` (a new folder) or in memory."""
     sink = _Sink(Path(dest) if dest is not None else None)
     try:
         characters = []
@@ -355,14 +369,13 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
             if cancel is not None and cancel.is_set():
                 raise Cancelled("font import cancelled")
             ref = sink.add(f"u{cp:04x}", unpack_glyph(px), f"{face_.path.name} U+{cp:04X}")
-            ref.font = source
+            ref.font = face_.source
             characters.append(Character(chr(cp), [ref], chr(cp)))
             written(i + 1)
-        gallery = sink.finish(check_name(name or face_.full_name, "gallery name"), characters, cancel)
+        return sink.finish(check_name(name or face_.full_name, "gallery name"), characters, cancel)
     except BaseException:
         sink.abort()
         raise
-    return FontImport(gallery, face_, len(characters), len(characters), skipped)
 
 
 def _summary(skipped: dict[str, list[int]]) -> str:

@@ -9,14 +9,18 @@ Accepted layouts (a zip of any of them too, optionally wrapped in one top folder
   files with the same name and different extensions become references of one character).
 
 Images go through `glyph_from_bytes`: Omniglot-style images are kept pixel for pixel, anything else is
-normalised to Omniglot's framing. Blank images are skipped (listed in `Gallery.import_skipped`); an image
-that cannot be read stops the import with an error naming it. Import reports progress and can be
-cancelled; it builds the gallery in a hidden folder beside `dest` and renames it into place at the end,
-so a cancelled or failed import leaves nothing behind.
+normalised to Omniglot's framing. Blank images, and files whose name cannot name a character (empty, or
+longer than 200 characters), are skipped (listed in `Gallery.import_skipped`, with the reason in
+`Gallery.skip_reasons`); a name with undecodable bytes keeps them as U+FFFD. An image that cannot be
+read stops the import with an error naming it. Files of a folder are read up to the size zip members
+may have (64 MiB). Import reports progress and can be cancelled; it builds the gallery in a hidden folder
+beside `dest` and renames it into place at the end, so a cancelled or failed import leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import shutil
 import threading
 from collections.abc import Callable, Sequence
@@ -27,13 +31,18 @@ import numpy as np
 from ..atomic import write_bytes_atomic
 from ..embedding import Cancelled
 from ..glyph import GlyphError
-from .files import IMAGES_DIR, INDEX_NAME, GalleryError, as_pixels, check_name, decode_png, encode_png, \
-    index_json, parse_index, pixels_digest, slug, staging_dir
-from .sources import IMAGE_SUFFIXES, SourceFile, glyph_from_bytes, list_source, natural_key
+from .files import IMAGES_DIR, INDEX_NAME, LOCK_NAME, GalleryError, as_pixels, check_name, decode_png, \
+    encode_png, index_json, parse_index, pixels_digest, printable, read_bounded, repair_text, slug, staging_dir
+from .sources import IMAGE_SUFFIXES, MAX_MEMBER_BYTES, SourceFile, glyph_from_bytes, list_source, natural_key
 from .store import Character, Gallery, Reference
 
 ProgressFn = Callable[[int, int], None]
 Plan = list[tuple[str, list[SourceFile]]]
+NO_INK = "no ink"
+
+
+class FolderTaken(GalleryError):
+    """The new folder an import was to create was filled by another import (or program) meanwhile."""
 
 
 class _Sink:
@@ -43,10 +52,14 @@ class _Sink:
         self.dest = Path(dest) if dest is not None else None
         self.staging: Path | None = None
         self.taken: set[str] = set()
-        self.skipped: list[str] = []  # blank images, left out
+        self.skipped: list[str] = []  # files left out (blank images, unusable names)
+        self.reasons: dict[str, str] = {}  # why, for those not blank
         if self.dest is not None:
-            if (self.dest / INDEX_NAME).exists() or (self.dest.exists() and (not self.dest.is_dir()
-                                                                           or any(self.dest.iterdir()))):
+            if (self.dest / INDEX_NAME).exists():
+                raise FolderTaken(f"{self.dest} exists and is not an empty folder (it holds a gallery); choose a "
+                                  f"new folder")
+            if self.dest.exists() and (not self.dest.is_dir() or any(p.name != LOCK_NAME
+                                                                     for p in self.dest.iterdir())):
                 raise GalleryError(f"{self.dest} exists and is not an empty folder; choose a new folder")
             self.dest.parent.mkdir(parents=True, exist_ok=True)
             self.staging = staging_dir(self.dest)
@@ -74,11 +87,26 @@ class _Sink:
         if self.staging is None:
             return Gallery.in_memory(name, characters)
         write_bytes_atomic(self.staging / INDEX_NAME, index_json(name, characters).encode("utf-8"))
-        if self.dest.exists():
-            self.dest.rmdir()  # checked empty at the start
-        self.staging.rename(self.dest)
+        try:
+            if self.dest.exists():
+                self.dest.rmdir()  # checked empty at the start
+            self.staging.rename(self.dest)
+        except FileNotFoundError:  # another program removed the empty folder meanwhile: take its place
+            self.staging.rename(self.dest)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EISDIR, errno.ENOTDIR, errno.EACCES):
+                raise
+            raise FolderTaken(f"{self.dest}: another import (or program) wrote into this folder while this import "
+                              f"ran, so nothing of this import was kept. Import again into a new folder, or into "
+                              f"that gallery once it is complete (import-font adds to an existing gallery).") from None
         self.staging = None
         return Gallery.open(self.dest)
+
+    def skip(self, label: str, reason: str) -> None:
+        """Leave the file `label` out of the import, saying why."""
+        self.skipped.append(label)
+        if reason != NO_INK:
+            self.reasons[label] = reason
 
     def abort(self) -> None:
         """Remove everything written so far."""
@@ -125,6 +153,9 @@ def import_gallery(source: str | Path, dest: str | Path | None = None, name: str
     and leaves nothing behind. Raises GalleryError naming the file for unreadable or hostile input.
     """
     default_name, files = list_source(Path(source))
+    if Path(source).is_dir():  # a zip bounds its members itself (sources.MAX_MEMBER_BYTES); a folder's files too
+        files = [SourceFile(f.path, functools.partial(read_bounded, Path(f.label), f.label, MAX_MEMBER_BYTES),
+                            f.label) for f in files]
     index = [f for f in files if f.path == PurePosixPath(INDEX_NAME)]
     sink = _Sink(Path(dest) if dest is not None else None)
     try:
@@ -138,30 +169,41 @@ def import_gallery(source: str | Path, dest: str | Path | None = None, name: str
         sink.abort()
         raise
     gallery.import_skipped = sink.skipped
+    gallery.skip_reasons = sink.reasons
     return gallery
 
 
 def _decode_plan(plan: Plan, sink: _Sink, progress: ProgressFn | None,
                  cancel: threading.Event | None) -> list[Character]:
-    total, done, characters = sum(len(fs) for _, fs in plan), 0, []
-    for name, sources in plan:
+    total, done, by_name = sum(len(fs) for _, fs in plan), 0, {}
+    for raw_name, sources in plan:
+        name = repair_text(raw_name)  # undecodable bytes of a file name become U+FFFD
+        try:
+            name = check_name(name)
+        except GalleryError as exc:  # one unusable name does not stop the others
+            for f in sources:
+                sink.skip(f.label, f"its name cannot name a character: {exc}; rename the file")
+            done += len(sources)
+            if progress:
+                progress(done, total)
+            continue
         refs = []
         for f in sources:
             _check_cancel(cancel)
             try:
                 glyph = glyph_from_bytes(f.read(), f.label)
             except GlyphError as exc:
-                raise GalleryError(str(exc)) from exc
+                raise GalleryError(printable(str(exc), 2000)) from exc
             if glyph.no_ink:
-                sink.skipped.append(f.label)
+                sink.skip(f.label, NO_INK)
             else:
-                refs.append(sink.add(check_name(name), glyph.pixels, f.label))
+                refs.append(sink.add(name, glyph.pixels, f.label))
             done += 1
             if progress:
                 progress(done, total)
-        if refs:
-            characters.append(Character(check_name(name), refs))
-    return characters
+        if refs:  # two names repaired alike ("caf\udce9", "caf\udcea" -> "caf\ufffd") make one character
+            by_name.setdefault(name, Character(name, [])).references.extend(refs)
+    return list(by_name.values())
 
 
 def _copy_gallery(index: SourceFile, files: list[SourceFile], sink: _Sink, progress: ProgressFn | None,

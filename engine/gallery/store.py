@@ -8,10 +8,18 @@ Layout::
       .embeddings/          cached reference embeddings, one file per model (see engine.gallery.cache)
 
 The index is the only truth: a PNG it does not name is an orphan (harmless; swept by the next edit when
-it has a name the gallery writes, ``images/<slug>-<k>.png``; nothing is deleted through a link), and
-file names never change after a rename (``images/alpha-1.png`` may belong to "beta"). Every reference
-carries the digest of its pixels, which keys the embedding cache, so renames, merges and undo never cost
-a recomputation.
+it has a name the gallery writes, ``images/<slug>-<k>.png``, and is older than the index; nothing is
+deleted through a link), and file names never change after a rename (``images/alpha-1.png`` may belong
+to "beta"). Every reference carries the digest of its pixels, which keys the embedding cache, so renames,
+merges and undo never cost a recomputation. A PNG modified after the index that names it was written
+(replaced by hand) has its digest computed again from its pixels, so it is embedded anew.
+
+Several writers (two app windows, the app and the command line) share a gallery as SQLite or git
+would: every change holds the gallery's lock (``.gallery.lock``, engine.locking), reads the index under
+it and, when another writer changed it since this object last read or wrote it, first loads that newer
+state and applies the edit to it (an edit that no longer applies, such as renaming a character someone
+deleted, is refused with a message and changes nothing). So no writer overwrites another's change.
+`changed_on_disk` and `reload` let a reader (the app) notice and load another writer's changes.
 
 Crash safety: an edit writes its new PNGs first (each atomically, under names no index uses), then the
 index atomically (write aside, fsync, rename). A crash before the rename leaves the old index, which only
@@ -21,20 +29,28 @@ after it is in place. A gallery without a file (``path is None``) lives in memor
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
 import shutil
+import stat
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..atomic import remove_stale_temporaries, write_bytes_atomic, write_text_atomic, write_with_atomic
+from ..atomic import remove_stale_temporaries, write_bytes_atomic, write_with_atomic
 from ..glyph import Glyph
-from .files import (IMAGES_DIR, INDEX_NAME, FontSource, GalleryError, as_pixels, check_name, decode_png, encode_png,
-                    index_json, parse_index, pixels_digest, remove_stale_temporaries_of, slug, staging_dir,
-                    written_file)
+from ..locking import FolderLock, LockTimeout, LockUnavailable
+from .files import (IMAGES_DIR, INDEX_NAME, LOCK_NAME, MAX_INDEX_BYTES, FontSource, GalleryError, as_pixels,
+                    check_name, decode_png, encode_png, index_json, parse_index, pixels_digest, printable,
+                    read_bounded, remove_stale_temporaries_of, slug, staging_dir, written_file)
+
+# How long an edit waits for another writer's change (a whole-font import writes thousands of PNGs).
+LOCK_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -43,7 +59,8 @@ class Reference:
 
     `pixels` (float32 (105, 105), 1 = ink) are read from the file on first use and kept; `digest` keys
     the embedding cache. A reference of an in-memory gallery holds its pixels from the start. `font` names
-    the font it was rendered from (None: drawn or imported from an image).
+    the font it was rendered from (None: drawn or imported from an image). `_verify`: the file changed
+    after the index was written, so the digest is computed again from the pixels on first use.
     """
 
     file: str
@@ -51,6 +68,7 @@ class Reference:
     _pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
     _root: Path | None = field(default=None, repr=False, compare=False)
     font: FontSource | None = None
+    _verify: bool = field(default=False, repr=False, compare=False)
 
     @property
     def pixels(self) -> np.ndarray:
@@ -65,9 +83,11 @@ class Reference:
 
     @property
     def key(self) -> str:
-        """Return the embedding-cache key (the pixel digest, computed from the file if the index had none)."""
-        if not self.digest:
+        """Return the embedding-cache key: the pixel digest, computed from the file if the index had none or
+        the file changed after the index was written."""
+        if not self.digest or self._verify:
             self.digest = pixels_digest(self.pixels)
+            self._verify = False
         return self.digest
 
     def detached(self) -> Reference:
@@ -105,10 +125,14 @@ class DeletedCharacter:
 class Gallery:
     """A named set of characters, each with one or more reference glyphs, stored in a folder.
 
-    `path` is the folder (None: in memory only, nothing is ever written). Edits save at once, atomically;
-    if an edit fails (disk full, crash) the folder keeps the previous gallery and this object is unchanged.
-    `revision` grows with every edit (a Recognizer uses it to notice changes).
+    `path` is the folder (None: in memory only, nothing is ever written). Edits save at once, atomically,
+    under the gallery's lock, applied to the newest index on disk (see the module docstring); if an edit
+    fails (disk full, crash, refused) the folder keeps the previous gallery. `revision` grows with every
+    change of what this object holds, its own edits and other writers' changes it loaded (a Recognizer
+    uses it to notice changes).
     """
+
+    lock_timeout: float = LOCK_TIMEOUT_S
 
     def __init__(self, path: Path | None, name: str, characters: list[Character] | None = None):
         self.path = Path(path) if path is not None else None
@@ -116,7 +140,13 @@ class Gallery:
         self.characters: list[Character] = characters or []
         self.revision = 0
         self._swept = False
-        self.import_skipped: list[str] = []  # files an import left out (blank images), for the user to see
+        self.import_skipped: list[str] = []  # files an import left out (blank images...), for the user to see
+        self.skip_reasons: dict[str, str] = {}  # why each of `import_skipped` was left out (default: no ink)
+        self.warnings: list[str] = []  # what opening repaired (e.g. an invalid name in the index), naming it
+        self.external_changes = 0  # how many times this object loaded another writer's change
+        self._disk_digest: str | None = None  # sha256 of the index bytes this object last read or wrote
+        self._disk_stat: tuple[int, int, int, int] | None = None  # (inode, size, mtime ns, ctime ns) of them
+        self._lock = FolderLock(self.path / LOCK_NAME) if self.path is not None else None
 
     # -- opening and creating
 
@@ -129,11 +159,15 @@ class Gallery:
         path = Path(path)
         if (path / INDEX_NAME).exists():
             raise GalleryError(f"A gallery already exists in {path}")
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if path.exists() and (not path.is_dir() or any(p.name != LOCK_NAME for p in path.iterdir())):
             raise GalleryError(f"{path} exists and is not an empty folder; choose a new folder for the gallery")
         gallery = cls(path, check_name(name or path.name, "gallery name"))
         path.mkdir(parents=True, exist_ok=True)
-        gallery._write_index(gallery.characters)
+        with gallery._holding():
+            if (path / INDEX_NAME).exists():  # another program created one while this call waited
+                raise GalleryError(f"A gallery already exists in {path} (another program created it just now); "
+                                   f"open it instead")
+            gallery._write_index(gallery.characters)
         return gallery
 
     @classmethod
@@ -152,35 +186,142 @@ class Gallery:
         (`files.remove_stale_temporaries_of`) are removed once it has opened.
         """
         path = Path(path)
-        index = path / INDEX_NAME
-        if not index.is_file():
-            what = "is not a folder" if not path.is_dir() else f"has no {INDEX_NAME}: it is not a Glyphs gallery"
-            raise GalleryError(f"{path} {what}")
-        try:
-            raw = index.read_bytes()
-        except OSError as exc:
-            raise GalleryError(f"{index}: cannot read the gallery index ({exc})") from exc
+        gallery = cls(path, path.name)
+        gallery._load(*_read_index(path), drop_missing=drop_missing)
+        remove_stale_temporaries_of(path, {PurePosixPath(r.file).name for c in gallery.characters
+                                           for r in c.references})
+        return gallery
+
+    def _load(self, raw: bytes, st: os.stat_result, drop_missing: bool = False) -> None:
+        """Make the index bytes `raw` (read with stat `st`) this object's state; raise GalleryError as `open`.
+
+        References whose file and digest are unchanged keep their objects (and pixels already read).
+        """
+        index = self.path / INDEX_NAME
         extras: dict = {}
         name, entries = parse_index(raw, str(index), extras)
         chars_known, fonts = extras.get("chars", {}), extras.get("fonts", {})
+        known = {(r.file, r.digest): r for c in self.characters for r in c.references if not r._verify}
         characters, dropped = [], []
         for cname, refs in entries:
             kept = []
             for file, digest in refs:
-                if (path / file).is_file():
-                    kept.append(Reference(file, digest, None, path, fonts.get(file)))
+                state, mtime = _file_state(self.path / file)
+                if state is None:
+                    changed = mtime > st.st_mtime_ns  # replaced by hand after the index was written
+                    old = None if changed else known.get((file, digest))
+                    if old is not None and old.font == fonts.get(file):
+                        kept.append(old)
+                    else:
+                        kept.append(Reference(file, digest, None, self.path, fonts.get(file), _verify=changed))
                 elif drop_missing:
                     dropped.append(file)
                 else:
-                    state = "is not a file" if (path / file).exists() else "is missing"
-                    raise GalleryError(f"{index} names {file} (character {cname!r}), which {state}. Nothing was "
-                                       f"changed; put the file back, or open the gallery dropping missing files.")
+                    raise GalleryError(f"{index} names {printable(file)} (character {printable(repr(cname))}), "
+                                       f"which {state}. Nothing was changed; put the file back, or open the gallery "
+                                       f"dropping missing files.")
             if kept:
                 characters.append(Character(cname, kept, chars_known.get(cname)))
-        gallery = cls(path, name or path.name, characters)
-        gallery.import_skipped = dropped
-        remove_stale_temporaries_of(path, {PurePosixPath(r.file).name for c in characters for r in c.references})
-        return gallery
+        self.name = name or self.path.name
+        self.characters = characters
+        self.import_skipped = dropped
+        self.warnings = list(extras.get("notes", []))
+        self._disk_digest, self._disk_stat = _digest(raw), _stat_key(st)
+
+    # -- other writers
+
+    @property
+    def disk_token(self) -> str | None:
+        """Return a token of the index this object last read or wrote (None in memory): it differs from
+        `current_disk_token()` once another writer has changed the gallery."""
+        return self._disk_digest
+
+    def current_disk_token(self) -> str | None:
+        """Return the token of the index on disk now (None in memory, or when it cannot be read)."""
+        if self.path is None:
+            return None
+        try:
+            raw, _ = _read_index(self.path)
+        except GalleryError:
+            return None
+        return _digest(raw)
+
+    def changed_on_disk(self) -> bool:
+        """Return True when the gallery on disk differs from what this object holds (another writer changed
+        it, or it was removed). Cheap enough to poll: the index is read only when its file changed."""
+        if self.path is None:
+            return False
+        try:
+            st = os.stat(self.path / INDEX_NAME)
+        except OSError:
+            return True
+        if _stat_key(st) == self._disk_stat:
+            return False
+        token = self.current_disk_token()
+        if token == self._disk_digest:
+            self._disk_stat = _stat_key(st)  # touched or rewritten the same: nothing to load
+            return False
+        return True
+
+    def reload(self) -> bool:
+        """Load what another writer saved since this object last read or wrote the gallery; return True if
+        anything changed (`revision` then grows). Raises GalleryError (this object unchanged) when the
+        index on disk is gone or damaged, or names a missing file."""
+        if self.path is None:
+            return False
+        raw, st = _read_index(self.path)
+        if _digest(raw) == self._disk_digest:
+            self._disk_stat = _stat_key(st)
+            return False
+        self._load_changed(raw, st)
+        return True
+
+    def _load_changed(self, raw: bytes, st: os.stat_result) -> None:
+        before = (self.name, self.characters, self.import_skipped, self.warnings, self._disk_digest, self._disk_stat)
+        try:
+            self._load(raw, st)
+        except BaseException:
+            self.name, self.characters, self.import_skipped, self.warnings, self._disk_digest, self._disk_stat = before
+            raise
+        self.revision += 1
+        self.external_changes += 1
+
+    @contextlib.contextmanager
+    def _holding(self) -> Iterator[None]:
+        """Hold the gallery's lock for the body, or raise GalleryError saying why it cannot be had."""
+        try:
+            with self._lock.held(self.lock_timeout):
+                yield
+        except LockTimeout:
+            raise GalleryError(f"{self.path}: another program has been changing this gallery for over "
+                               f"{self.lock_timeout:.0f} s (it holds {LOCK_NAME}); nothing was changed. Try again "
+                               f"when it has finished.") from None
+        except LockUnavailable as exc:
+            raise GalleryError(f"{self.path}: cannot change this gallery: {exc}. Nothing was changed; copy the "
+                               f"gallery to a folder you can write to (File > Export) to edit it.") from None
+
+    @contextlib.contextmanager
+    def _editing(self) -> Iterator[None]:
+        """Run an edit under the lock, on the newest state on disk (loaded first if another writer saved)."""
+        if self.path is None:
+            yield
+            return
+        outermost = not self._lock.is_held
+        with self._holding():
+            if outermost:
+                self._sync()
+            yield
+
+    def _sync(self) -> None:
+        try:
+            raw, st = _read_index(self.path)
+        except GalleryError as exc:
+            raise GalleryError(f"{exc}. It was there when this gallery was opened: another program removed or "
+                               f"damaged it; nothing was changed.") from None
+        if _digest(raw) != self._disk_digest:
+            self._load_changed(raw, st)
+        else:
+            self._disk_stat = _stat_key(st)
 
     # -- reading
 
@@ -225,24 +366,30 @@ class Gallery:
 
     def add_character(self, name: str | None, glyphs: Sequence[Glyph | np.ndarray]) -> Character:
         """Add a character with one reference per glyph and save; return it. Name None: `suggest_name()`."""
-        name = check_name(name) if name is not None else self.suggest_name()
-        if name in self.names():
-            raise GalleryError(f"There is already a character {name!r}")
-        if not glyphs:
-            raise GalleryError(f"Character {name!r} needs at least one reference glyph")
-        new = self._new_references(name, [as_pixels(g, f"reference of {name!r}") for g in glyphs])
-        character = Character(name, new)
-        self._commit([*self._copy(), character], new)
+        label = repr(name) if name is not None else "new character"
+        pixels = [as_pixels(g, f"reference of {label}") for g in glyphs]
+        name = check_name(name) if name is not None else None
+        with self._editing():
+            name = name if name is not None else self.suggest_name()
+            if name in self.names():
+                raise GalleryError(f"There is already a character {name!r}")
+            if not glyphs:
+                raise GalleryError(f"Character {name!r} needs at least one reference glyph")
+            new = self._new_references(name, pixels)
+            character = Character(name, new)
+            self._commit([*self._copy(), character], new)
         return character
 
     def add_reference(self, name: str, glyph: Glyph | np.ndarray, index: int | None = None) -> Reference:
         """Add one reference glyph to character `name` (at `index`, default last) and save; return it."""
-        pos = self._position(name)
-        (ref,) = self._new_references(name, [as_pixels(glyph, f"reference of {name!r}")])
-        chars = self._copy()
-        refs = chars[pos].references
-        refs.insert(len(refs) if index is None else index, ref)
-        self._commit(chars, [ref])
+        pixels = as_pixels(glyph, f"reference of {name!r}")
+        with self._editing():
+            pos = self._position(name)
+            (ref,) = self._new_references(name, [pixels])
+            chars = self._copy()
+            refs = chars[pos].references
+            refs.insert(len(refs) if index is None else index, ref)
+            self._commit(chars, [ref])
         return ref
 
     def remove_reference(self, name: str, index: int) -> Reference:
@@ -250,49 +397,54 @@ class Gallery:
 
         A character keeps at least one reference: raises GalleryError for its last one (delete it instead).
         """
-        pos = self._position(name)
-        chars = self._copy()
-        refs = chars[pos].references
-        if not -len(refs) <= index < len(refs):
-            raise IndexError(f"Character {name!r} has {len(refs)} reference(s); no index {index}")
-        if len(refs) == 1:
-            raise GalleryError(f"{name!r} has only this reference; delete the character instead")
-        removed = refs.pop(index).detached()
-        self._commit(chars, [])
+        with self._editing():
+            pos = self._position(name)
+            chars = self._copy()
+            refs = chars[pos].references
+            if not -len(refs) <= index < len(refs):
+                raise IndexError(f"Character {name!r} has {len(refs)} reference(s); no index {index}")
+            if len(refs) == 1:
+                raise GalleryError(f"{name!r} has only this reference; delete the character instead")
+            removed = refs.pop(index).detached()
+            self._commit(chars, [])
         return removed
 
     def rename(self, old: str, new: str) -> Character:
         """Rename character `old` to `new` and save; return it. Files keep their names (the index maps them)."""
-        pos = self._position(old)
         new = check_name(new)
-        if new != old and new in self.names():
-            raise GalleryError(f"There is already a character {new!r}")
-        chars = self._copy()
-        chars[pos].name = new
-        self._commit(chars, [])
+        with self._editing():
+            pos = self._position(old)
+            if new != old and new in self.names():
+                raise GalleryError(f"There is already a character {new!r}")
+            chars = self._copy()
+            chars[pos].name = new
+            self._commit(chars, [])
         return chars[pos]
 
     def delete(self, name: str) -> DeletedCharacter:
         """Delete character `name` and save; return what `restore` needs to undo it (pixels in memory)."""
-        pos = self._position(name)
-        removed = self.characters[pos].detached()
-        chars = self._copy()
-        del chars[pos]
-        self._commit(chars, [])
+        with self._editing():
+            pos = self._position(name)
+            removed = self.characters[pos].detached()
+            chars = self._copy()
+            del chars[pos]
+            self._commit(chars, [])
         return DeletedCharacter(removed, pos)
 
     def restore(self, deleted: DeletedCharacter) -> Character:
         """Put a deleted character back where it was (undo of `delete`) and save; return it."""
         ch = deleted.character
-        if ch.name in self.names():
-            raise GalleryError(f"Cannot restore {ch.name!r}: a character of that name exists now")
-        new = self._new_references(ch.name, [as_pixels(r.pixels) for r in ch.references])
-        for ref, old in zip(new, ch.references):
-            ref.font = old.font
-        character = Character(ch.name, new, ch.char)
-        chars = self._copy()
-        chars.insert(min(max(deleted.position, 0), len(chars)), character)
-        self._commit(chars, new)
+        pixels = [as_pixels(r.pixels) for r in ch.references]
+        with self._editing():
+            if ch.name in self.names():
+                raise GalleryError(f"Cannot restore {ch.name!r}: a character of that name exists now")
+            new = self._new_references(ch.name, pixels)
+            for ref, old in zip(new, ch.references):
+                ref.font = old.font
+            character = Character(ch.name, new, ch.char)
+            chars = self._copy()
+            chars.insert(min(max(deleted.position, 0), len(chars)), character)
+            self._commit(chars, new)
         return character
 
     def merge(self, names: Sequence[str], into: str) -> Character:
@@ -305,16 +457,17 @@ class Gallery:
         names = list(dict.fromkeys(names))
         if not names:
             raise GalleryError("Nothing to merge: no characters given")
-        positions = [self._position(n) for n in names]
         into = check_name(into)
-        if into not in names and into in self.names():
-            raise GalleryError(f"Cannot merge into {into!r}: another character already has that name")
-        known = {self.characters[p].char for p in positions} - {None}
-        merged = Character(into, [r for p in positions for r in self.characters[p].references],
-                           known.pop() if len(known) == 1 else None)
-        at = self._position(into) if into in names else min(positions)
-        chars = [merged if i == at else c for i, c in enumerate(self._copy()) if i == at or i not in positions]
-        self._commit(chars, [])
+        with self._editing():
+            positions = [self._position(n) for n in names]
+            if into not in names and into in self.names():
+                raise GalleryError(f"Cannot merge into {into!r}: another character already has that name")
+            known = {self.characters[p].char for p in positions} - {None}
+            merged = Character(into, [r for p in positions for r in self.characters[p].references],
+                               known.pop() if len(known) == 1 else None)
+            at = self._position(into) if into in names else min(positions)
+            chars = [merged if i == at else c for i, c in enumerate(self._copy()) if i == at or i not in positions]
+            self._commit(chars, [])
         return merged
 
     def extend(self, characters: Sequence[Character]) -> tuple[int, int]:
@@ -324,27 +477,38 @@ class Gallery:
         none); the others are appended in order. Used for font imports into an existing gallery, where
         thousands of references would make one save per reference far too slow.
         """
+        sources = []
+        for src in characters:
+            name = check_name(src.name)
+            pixels = []
+            for ref in src.references:
+                px = as_pixels(ref.pixels, f"reference of {name!r}")
+                px.flags.writeable = False
+                pixels.append((px, ref.font))
+            sources.append((name, src.char, pixels))
+        with self._editing():
+            return self._extend(sources)
+
+    def _extend(self, sources: list[tuple[str, str | None, list[tuple[np.ndarray, FontSource | None]]]]
+                ) -> tuple[int, int]:
         chars = self._copy()
         by_name = {c.name: c for c in chars}
         in_use = {r.file.lower() for c in self.characters for r in c.references}
         new: list[Reference] = []
         added_chars = 0
-        for src in characters:
-            name = check_name(src.name)
+        for name, char, pixels in sources:
             target = by_name.get(name)
             if target is None:
-                target = by_name[name] = Character(name, [], src.char)
+                target = by_name[name] = Character(name, [], char)
                 chars.append(target)
                 added_chars += 1
             elif target.char is None:
-                target.char = src.char
-            stem = f"u{ord(src.char):04x}" if src.char else name
-            for ref in src.references:
-                px = as_pixels(ref.pixels, f"reference of {name!r}")
-                px.flags.writeable = False
+                target.char = char
+            stem = f"u{ord(char):04x}" if char else name
+            for px, font in pixels:
                 file = self._unused_file(stem, in_use)
                 in_use.add(file.lower())
-                new.append(Reference(file, pixels_digest(px), px, self.path, ref.font))
+                new.append(Reference(file, pixels_digest(px), px, self.path, font))
                 target.references.append(new[-1])
         self._commit(chars, new)
         return added_chars, len(new)
@@ -397,7 +561,7 @@ class Gallery:
             refs = []
             for r in c.references:
                 if self.path is not None:
-                    data = (self.path / r.file).read_bytes()
+                    data = read_bounded(self.path / r.file, str(self.path / r.file))
                     refs.append(Reference(r.file, r.key, font=r.font))
                 else:
                     data = encode_png(r.pixels)
@@ -405,7 +569,8 @@ class Gallery:
                     refs.append(Reference(file, r.key, font=r.font))
                 files.append((refs[-1].file, data))
             chars.append(Character(c.name, refs, c.char))
-        return [(INDEX_NAME, index_json(self.name, chars).encode("utf-8")), *files]
+        # The index last: its files are then older than it, so their stored digests are trusted on opening.
+        return [*files, (INDEX_NAME, index_json(self.name, chars).encode("utf-8"))]
 
     # -- saving
 
@@ -436,10 +601,12 @@ class Gallery:
             k += 1
 
     def _commit(self, characters: list[Character], new: list[Reference]) -> None:
-        """Save new PNGs, then the index; only then make `characters` current and delete dropped files."""
+        """Save new PNGs, then the index; only then make `characters` current and delete dropped files.
+
+        Called under the lock (`_editing`), with `self.characters` the state on disk."""
         if self.path is not None:
             if not self._swept:
-                self.collect_garbage()
+                self._sweep()
             try:
                 for ref in new:
                     write_bytes_atomic(self.path / ref.file, encode_png(ref.pixels))
@@ -459,7 +626,11 @@ class Gallery:
         self.revision += 1
 
     def _write_index(self, characters: Sequence[Character]) -> None:
-        write_text_atomic(self.path / INDEX_NAME, index_json(self.name, characters))
+        data = index_json(self.name, characters).encode("utf-8")
+        write_bytes_atomic(self.path / INDEX_NAME, data)
+        self._disk_digest = _digest(data)
+        with contextlib.suppress(OSError):
+            self._disk_stat = _stat_key(os.stat(self.path / INDEX_NAME))
 
     def _may_delete(self, file: str) -> bool:
         """Return True when `file` (index path) is one the gallery wrote: images/<slug>-<k>.png, a plain file,
@@ -472,25 +643,28 @@ class Gallery:
         """Delete orphans in images/ (PNGs of the gallery's own naming that no index names, and stale
         temporary files); return their names.
 
-        Runs before the first edit after opening; safe at any time since the index names only kept files.
-        Files of other names, links, and anything in an images/ that is itself a link are never deleted.
+        Runs (under the lock, on the newest index) before the first edit after opening. Files newer than
+        the index are kept: another writer may have written them and not yet its index. Files of other
+        names, links, and anything in an images/ that is itself a link are never deleted.
         """
-        self._swept = True
-        folder = self.path / IMAGES_DIR if self.path is not None else None
-        if folder is None or folder.is_symlink() or not folder.is_dir():
+        if self.path is None:
+            self._swept = True
             return []
-        files = {r.file for c in self.characters for r in c.references}
-        # Also keep what the index on disk names, in case another program (the app and the command line
-        # at once) saved a newer index than the one this object read.
-        try:
-            _, entries = parse_index((self.path / INDEX_NAME).read_bytes(), INDEX_NAME)
-            files |= {f for _, refs in entries for f, _ in refs}
-        except (OSError, GalleryError):
-            pass
-        named = {PurePosixPath(f).name for f in files if PurePosixPath(f).parent == PurePosixPath(IMAGES_DIR)}
+        with self._editing():
+            return self._sweep()
+
+    def _sweep(self) -> list[str]:
+        self._swept = True
+        folder = self.path / IMAGES_DIR
+        if folder.is_symlink() or not folder.is_dir():
+            return []
+        named = {PurePosixPath(r.file).name for c in self.characters for r in c.references
+                 if PurePosixPath(r.file).parent == PurePosixPath(IMAGES_DIR)}
+        index_time = self._disk_stat[2] if self._disk_stat is not None else 0
         removed = []
         for p in folder.iterdir():
-            if p.name not in named and self._may_delete(f"{IMAGES_DIR}/{p.name}"):
+            if (p.name not in named and self._may_delete(f"{IMAGES_DIR}/{p.name}")
+                    and _mtime_ns(p) < index_time):
                 p.unlink(missing_ok=True)
                 removed.append(p.name)
         return removed + remove_stale_temporaries(
@@ -501,6 +675,50 @@ class Gallery:
         g = Gallery.in_memory(self.name, [c.detached() for c in self.characters])
         g.import_skipped = list(self.import_skipped)
         return g
+
+
+def _read_index(path: Path) -> tuple[bytes, os.stat_result]:
+    """Return (bytes, stat) of the index of gallery folder `path`, or raise GalleryError naming it."""
+    index = path / INDEX_NAME
+    if not index.is_file():
+        what = "is not a folder" if not path.is_dir() else f"has no {INDEX_NAME}: it is not a Glyphs gallery"
+        raise GalleryError(f"{path} {what}")
+    try:
+        with open(index, "rb") as f:
+            st = os.fstat(f.fileno())
+            if st.st_size > MAX_INDEX_BYTES:
+                raise GalleryError(f"{index} holds {st.st_size:,} bytes, far more than any gallery index; it is "
+                                   f"damaged. Nothing was changed; restore it from a copy or export.")
+            return f.read(), st
+    except OSError as exc:
+        raise GalleryError(f"{index}: cannot read the gallery index ({exc})") from exc
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _mtime_ns(path: Path) -> int:
+    """Return the modification time of `path` itself (not followed if a link), 0 when it cannot be read."""
+    try:
+        return path.lstat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _file_state(path: Path) -> tuple[str | None, int]:
+    """Return (None, modification time ns) when `path` is a file (links followed), else (why not, 0)."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return "is missing", 0
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})", 0
+    return (None, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else ("is not a file", 0)
 
 
 __all__ = ["Reference", "Character", "DeletedCharacter", "Gallery"]
