@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..gallery import Gallery, import_gallery, import_omniglot_alphabet, load_gallery
+from ..gallery.files import printable
 from .common import add_data_dir, info, print_json_line
 from .progress import bar, callback_for
 
@@ -86,10 +87,20 @@ def run_import(args) -> int:
                                                progress=callback_for(b), name=args.name)
         else:
             gallery = import_gallery(args.paths[0], dest, name=args.name, progress=callback_for(b))
-    info(f"Imported {gallery.name!r}: {len(gallery)} characters, {gallery.n_references} references -> {dest}")
-    for skipped in gallery.import_skipped:
-        info(f"  skipped (no ink): {skipped}")
+    info(f"Imported {printable(repr(gallery.name))}: {len(gallery)} characters, {gallery.n_references} references "
+         f"-> {printable(dest, 1000)}")
+    report_skipped(gallery)
     return 0
+
+
+def report_skipped(gallery: Gallery) -> None:
+    """Print each file an import left out with its reason, then how many (and what opening repaired)."""
+    for skipped in gallery.import_skipped:
+        info(f"  skipped: {printable(skipped, 1000)}: {gallery.skip_reasons.get(skipped, 'no ink')}")
+    if gallery.import_skipped:
+        info(f"  {len(gallery.import_skipped)} file(s) skipped")
+    for warning in gallery.warnings:
+        info(f"  note: {warning}")
 
 
 def _font_path(font: str) -> tuple[Path, int | None]:
@@ -131,7 +142,8 @@ def run_import_font(args) -> int:
                              progress=callback_for(b))
     g = result.gallery
     info(f"{font.full_name}: added {result.added_references} references ({result.added_characters} new "
-         f"characters) to {g.name!r}, now {len(g)} characters -> {dest}; {result.skipped_summary()}")
+         f"characters) to {printable(repr(g.name))}, now {len(g)} characters -> {printable(dest, 1000)}; "
+         f"{result.skipped_summary()}")
     if args.json:
         print_json_line({"gallery": str(dest), "font": font.full_name, "characters": len(g),
                          "added_characters": result.added_characters, "added_references": result.added_references,
@@ -143,7 +155,8 @@ def run_export(args) -> int:
     gallery = Gallery.open(args.gallery)
     as_zip = args.zip or args.dest.lower().endswith(".zip")
     out = gallery.export(Path(args.dest), as_zip=as_zip)
-    info(f"Exported {gallery.name!r} ({len(gallery)} characters, {gallery.n_references} references) to {out}")
+    info(f"Exported {printable(repr(gallery.name))} ({len(gallery)} characters, {gallery.n_references} references) "
+         f"to {printable(out, 1000)}")
     return 0
 
 
@@ -166,7 +179,10 @@ def run_list(args) -> int:
                          "characters": [{"name": c.name, "references": [r.file for r in c.references]}
                                         for c in gallery.characters]})
         return 0
-    print(f"{gallery.name}: {len(gallery)} characters, {gallery.n_references} references")
+    # Names come from files anyone may have written: escape terminal control sequences, cut huge ones.
+    print(f"{printable(gallery.name)}: {len(gallery)} characters, {gallery.n_references} references")
     for c in gallery.characters:
-        print(f"  {c.name}\t{len(c.references)}")
+        print(f"  {printable(c.name)}\t{len(c.references)}")
+    for warning in gallery.warnings:
+        info(f"note: {warning}")
     return 0
