@@ -1,0 +1,54 @@
+"""Noticing that a gallery shown in the app was changed by another program (another window, the command line).
+
+`GalleryWatch` polls the open gallery's `changed_on_disk()` (one stat of its index while nothing changed) on
+the UI thread and emits `disk_changed(gallery)` once per change. What to do is the owner's choice: the
+session reloads the gallery (`Gallery.reload()`) in its serial task queue, where edits also run, so a
+reload never races an edit. Edits themselves are safe either way: each applies itself to the newest index.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+POLL_MS = 1500
+
+
+class GalleryWatch(QObject):
+    """Polls one gallery at a time for changes made by other writers; emits `disk_changed(gallery)`."""
+
+    disk_changed = Signal(object)  # the Gallery whose folder changed; emitted once until it is reloaded
+
+    def __init__(self, interval_ms: int = POLL_MS, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._gallery: Any = None
+        self._reported: str | None = None  # the disk token already reported, so one change is said once
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.check)
+
+    def watch(self, gallery: Any) -> None:
+        """Watch `gallery` (a Gallery, or None to stop); in-memory galleries have nothing to watch."""
+        self._gallery, self._reported = gallery, None
+        if gallery is not None and getattr(gallery, "path", None) is not None:
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    @property
+    def gallery(self) -> Any:
+        """Return the gallery being watched (None when none)."""
+        return self._gallery
+
+    def check(self) -> bool:
+        """Check now; return True (and emit `disk_changed`) when the gallery changed on disk since it was read."""
+        g = self._gallery
+        if g is None or not g.changed_on_disk():
+            return False
+        token = g.current_disk_token()
+        if token is not None and token == self._reported:
+            return False  # already said; waiting for the owner to reload
+        self._reported = token
+        self.disk_changed.emit(g)
+        return True
