@@ -265,6 +265,15 @@ def test_an_edit_waits_for_the_lock_and_says_who_holds_it_after_the_timeout(shar
     assert Gallery.open(shared.path).names() == ["first", "ring"]
 
 
+def test_an_edit_of_a_gallery_whose_folder_was_removed_says_so(shared, tmp_path):
+    g = Gallery.open(shared.path)
+    shared.path.rename(tmp_path / "moved")
+    with pytest.raises(GalleryError, match=r"shared is gone.*nothing was changed"):
+        g.add_character("ring", [shape("ring")])
+    assert not shared.path.exists()
+    assert Gallery.open(tmp_path / "moved").names() == ["first"]
+
+
 def test_the_lock_is_exclusive_between_objects_of_one_process_and_reentrant_in_one(tmp_path):
     a, b = FolderLock(tmp_path / "lock"), FolderLock(tmp_path / "lock")
     with a.held(1):
@@ -279,7 +288,7 @@ def test_the_lock_is_exclusive_between_objects_of_one_process_and_reentrant_in_o
     assert (tmp_path / "lock").is_file()  # kept: a deleted lock file lets two writers "hold" it
 
 
-def test_cli_import_into_a_folder_created_meanwhile_is_refused_naming_it(tmp_path, capsys):
+def test_cli_import_into_an_existing_gallery_is_refused_naming_it(tmp_path, capsys):
     source = tmp_path / "source"
     source.mkdir()
     from PIL import Image

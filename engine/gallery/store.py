@@ -289,6 +289,9 @@ class Gallery:
     @contextlib.contextmanager
     def _holding(self) -> Iterator[None]:
         """Hold the gallery's lock for the body, or raise GalleryError saying why it cannot be had."""
+        if not self.path.is_dir():
+            raise GalleryError(f"{self.path} is gone (another program moved or removed the gallery folder); "
+                               f"nothing was changed")
         try:
             with self._lock.held(self.lock_timeout):
                 yield
