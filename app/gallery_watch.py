@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 POLL_MS = 1500
+_NOTHING = object()  # no change reported yet
 
 
 class GalleryWatch(QObject):
@@ -23,14 +24,14 @@ class GalleryWatch(QObject):
     def __init__(self, interval_ms: int = POLL_MS, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._gallery: Any = None
-        self._reported: str | None = None  # the disk token already reported, so one change is said once
+        self._reported: object = _NOTHING  # the disk token already reported (None: index gone), said once
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.check)
 
     def watch(self, gallery: Any) -> None:
         """Watch `gallery` (a Gallery, or None to stop); in-memory galleries have nothing to watch."""
-        self._gallery, self._reported = gallery, None
+        self._gallery, self._reported = gallery, _NOTHING
         if gallery is not None and getattr(gallery, "path", None) is not None:
             self._timer.start()
         else:
@@ -47,7 +48,7 @@ class GalleryWatch(QObject):
         if g is None or not g.changed_on_disk():
             return False
         token = g.current_disk_token()
-        if token is not None and token == self._reported:
+        if token == self._reported:
             return False  # already said; waiting for the owner to reload
         self._reported = token
         self.disk_changed.emit(g)

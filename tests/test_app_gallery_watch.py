@@ -28,6 +28,10 @@ def test_the_watch_reports_another_writers_change_once_and_reload_shows_it(qtbot
 
     shown.add_character("box", [shape("box")])  # its own edits are not another writer's
     assert not watch.check()
+    (tmp_path / "g" / "gallery.json").rename(tmp_path / "aside.json")  # removed: said once too
+    assert watch.check() and not watch.check()
+    (tmp_path / "aside.json").rename(tmp_path / "g" / "gallery.json")
+    assert not watch.check()  # back as it was: nothing to reload
     watch.watch(None)
     assert watch.gallery is None and not watch.check()
 

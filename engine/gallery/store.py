@@ -187,13 +187,14 @@ class Gallery:
         """
         path = Path(path)
         gallery = cls(path, path.name)
-        gallery._load(*_read_index(path), drop_missing=drop_missing)
+        gallery.import_skipped = gallery._load(*_read_index(path), drop_missing=drop_missing)
         remove_stale_temporaries_of(path, {PurePosixPath(r.file).name for c in gallery.characters
                                            for r in c.references})
         return gallery
 
-    def _load(self, raw: bytes, st: os.stat_result, drop_missing: bool = False) -> None:
-        """Make the index bytes `raw` (read with stat `st`) this object's state; raise GalleryError as `open`.
+    def _load(self, raw: bytes, st: os.stat_result, drop_missing: bool = False) -> list[str]:
+        """Make the index bytes `raw` (read with stat `st`) this object's state; return the files left out
+        (missing, when `drop_missing`); raise GalleryError as `open`.
 
         References whose file and digest are unchanged keep their objects (and pixels already read).
         """
@@ -224,9 +225,9 @@ class Gallery:
                 characters.append(Character(cname, kept, chars_known.get(cname)))
         self.name = name or self.path.name
         self.characters = characters
-        self.import_skipped = dropped
         self.warnings = list(extras.get("notes", []))
         self._disk_digest, self._disk_stat = _digest(raw), _stat_key(st)
+        return dropped
 
     # -- other writers
 
@@ -277,11 +278,11 @@ class Gallery:
         return True
 
     def _load_changed(self, raw: bytes, st: os.stat_result) -> None:
-        before = (self.name, self.characters, self.import_skipped, self.warnings, self._disk_digest, self._disk_stat)
+        before = (self.name, self.characters, self.warnings, self._disk_digest, self._disk_stat)
         try:
             self._load(raw, st)
         except BaseException:
-            self.name, self.characters, self.import_skipped, self.warnings, self._disk_digest, self._disk_stat = before
+            self.name, self.characters, self.warnings, self._disk_digest, self._disk_stat = before
             raise
         self.revision += 1
         self.external_changes += 1
