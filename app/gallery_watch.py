@@ -8,9 +8,12 @@ reload never races an edit. Edits themselves are safe either way: each applies i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
+
+if TYPE_CHECKING:
+    from engine.gallery import Gallery
 
 POLL_MS = 1500
 _NOTHING = object()  # no change reported yet
@@ -23,13 +26,13 @@ class GalleryWatch(QObject):
 
     def __init__(self, interval_ms: int = POLL_MS, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._gallery: Any = None
+        self._gallery: Gallery | None = None
         self._reported: object = _NOTHING  # the disk token already reported (None: index gone), said once
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.check)
 
-    def watch(self, gallery: Any) -> None:
+    def watch(self, gallery: Gallery | None) -> None:
         """Watch `gallery` (a Gallery, or None to stop); in-memory galleries have nothing to watch."""
         self._gallery, self._reported = gallery, _NOTHING
         if gallery is not None and getattr(gallery, "path", None) is not None:
@@ -38,7 +41,7 @@ class GalleryWatch(QObject):
             self._timer.stop()
 
     @property
-    def gallery(self) -> Any:
+    def gallery(self) -> Gallery | None:
         """Return the gallery being watched (None when none)."""
         return self._gallery
 

@@ -22,6 +22,7 @@ from engine.gallery.history import quoted
 from engine.glyph import Glyph
 from engine.workspace import Edited, GallerySnapshot, HistoryError, ModelInfo, RankOutcome, Source, Workspace
 
+from .gallery_watch import GalleryWatch
 from .workers import Task, TaskContext, TaskRunner, describe_error
 
 T = TypeVar("T")
@@ -50,9 +51,17 @@ class EngineSession(QObject):
         self._rank_queued = False
         self.gallery_changed.connect(self._remember_snapshot)
         self.model_changed.connect(self._remember_model)
+        self.watch = GalleryWatch(parent=self)  # another window or the command line may change the gallery
+        self.watch.disk_changed.connect(self._reload_gallery)
 
     def _remember_snapshot(self, snapshot: GallerySnapshot | None) -> None:
         self.snapshot = snapshot
+        self.watch.watch(self.workspace.gallery)
+
+    def _reload_gallery(self, _gallery: Gallery) -> Task:
+        """Re-read the shown gallery after another program changed it (in the serial lane, after any edit)."""
+        return self._task("Reloading the gallery", lambda ctx: self.workspace.reload_gallery(),
+                          lambda edited: self._publish(edited) if edited is not None else None)
 
     def _remember_model(self, info: ModelInfo) -> None:
         if self.model_info is None:

@@ -42,3 +42,16 @@ def test_an_in_memory_gallery_is_not_polled(qtbot):
     watch = GalleryWatch(interval_ms=20)
     watch.watch(Gallery.in_memory("Mem"))
     assert not watch._timer.isActive() and not watch.check()
+
+
+def test_the_window_shows_a_gallery_another_program_changed(make_window, qtbot):
+    from app_helpers import wait_gallery
+
+    window = make_window()
+    window.session.create_gallery("Mine")
+    wait_gallery(qtbot, window, 0)
+    Gallery.open(window.session.snapshot.path).add_character("ring", [shape("ring")])  # "the command line"
+    assert window.session.watch.check()
+    snapshot = wait_gallery(qtbot, window, 1)
+    assert snapshot.names() == ["ring"]
+    assert "changed by another program" in window.message_bar.label.text()

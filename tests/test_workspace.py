@@ -259,3 +259,14 @@ def test_importing_the_workspace_loads_no_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_another_writers_change_is_reloaded_and_ranked(workspace):
+    ws = workspace
+    ws.add_character("bar", glyph("bar"))
+    assert ws.reload_gallery() is None  # nothing changed: nothing to do
+    Gallery.open(ws.snapshot().path).add_character("ring", [shape("ring")])  # "the command line"
+    edited = ws.reload_gallery()
+    assert edited is not None and "changed by another program" in edited.message
+    assert state(ws) == [("bar", 1), ("ring", 1)] and edited.snapshot.characters[1].name == "ring"
+    assert ws.rank(glyph("ring", 4, 4)).matches[0].name == "ring"  # the recogniser embedded what is new

@@ -197,6 +197,15 @@ class Workspace:
         """Export the open gallery to a folder or zip; return what was written."""
         return Path(self._open().export(Path(dest), as_zip))
 
+    def reload_gallery(self, progress: Progress | None = None,
+                       cancel: threading.Event | None = None) -> Edited | None:
+        """Re-read the open gallery if another writer (a window, the command line) changed it on disk; return the
+        new state with a message saying so, or None when nothing is open or nothing changed. The recogniser
+        embeds what is new, as after an edit."""
+        if self.gallery is None or not self.gallery.reload():
+            return None
+        return self._after_edit(f"{self.gallery.name} was changed by another program: reloaded.", progress, cancel)
+
     # ---------------------------------------------------------------- edits, undo and redo
 
     def _open(self) -> Gallery:
