@@ -154,15 +154,24 @@ class MainWindow(QMainWindow):
         return [t for t in (self.train_tab, self.evaluate_tab) if t is not None]
 
     def _on_dataset_checked(self, status) -> None:
-        """Remember a usable Omniglot folder, and offer it to the other tab if that one has none yet."""
-        if status.state not in ("found", "partial"):
-            return
-        self.settings.dataset_folder = status.folder
+        """A tab's panel found a usable Omniglot folder: it becomes the app's one Omniglot folder."""
+        if status.state in ("found", "partial"):
+            self.use_dataset_folder(status.folder, chosen=False)
+
+    def use_dataset_folder(self, folder: str | Path, chosen: bool = True) -> None:
+        """Make `folder` the Omniglot folder of the whole app, whichever screen chose it (the welcome, the Train
+        or the Evaluate tab): remembered in the settings (the tabs start there after a restart, the welcome
+        looks there first) and given to each tab that has not found a dataset elsewhere. A folder the person
+        has just `chosen` also replaces a check still running in a tab (of the default place, at startup)."""
+        folder = Path(folder)
+        self.settings.dataset_folder = folder
         for tab in (self.train_tab, self.evaluate_tab):
             panel = getattr(tab, "dataset", None)
-            if panel is not None and panel.folder() != status.folder and not panel.is_loading() \
-                    and panel.status is not None and panel.status.state in ("missing", "corrupt"):
-                panel.set_folder(status.folder)
+            if panel is None or panel.folder() == folder:
+                continue
+            if (chosen and panel.is_loading()) or (not panel.is_loading() and panel.status is not None
+                                                   and panel.status.state in ("missing", "corrupt")):
+                panel.set_folder(folder)
 
     def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -456,6 +465,7 @@ class MainWindow(QMainWindow):
             self.welcome.create_requested.connect(self.new_gallery)
             self.welcome.import_requested.connect(self.import_dialog)
             self.welcome.alphabet_requested.connect(self.try_alphabet)
+            self.welcome.dataset_folder_chosen.connect(self.use_dataset_folder)
             self.welcome.finished.connect(self._forget_welcome)
         self.welcome.open()
 
