@@ -106,16 +106,35 @@ def test_results_show_the_character_and_copy_it(make_window, qtbot, make_font, t
     QTest.keyClick(window.recognise.canvas, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text() == top.char
     second = outcome.matches[1]
-    qtbot.mouseClick(results.rows[1], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(results.rows[1], Qt.MouseButton.LeftButton)  # chooses it, opens nothing
     wait_idle(qtbot, window)
-    if window.recognise._references is not None:
-        window.recognise._references.close()
+    assert window.recognise._references is None
     assert results.copy_button.text() == f"Copy {second.char}"
     results.copy_button.click()
     assert QGuiApplication.clipboard().text() == second.char
+    QTest.keyClick(window.recognise.canvas, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == second.char  # Ctrl+C copies the row clicked
     qtbot.mouseDClick(results.rows[2], Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == outcome.matches[2].char
     assert results.copied_note.text() == f"Copied {outcome.matches[2].char}"
+    assert window.recognise._references is None
+    # Every row has its own Copy button, and a context menu with Copy and the character's examples.
+    fourth = results.rows[3]
+    assert fourth.copy_button.isVisible()
+    qtbot.mouseClick(fourth.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == outcome.matches[3].char
+    menu = results.rows[4].context_menu()
+    texts = [a.text() for a in menu.actions()]
+    assert texts == [f"Copy {outcome.matches[4].char}", "Show All Examples…"]
+    menu.actions()[0].trigger()
+    assert QGuiApplication.clipboard().text() == outcome.matches[4].char
+    menu.actions()[1].trigger()
+    assert window.recognise._references is not None
+    assert window.recognise._references.character.name == outcome.matches[4].name
+    window.recognise._references.close()
+    # "Copied …" covers nothing: not the heading, not a row.
+    note = results.copied_note.geometry()
+    assert not note.intersects(results.title.geometry()) and not note.intersects(results.scroll.geometry())
 
 
 def test_results_of_a_drawn_gallery_offer_no_copy(make_window, qtbot, tmp_path):
