@@ -13,7 +13,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from engine.glyph import IMAGE_SUFFIXES, STROKE_SUFFIX
 
@@ -51,6 +51,17 @@ def _import_work_tabs() -> tuple[type, type]:
     return TrainTab, EvaluateTab
 
 
+def _scrolling(tab: QWidget) -> QScrollArea:
+    """Return `tab` in a scroll area that lets it fill the page and scrolls it when the window is smaller than
+    the tab's minimum size: a tab's controls never set the window's minimum (it must fit a 1024-wide screen)."""
+    area = QScrollArea()
+    area.setObjectName(f"{type(tab).__name__}Scroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(tab)
+    return area
+
+
 class MainWindow(QMainWindow):
     """The Glyphs window. `settings` defaults to `AppSettings()`; `welcome=False` skips the first-start welcome;
     `work_tabs=False` leaves out the Train and Evaluate tabs (a window for recognition only starts lighter)."""
@@ -77,16 +88,19 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ construction
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
         self.recognise = RecogniseTab(self.session)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.recognise, "Recognise")
         self._add_tab_placeholders()
+        # Messages show in the tab bar's row, right of the tabs: no band of its own when there is none, and a
+        # message coming or going moves nothing.
+        self.message_bar = MessageBar(lines=1)
+        self.message_bar.fill_width = lambda: self.tabs.width() - self.tabs.tabBar().sizeHint().width() - 16
+        self.tabs.setCornerWidget(self.message_bar, Qt.Corner.TopRightCorner)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
-        layout.addWidget(self.message_bar)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.status = StatusBar()
@@ -144,7 +158,7 @@ class MainWindow(QMainWindow):
             index = self.tabs.indexOf(placeholder)
             self.tabs.removeTab(index)
             if title in tabs:
-                self.tabs.insertTab(index, tabs[title], title)
+                self.tabs.insertTab(index, _scrolling(tabs[title]), title)
             placeholder.deleteLater()
         self._placeholders.clear()
         self.tabs.setCurrentIndex(min(current, self.tabs.count() - 1))
