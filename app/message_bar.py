@@ -71,6 +71,10 @@ class MessageBar(QFrame):
         hint = super().sizeHint()
         return QSize(max(0, self.fill_width()), hint.height()) if self.fill_width is not None else hint
 
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """Return the same minimum with or without a message: one coming or going never resizes the window."""
+        return QSize(0, self.minimumHeight())  # the fixed height set at construction
+
     def _set_contents_visible(self, visible: bool) -> None:
         for widget in (self.label, self.close_button):
             widget.setVisible(visible)

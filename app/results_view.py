@@ -9,8 +9,8 @@ double-click or its context menu's Copy copies it, and Ctrl+C or the header's Co
 (the top one until another is clicked; the chosen row is outlined). "Copied Σ" is said on a line of its own
 below the rows, so it covers nothing.
 
-The rows sit in a scroll area: however many results and however tall their characters, the pane never asks
-the window for more height (the window grew by itself as results appeared).
+The hint, the banner and the rows sit in a scroll area: whatever is shown, the pane's minimum height stays
+the same, so it never asks the window for more height (the window grew by itself as results appeared).
 """
 
 from __future__ import annotations
@@ -103,6 +103,17 @@ class _ResultRow(QFrame):
         layout.addWidget(self.copy_button)
         self.set_chosen(False)
 
+    def widest_minimum(self) -> int:
+        """Return the row's minimum width when it shows everything it can (a character and its Copy button)."""
+        parts = (self.char, self.unicode, self.copy_button)
+        hidden = [w.isHidden() for w in parts]
+        for w in parts:
+            w.setHidden(False)  # counted by the layout, not shown: the row itself is not on screen here
+        width = self.layout().minimumSize().width()
+        for w, was in zip(parts, hidden):
+            w.setHidden(was)
+        return width
+
     def set_match(self, rank: int, match: MatchView) -> None:
         """Show `match` as the `rank`-th result (1-based)."""
         self.match = match
@@ -185,6 +196,9 @@ class ResultsView(QWidget):
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy the chosen result's character to the clipboard (Ctrl+C)")
         self.copy_button.clicked.connect(lambda: self.copy_character())
+        kept = self.copy_button.sizePolicy()
+        kept.setRetainSizeWhenHidden(True)  # the header's height stays when it comes and goes
+        self.copy_button.setSizePolicy(kept)
         self.copy_button.hide()
         self.copied_note = QLabel()
         self.copied_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
@@ -203,8 +217,7 @@ class ResultsView(QWidget):
         header.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.hint)
+        # Everything whose height depends on what is shown scrolls: the pane's minimum height is constant.
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -212,6 +225,8 @@ class ResultsView(QWidget):
         rows = QWidget()
         rows_layout = QVBoxLayout(rows)
         rows_layout.setContentsMargins(0, 0, 0, 0)
+        rows_layout.addWidget(self.banner)
+        rows_layout.addWidget(self.hint)
         for i, row in enumerate(self.rows):
             row.chosen.connect(lambda i=i: self._choose(i))
             row.clicked.connect(self.character_clicked)
@@ -220,6 +235,8 @@ class ResultsView(QWidget):
             rows_layout.addWidget(row)
         rows_layout.addStretch(1)
         self.scroll.setWidget(rows)
+        # The rows never scroll sideways, so the pane is at least as wide as a row showing everything.
+        self.scroll.setMinimumWidth(self.rows[0].widest_minimum() + self.scroll.verticalScrollBar().sizeHint().width())
         layout.addWidget(self.scroll, 1)
         layout.addWidget(self.copied_note)
         self._style_banner()
@@ -232,7 +249,6 @@ class ResultsView(QWidget):
         self.banner.hide()
         self.hint.setText(text)
         self.hint.show()
-        self.scroll.hide()
         for row in self.rows:
             row.hide()
         self._choose(0)
@@ -248,7 +264,6 @@ class ResultsView(QWidget):
 
     def _show_matches(self, outcome: RankOutcome) -> None:
         self.hint.hide()
-        self.scroll.show()
         if outcome.no_confident_match:
             self.banner.setText("<b>No confident match.</b> None of the characters below is similar enough "
                                 "to be sure. If this is a new character, add it to the gallery.")
@@ -267,7 +282,7 @@ class ResultsView(QWidget):
 
     def _visible_match(self, row: int):
         r = self.rows[row] if 0 <= row < len(self.rows) else None
-        return r.match if r is not None and not r.isHidden() and not self.scroll.isHidden() else None
+        return r.match if r is not None and not r.isHidden() and self.hint.isHidden() else None
 
     def _choose(self, row: int) -> None:
         """Make `row` the one Copy acts on; the button names its character (hidden when it has none)."""
@@ -299,7 +314,7 @@ class ResultsView(QWidget):
 
     def visible_matches(self) -> list[tuple[str, float]]:
         """Return (name, score) of the rows on screen, best first (empty when a hint is shown)."""
-        if self.scroll.isHidden():
+        if not self.hint.isHidden():
             return []
         return [(r.match.name, r.match.score) for r in self.rows if not r.isHidden() and r.match]
 
