@@ -508,7 +508,7 @@ class MainWindow(QMainWindow):
         """Show the "Import from font" dialog (it opens the gallery it makes or adds to)."""
         from .font_dialog import FontImportDialog
 
-        dialog = FontImportDialog(self.runner, self.session, self)
+        dialog = FontImportDialog(self.runner, self.session, self, settings=self.settings)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.font_dialog = dialog
         dialog.open()
