@@ -29,6 +29,7 @@ from engine.chars import describe_char
 
 from . import dialogs
 from .images import glyph_pixmap
+from .message_bar import sentence
 from .session import EngineSession, describe_error, galleries_dir, unique_folder
 from .settings import AppSettings
 from .workers import Task, TaskContext, TaskRunner
@@ -374,7 +375,7 @@ class FontImportDialog(QDialog):
         self._set_ready(False)
         task.progress.connect(self._on_progress)
         task.succeeded.connect(lambda result: self._imported(result, target, add, chosen))
-        task.failed.connect(lambda exc: self._import_ended(f"Import failed: {describe_error(exc)} "
+        task.failed.connect(lambda exc: self._import_ended(f"Import failed: {sentence(describe_error(exc))} "
                                                           "Nothing was changed."))
         task.cancelled.connect(lambda: self._import_ended("Import cancelled. Nothing was changed."))
         return task

@@ -23,6 +23,13 @@ INFO_TIMEOUT_MS = 8000
 LINES = 2  # lines of text the bar has room for, unless told otherwise
 
 
+def sentence(text: str) -> str:
+    """Return `text` ending in a full stop (an engine message may not), so that a message going on after it
+    reads as two sentences."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
 class MessageBar(QFrame):
     """One message at a time; `level` is "error", "warning" or "info". `shown(level, text)` for observers."""
 

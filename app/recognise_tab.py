@@ -24,6 +24,7 @@ from .canvas import DrawingCanvas
 from .elided import ElidedButton
 from .gallery_view import GalleryView
 from .glyph_preview import GlyphPreview
+from .message_bar import sentence
 from .icons import icon
 from .references_dialog import ReferencesDialog
 from .results_view import ResultsView
@@ -155,7 +156,7 @@ class RecogniseTab(QWidget):
         task = self.session.runner.submit(job, f"Reading {path.name}", serial=False)
         task.succeeded.connect(lambda glyph: self._show_image(path, glyph))
         task.failed.connect(lambda exc: self.message.emit(
-            "error", f"Could not use “{path.name}” as a drawing: {describe_error(exc)} "
+            "error", f"Could not use “{path.name}” as a drawing: {sentence(describe_error(exc))} "
                      "Drop or open an image file (PNG, JPEG, BMP, GIF…) showing one character."))
 
     def _show_image(self, path: Path, glyph) -> None:
