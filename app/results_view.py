@@ -53,6 +53,7 @@ class _ResultRow(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.match: MatchView | None = None
+        self._chosen: bool | None = None
         self.setObjectName("resultRow")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -137,6 +138,9 @@ class _ResultRow(QFrame):
 
     def set_chosen(self, chosen: bool) -> None:
         """Mark this row as the one Ctrl+C copies (a highlighted frame)."""
+        if self._chosen == chosen:
+            return  # a style sheet change re-polishes the row: only when it changes (rankings come per stroke)
+        self._chosen = chosen
         colour = "palette(highlight)" if chosen else "transparent"
         self.setStyleSheet(f"QFrame#resultRow {{ border: 2px solid {colour}; border-radius: 4px; }}")
 
