@@ -2,9 +2,12 @@
 
 Strokes are stored in glyph units (a square of side `AREA` = 105, y down), exactly what
 `engine.glyph.render_strokes(strokes, area=AREA)` expects, so the canvas and the engine agree on what was
-drawn. The pen is drawn at the width the model sees (Omniglot's pen is ~4.7% of the square), smoothed with
-quadratic curves through the samples' midpoints and anti-aliased; tablet pressure varies it a little.
-Touch screens draw through the mouse events Qt synthesises from touches.
+drawn. The canvas shows what that renderer draws: straight lines between the samples (no smoothing, which
+turned a triangle drawn with few mouse reports into a teardrop while the model saw a triangle), a round pen of
+the model's width (Omniglot's pen is ~4.7% of the square), constant whatever the tablet pressure (recorded,
+but not seen by the model), anti-aliased (the renderer's sub-pixel calibration offset is left out: it would
+load engine.glyph, and PIL with it, at startup). Touch screens draw through the
+mouse events Qt synthesises from touches.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import (QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QPainter, QPainterPath,
-                           QPalette, QPen, QTabletEvent, QUndoCommand, QUndoStack)
+from PySide6.QtGui import (QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QPainter, QPalette, QPen,
+                           QTabletEvent, QUndoCommand, QUndoStack)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from engine.units import OMNIGLOT_STROKE_AREA, PEN_RADIUS
@@ -257,39 +260,16 @@ class DrawingCanvas(QWidget):
         painter.drawImage(target, img)
 
     def _paint_stroke(self, painter: QPainter, stroke: StrokeData, color: QColor) -> None:
-        width = PEN_DIAMETER * self.square().width() / AREA
+        scale = self.square().width() / AREA
         pts = [self.area_to_widget(p) for p in stroke.points]
-        if stroke.pressures and len(stroke.pressures) == len(pts) and len(pts) > 1:
-            self._paint_pressure_stroke(painter, pts, stroke.pressures, width, color)
-            return
-        pen = QPen(color, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+        pen = QPen(color, PEN_DIAMETER * scale, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                   Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         if len(pts) == 1:
             painter.drawPoint(pts[0])
-            return
-        painter.drawPath(smooth_path(pts))
-
-    @staticmethod
-    def _paint_pressure_stroke(painter: QPainter, pts: list[QPointF], pressures: list[float], width: float,
-                               color: QColor) -> None:
-        # Pressure varies the shown width between 70% and 115%; the model sees Omniglot's constant pen.
-        for (a, b), p in zip(zip(pts, pts[1:]), pressures[1:]):
-            pen = QPen(color, width * (0.7 + 0.45 * p), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
-            painter.setPen(pen)
-            painter.drawLine(a, b)
-
-
-def smooth_path(pts: list[QPointF]) -> QPainterPath:
-    """Return a path through `pts` smoothed with quadratic curves between the samples' midpoints."""
-    path = QPainterPath(pts[0])
-    if len(pts) == 2:
-        path.lineTo(pts[1])
-        return path
-    for a, b in zip(pts[1:-1], pts[2:]):
-        path.quadTo(a, (a + b) / 2)
-    path.lineTo(pts[-1])
-    return path
+        else:
+            painter.drawPolyline(pts)  # the renderer's segments: what is shown is what is ranked
 
 
 def _local_files(event: QDragEnterEvent | QDropEvent) -> list[str]:

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLineEdit, QProgressBar, QPushButton, QVBoxLayout,
+                               QWidget)
 
 from engine.data import DataError, DatasetMissing, OmniglotSet, find_sources, load_set, resolve_data_dir
 from engine.data.locate import download_omniglot
 
+from .elided import WrappedLabel
 from .layouts import chooser_row
 from .workers import Task, TaskContext, TaskRunner, describe_error, is_running, stop_tasks
 
@@ -103,8 +104,7 @@ class DatasetPanel(QGroupBox):
         self.path_edit.setPlaceholderText("Folder holding images_background.zip / images_evaluation.zip")
         self.path_edit.editingFinished.connect(lambda: self.set_folder(self.path_edit.text()))
         row = chooser_row(self.path_edit, self.choose_folder)
-        self.state_label = QLabel()
-        self.state_label.setWordWrap(True)
+        self.state_label = WrappedLabel()
         self.state_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.get_button = QPushButton("How to get the dataset…")
         self.get_button.setFlat(True)
@@ -118,8 +118,7 @@ class DatasetPanel(QGroupBox):
 
     def _build_help(self) -> QWidget:
         self.help_box = QWidget()
-        text = QLabel(GET_DATASET_TEXT)
-        text.setWordWrap(True)
+        text = WrappedLabel(GET_DATASET_TEXT)
         text.setTextFormat(Qt.RichText)
         self.download_button = QPushButton("Download")
         self.download_button.clicked.connect(self.start_download)

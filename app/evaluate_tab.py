@@ -142,6 +142,20 @@ def _table(columns: list[str]) -> QTableWidget:
     return table
 
 
+VALIDATION_FIGURES = (("validation_accuracy_2000_tasks", "on 2,000 tasks"),
+                      ("best_validation_accuracy", "during training"))  # the card's figures, the surest first
+
+
+def validation_text(card: dict) -> str:
+    """Return the model's validation accuracy as its card states it ("validation 93.0% on 2,000 tasks"), the
+    figure measured on the most tasks first (the one the README quotes), or "" when the card has none."""
+    for key, how in VALIDATION_FIGURES:
+        value = card.get(key)
+        if isinstance(value, (int, float)):
+            return f"validation {value:.1%} {how}"
+    return ""
+
+
 class EvaluateTab(QWidget):
     """Benchmark a model (default: the shipped one) on the evaluation alphabets or on official runs."""
 
@@ -318,10 +332,9 @@ class EvaluateTab(QWidget):
         except WeightsError as exc:
             self.model_label.setText(f"<span style='color:#b3261e'>{exc}</span>")
         else:
-            acc = card.get("best_validation_accuracy")
-            val = f", validation {acc:.1%}" if isinstance(acc, (int, float)) else ""
+            val = validation_text(card)
             self.model_label.setText(f"{card.get('name', self.model_path().stem)} — {config.preset}, "
-                                     f"{config.input_size} px{val}")
+                                     f"{config.input_size} px" + (f", {val}" if val else ""))
         self._update_buttons()
 
     # --- running --------------------------------------------------------------------------------------------------

@@ -6,6 +6,10 @@ as a parallel task of the app's `TaskRunner`, so the window stays responsive; th
 can be cancelled (nothing is written then). "Add to the open gallery" renders in the background and then
 adds the references in one serial step, followed by reopening the gallery, so no other gallery edit can
 slip between them.
+
+The dialog proposes the new gallery's name from the choice ("DejaVu Sans — Runic"; editable), reopens on the
+font used last time (when given the app's settings), and its counts agree: the preview's "Will enrol N" is the
+N the import's message counts from.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from engine.workspace import galleries_dir, unique_folder
 
 from . import dialogs
 from .images import glyph_pixmap
+from .message_bar import sentence
 from .session import EngineSession
+from .settings import AppSettings
 from .workers import Task, TaskContext, TaskRunner, describe_error
 
 if TYPE_CHECKING:
@@ -80,16 +86,29 @@ def _preview(ctx: TaskContext, face: FontFace, text: str, blocks: list[str]) -> 
     return out, len(selection.codepoints)
 
 
+def proposed_name(font: str, blocks: list[str]) -> str:
+    """Return the name proposed for a new gallery of `font`'s `blocks`: "DejaVu Sans — Runic", the font's name
+    alone for all of it or typed characters, and "… — Greek and Coptic, +2 more" for many blocks."""
+    if not blocks:
+        return font
+    shown = ", ".join(blocks[:2]) + (f", +{len(blocks) - 2} more" if len(blocks) > 2 else "")
+    return f"{font} — {shown}"
+
+
 class FontImportDialog(QDialog):
     """The "Import from font…" dialog. Emits `imported(path)` with the gallery folder it made or changed."""
 
     imported = Signal(object)
 
-    def __init__(self, runner: TaskRunner, session: EngineSession, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: TaskRunner, session: EngineSession, parent: QWidget | None = None,
+                 settings: AppSettings | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
         self.session = session
+        self.settings = settings
         self.summary: FontSummary | None = None
+        self.chosen_total: int | None = None  # what the preview says will be enrolled, for the current choice
+        self._proposed_name = ""  # the name last proposed: replaced on a new choice unless the person edited it
         self.preview_task: Task | None = None
         self.import_task: Task | None = None
         self.setWindowTitle("Import from font")
@@ -145,8 +164,14 @@ class FontImportDialog(QDialog):
         split.addWidget(right)
         split.setStretchFactor(1, 2)
 
-        self.new_gallery = QRadioButton("New gallery")
+        self.new_gallery = QRadioButton("New gallery, named")
         self.new_gallery.setChecked(True)
+        self.gallery_name = QLineEdit()
+        self.gallery_name.setPlaceholderText("the font's name")
+        self.new_gallery.toggled.connect(self.gallery_name.setEnabled)
+        new_row = QHBoxLayout()
+        new_row.addWidget(self.new_gallery)
+        new_row.addWidget(self.gallery_name, 1)
         self.add_to_open = QRadioButton("Add to the open gallery (each character gains this font as another example)")
         self.add_to_open.setEnabled(self.session.snapshot is not None)
         self.progress = QProgressBar()
@@ -175,7 +200,7 @@ class FontImportDialog(QDialog):
         layout.addLayout(top)
         layout.addWidget(self.font_info)
         layout.addWidget(split, 1)
-        layout.addWidget(self.new_gallery)
+        layout.addLayout(new_row)
         layout.addWidget(self.add_to_open)
         layout.addLayout(grid)
         layout.addWidget(self.status)
@@ -210,6 +235,20 @@ class FontImportDialog(QDialog):
             self.fonts.addItem("No installed fonts found: choose a font file")
         self.fonts.setEnabled(bool(fonts))
         self.fonts.setCurrentIndex(-1 if fonts else 0)
+        last = self.settings.last_font if self.settings is not None else None
+        if last is not None and last[0].is_file() and self.summary is None:
+            self.show_font_file(*last)
+
+    def show_font_file(self, path: Path, index: int = 0) -> Task:
+        """Select the font `path` (face `index`) in the list, adding it as a file when it is not installed, and
+        read it."""
+        row = self.fonts.findData((str(path), index))
+        if row < 0:
+            self.fonts.addItem(f"{path.name} (file)", (str(path), index))
+            row = self.fonts.count() - 1
+        self.fonts.setEnabled(True)
+        self.fonts.setCurrentIndex(row)
+        return self.load_font(path, index)
 
     def _installed_chosen(self, row: int) -> None:
         data = self.fonts.itemData(row)
@@ -219,14 +258,7 @@ class FontImportDialog(QDialog):
     def _choose_file(self) -> None:
         path = dialogs.open_file(self, "Choose a font file", FONT_FILTER)
         if path is not None:
-            # The file joins the list, so the list always says which font is shown.
-            row = self.fonts.findData((str(path), 0))
-            if row < 0:
-                self.fonts.addItem(f"{path.name} (file)", (str(path), 0))
-                row = self.fonts.count() - 1
-            self.fonts.setEnabled(True)
-            self.fonts.setCurrentIndex(row)
-            self.load_font(path)
+            self.show_font_file(path)  # the file joins the list, so the list always says which font is shown
 
     def load_font(self, path: Path, index: int = 0) -> Task:
         """Read the font at `path` (face `index`) in the background and show its blocks."""
@@ -246,6 +278,8 @@ class FontImportDialog(QDialog):
     def _show_font(self, summary: FontSummary) -> None:
         self.summary = summary
         face = summary.face
+        if self.settings is not None:
+            self.settings.last_font = (Path(face.path), face.index)
         self.font_info.setText(f"<b>{face.full_name}</b> ({face.version or 'no version'}; {face.path.name}): "
                                f"{summary.total:,} drawable characters in {len(summary.blocks)} Unicode blocks")
         self.blocks.blockSignals(True)
@@ -276,6 +310,8 @@ class FontImportDialog(QDialog):
         if self.preview_task is not None:
             self.preview_task.cancel()
         face, text, blocks = self.summary.face, self.chosen_text(), self.chosen_blocks()
+        self.chosen_total = None
+        self._propose_name(face.full_name, blocks)
         self.preview_label.setText("Rendering the preview…")
         task = self._submit(lambda ctx: _preview(ctx, face, text, blocks), "Font preview")
         self.preview_task = task
@@ -293,7 +329,16 @@ class FontImportDialog(QDialog):
             item.setToolTip(f"{char}  {describe_char(char)}")
             self.grid.addItem(item)
         shown = f"the first {len(glyphs)} shown" if total > len(glyphs) else "all shown"
-        self.preview_label.setText(f"Will enrol {total:,} characters ({shown}, as the model sees them)")
+        self.chosen_total = total
+        self.preview_label.setText(f"Will enrol {total:,} characters, less any that render blank or as the "
+                                   f"missing-glyph box ({shown}, as the model sees them)")
+
+    def _propose_name(self, font: str, blocks: list[str]) -> None:
+        """Propose the new gallery's name from the font and the blocks chosen, unless the person typed one."""
+        if self.gallery_name.text() not in ("", self._proposed_name):
+            return
+        self._proposed_name = proposed_name(font, blocks)
+        self.gallery_name.setText(self._proposed_name)
 
     def preview_count(self) -> int:
         """Return the number of characters in the preview grid."""
@@ -306,7 +351,8 @@ class FontImportDialog(QDialog):
         if self.summary is None:
             return None
         add = self.add_to_open.isChecked() and self.session.snapshot is not None
-        return self._run_import(self.chosen_text(), self.chosen_blocks(), add, self.summary.face.full_name)
+        name = self.gallery_name.text().strip() or proposed_name(self.summary.face.full_name, self.chosen_blocks())
+        return self._run_import(self.chosen_text(), self.chosen_blocks(), add, name)
 
     def start_symbol_search(self) -> Task | None:
         """Build a new gallery of every drawable character of the font and open it."""
@@ -316,6 +362,7 @@ class FontImportDialog(QDialog):
 
     def _run_import(self, text: str, blocks: list[str], add: bool, name: str) -> Task:
         face = self.summary.face
+        chosen = self.chosen_total if text or blocks else self.summary.total  # the count the person was shown
         target = Path(self.session.snapshot.path) if add else unique_folder(galleries_dir(), name)
 
         def job(ctx: TaskContext) -> FontImport:
@@ -331,8 +378,8 @@ class FontImportDialog(QDialog):
         self.status.setText(f"Rendering {face.full_name}…")
         self._set_ready(False)
         task.progress.connect(self._on_progress)
-        task.succeeded.connect(lambda result: self._imported(result, target, add))
-        task.failed.connect(lambda exc: self._import_ended(f"Import failed: {describe_error(exc)} "
+        task.succeeded.connect(lambda result: self._imported(result, target, add, chosen))
+        task.failed.connect(lambda exc: self._import_ended(f"Import failed: {sentence(describe_error(exc))} "
                                                           "Nothing was changed."))
         task.cancelled.connect(lambda: self._import_ended("Import cancelled. Nothing was changed."))
         return task
@@ -342,7 +389,7 @@ class FontImportDialog(QDialog):
             self.progress.setRange(0, total)
             self.progress.setValue(done)
 
-    def _imported(self, result: FontImport, target: Path, add: bool) -> None:
+    def _imported(self, result: FontImport, target: Path, add: bool, chosen: int | None) -> None:
         summary = result.skipped_summary()
         if add:
             characters = result.gallery.characters
@@ -358,8 +405,12 @@ class FontImportDialog(QDialog):
             step.succeeded.connect(lambda counts: self._done(target, f"Added {counts[1]:,} examples "
                                                                      f"({counts[0]:,} new characters); {summary}."))
         else:
+            # Counted from what the preview promised, so the two numbers add up on screen.
+            dropped = chosen - result.added_characters if chosen is not None else 0
+            of = (f" (of the {chosen:,} chosen, {dropped:,} render blank or as the missing-glyph box)"
+                  if dropped > 0 else "")
             self._done(target, f"Made the gallery “{result.gallery.name}” with {result.added_characters:,} "
-                               f"characters; {summary}.")
+                               f"characters{of}; {summary}.")
 
     def _done(self, target: Path, message: str) -> None:
         self.session.open_gallery(target)

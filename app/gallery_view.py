@@ -114,7 +114,8 @@ class GalleryView(QWidget):
             self.grid.placeholder = "Create or open a gallery (Gallery menu), or drop a folder or zip of images here."
             return
         n, refs = len(snapshot.characters), snapshot.n_references
-        self.title.setText(f"{snapshot.name} — {n} character{'s' if n != 1 else ''}, {refs} example{'s' if refs != 1 else ''}")
+        self.title.setText(f"{snapshot.name} — {n:,} character{'s' if n != 1 else ''}, "
+                           f"{refs:,} example{'s' if refs != 1 else ''}")
         self.grid.placeholder = ("This gallery is empty.\nDraw a character and press “Add as new character”, "
                                  "or drop images, a folder or a zip here.")
         ratio = self.devicePixelRatioF()

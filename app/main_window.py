@@ -13,7 +13,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from engine.gallery.history import characters_text
 from engine.glyph import IMAGE_SUFFIXES, STROKE_SUFFIX
@@ -52,6 +52,17 @@ def _import_work_tabs() -> tuple[type, type]:
     return TrainTab, EvaluateTab
 
 
+def _scrolling(tab: QWidget) -> QScrollArea:
+    """Return `tab` in a scroll area that lets it fill the page and scrolls it when the window is smaller than
+    the tab's minimum size: a tab's controls never set the window's minimum (it must fit a 1024-wide screen)."""
+    area = QScrollArea()
+    area.setObjectName(f"{type(tab).__name__}Scroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(tab)
+    return area
+
+
 class MainWindow(QMainWindow):
     """The Glyphs window. `settings` defaults to `AppSettings()`; `welcome=False` skips the first-start welcome;
     `work_tabs=False` leaves out the Train and Evaluate tabs (a window for recognition only starts lighter)."""
@@ -78,16 +89,19 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ construction
 
     def _build(self) -> None:
-        self.message_bar = MessageBar()
         self.recognise = RecogniseTab(self.session)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.recognise, "Recognise")
         self._add_tab_placeholders()
+        # Messages show in the tab bar's row, right of the tabs: no band of its own when there is none, and a
+        # message coming or going moves nothing.
+        self.message_bar = MessageBar(lines=1)
+        self.message_bar.fill_width = lambda: self.tabs.width() - self.tabs.tabBar().sizeHint().width() - 16
+        self.tabs.setCornerWidget(self.message_bar, Qt.Corner.TopRightCorner)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
-        layout.addWidget(self.message_bar)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.status = StatusBar()
@@ -145,7 +159,7 @@ class MainWindow(QMainWindow):
             index = self.tabs.indexOf(placeholder)
             self.tabs.removeTab(index)
             if title in tabs:
-                self.tabs.insertTab(index, tabs[title], title)
+                self.tabs.insertTab(index, _scrolling(tabs[title]), title)
             placeholder.deleteLater()
         self._placeholders.clear()
         self.tabs.setCurrentIndex(min(current, self.tabs.count() - 1))
@@ -155,15 +169,24 @@ class MainWindow(QMainWindow):
         return [t for t in (self.train_tab, self.evaluate_tab) if t is not None]
 
     def _on_dataset_checked(self, status) -> None:
-        """Remember a usable Omniglot folder, and offer it to the other tab if that one has none yet."""
-        if status.state not in ("found", "partial"):
-            return
-        self.settings.dataset_folder = status.folder
+        """A tab's panel found a usable Omniglot folder: it becomes the app's one Omniglot folder."""
+        if status.state in ("found", "partial"):
+            self.use_dataset_folder(status.folder, chosen=False)
+
+    def use_dataset_folder(self, folder: str | Path, chosen: bool = True) -> None:
+        """Make `folder` the Omniglot folder of the whole app, whichever screen chose it (the welcome, the Train
+        or the Evaluate tab): remembered in the settings (the tabs start there after a restart, the welcome
+        looks there first) and given to each tab that has not found a dataset elsewhere. A folder the person
+        has just `chosen` also replaces a check still running in a tab (of the default place, at startup)."""
+        folder = Path(folder)
+        self.settings.dataset_folder = folder
         for tab in (self.train_tab, self.evaluate_tab):
             panel = getattr(tab, "dataset", None)
-            if panel is not None and panel.folder() != status.folder and not panel.is_loading() \
-                    and panel.status is not None and panel.status.state in ("missing", "corrupt"):
-                panel.set_folder(status.folder)
+            if panel is None or panel.folder() == folder:
+                continue
+            if (chosen and panel.is_loading()) or (not panel.is_loading() and panel.status is not None
+                                                   and panel.status.state in ("missing", "corrupt")):
+                panel.set_folder(folder)
 
     def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -457,6 +480,7 @@ class MainWindow(QMainWindow):
             self.welcome.create_requested.connect(self.new_gallery)
             self.welcome.import_requested.connect(self.import_dialog)
             self.welcome.alphabet_requested.connect(self.try_alphabet)
+            self.welcome.dataset_folder_chosen.connect(self.use_dataset_folder)
             self.welcome.finished.connect(self._forget_welcome)
         self.welcome.open()
 
@@ -485,7 +509,7 @@ class MainWindow(QMainWindow):
         """Show the "Import from font" dialog (it opens the gallery it makes or adds to)."""
         from .font_dialog import FontImportDialog
 
-        dialog = FontImportDialog(self.runner, self.session, self)
+        dialog = FontImportDialog(self.runner, self.session, self, settings=self.settings)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.font_dialog = dialog
         dialog.open()

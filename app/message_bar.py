@@ -4,21 +4,30 @@ Errors stay until closed (or replaced); information fades after a while. An opti
 obvious next step (e.g. "Open model…", "Undo").
 
 The bar keeps its place and height when empty, so a message coming or going never moves what is below it (a
-person drawing on the canvas); a message longer than its two lines is elided, whole in the tooltip.
+person drawing on the canvas); a message longer than its lines is elided, whole in the tooltip. The main window
+puts a one-line bar in the tab bar's row, beside the tabs (`fill_width` says how wide it may be there), so an
+empty bar takes no room of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFontMetrics, QPalette, QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QWidget
 
 from .icons import icon
 
 INFO_TIMEOUT_MS = 8000
-LINES = 2  # lines of text the bar always has room for
+LINES = 2  # lines of text the bar has room for, unless told otherwise
+
+
+def sentence(text: str) -> str:
+    """Return `text` ending in a full stop (an engine message may not), so that a message going on after it
+    reads as two sentences."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
 class MessageBar(QFrame):
@@ -26,9 +35,11 @@ class MessageBar(QFrame):
 
     shown = Signal(str, str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, lines: int = LINES) -> None:
         super().__init__(parent)
         self.setObjectName("messageBar")
+        self.lines = lines
+        self.fill_width: Callable[[], int] | None = None  # the width to ask for (None: what the text needs)
         self.level = ""
         self._text = ""
         self._restyling = False
@@ -58,9 +69,18 @@ class MessageBar(QFrame):
 
     def _height(self) -> int:
         margins = self.layout().contentsMargins()
-        text = LINES * QFontMetrics(self.label.font()).lineSpacing()
+        text = self.lines * QFontMetrics(self.label.font()).lineSpacing()
         return max(text, self.action.sizeHint().height(), self.close_button.sizeHint().height()) + \
             margins.top() + margins.bottom() + 2 * self.frameWidth() + 2
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """Return the width `fill_width` gives (the room beside the tabs), else the usual hint."""
+        hint = super().sizeHint()
+        return QSize(max(0, self.fill_width()), hint.height()) if self.fill_width is not None else hint
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """Return the same minimum with or without a message: one coming or going never resizes the window."""
+        return QSize(0, self.minimumHeight())  # the fixed height set at construction
 
     def _set_contents_visible(self, visible: bool) -> None:
         for widget in (self.label, self.close_button):
@@ -106,7 +126,7 @@ class MessageBar(QFrame):
     def _fit_text(self) -> None:
         """Show the message whole if it fits in the bar's lines, else elided (whole in the tooltip)."""
         metrics, width = QFontMetrics(self.label.font()), max(40, self._label_width())
-        room = QRect(0, 0, width, LINES * metrics.lineSpacing())
+        room = QRect(0, 0, width, self.lines * metrics.lineSpacing())
 
         def fits(text: str) -> bool:
             return metrics.boundingRect(QRect(0, 0, width, 10**6), Qt.TextFlag.TextWordWrap, text).height() \

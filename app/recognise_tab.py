@@ -7,7 +7,8 @@ uses the exact glyph that was ranked and then clears the canvas for the next cha
 back); any gallery change re-ranks the drawing on screen, so a new character is recognisable at once.
 
 Nothing here changes the canvas's size while a person draws: the middle column's width does not follow its
-texts (a long character name in a button or a result is elided instead).
+texts (a long character name in a button or a result is elided instead, whole in the tooltip); its minimum is
+what its fixed labels need, so none of them is cut.
 """
 
 from __future__ import annotations
@@ -15,51 +16,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QResizeEvent
-from PySide6.QtWidgets import (QHBoxLayout, QPushButton, QSizePolicy, QSplitter, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QHBoxLayout, QSplitter, QToolBar, QVBoxLayout, QWidget
 
 from engine.glyph import Glyph
 from engine.workspace import GallerySnapshot, RankOutcome
 
 from . import dialogs
 from .canvas import DrawingCanvas
+from .elided import ElidedButton
 from .gallery_view import GalleryView
 from .glyph_preview import GlyphPreview
+from .message_bar import sentence
 from .icons import icon
 from .references_dialog import ReferencesDialog
 from .results_view import ResultsView
 from .session import EngineSession
 from .workers import describe_error
-
-
-MIDDLE_MIN_WIDTH = 260  # the ranking column's minimum: fixed, so that no text in it can take width from the canvas
-
-
-class ElidedButton(QPushButton):
-    """A push button whose text is elided to the width it is given instead of widening its column."""
-
-    def __init__(self, icon_: QIcon, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(icon_, text, parent)
-        self._full = text
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-
-    def full_text(self) -> str:
-        """Return the whole text (what `text()` shows may be elided)."""
-        return self._full
-
-    def set_full_text(self, text: str) -> None:
-        """Show `text`, elided in the middle if the button is too narrow (whole in the tooltip)."""
-        self._full = text
-        self._elide()
-
-    def _elide(self) -> None:
-        room = self.width() - self.iconSize().width() - 28  # icon, its gap and the button's frame
-        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(room, 40))
-        super().setText(shown)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._elide()
 
 
 class RecogniseTab(QWidget):
@@ -98,8 +71,7 @@ class RecogniseTab(QWidget):
         left.addWidget(self.canvas_tools)
         left.addWidget(self.canvas, 1)
 
-        middle = QWidget()
-        middle.setMinimumWidth(MIDDLE_MIN_WIDTH)
+        middle = QWidget()  # its minimum width is that of its fixed texts (the buttons' own labels)
         mid = QVBoxLayout(middle)
         mid.addWidget(self.results, 1)
         # The model's input sits by the enrol buttons: they add the glyph it was made from to the gallery (the
@@ -191,7 +163,7 @@ class RecogniseTab(QWidget):
         task = self.session.runner.submit(job, f"Reading {path.name}", serial=False)
         task.succeeded.connect(lambda glyph: self._show_image(path, glyph))
         task.failed.connect(lambda exc: self.message.emit(
-            "error", f"Could not use “{path.name}” as a drawing: {describe_error(exc)} "
+            "error", f"Could not use “{path.name}” as a drawing: {sentence(describe_error(exc))} "
                      "Drop or open an image file (PNG, JPEG, BMP, GIF…) showing one character."))
 
     def _show_image(self, path: Path, glyph: Glyph) -> None:

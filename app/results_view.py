@@ -4,20 +4,26 @@ States: a hint (nothing drawn, empty gallery, no model...), the ranking, and the
 "No confident match" banner. Rows are reused, so results update in place as the person draws.
 
 When the gallery knows which Unicode character a result is (enrolled from a font), the row shows it large
-with its code point and Unicode name, and it can be copied: Ctrl+C or the Copy button copy the clicked
-result's character (the top one until a row is clicked), a double-click copies that row's.
+with its code point and Unicode name, and it can be copied: each such row has its own Copy button, a
+double-click or its context menu's Copy copies it, and Ctrl+C or the header's Copy button copy the chosen row's
+(the top one until another is clicked; the chosen row is outlined). "Copied Σ" is said on a line of its own
+below the rows, so it covers nothing.
+
+The hint, the banner and the rows sit in a scroll area: whatever is shown, the pane's minimum height stays
+the same, so it never asks the window for more height (the window grew by itself as results appeared).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence, QMouseEvent, QPalette
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout,
-                               QWidget)
+from PySide6.QtGui import QAction, QContextMenuEvent, QFont, QGuiApplication, QKeySequence, QMouseEvent, QPalette
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton, QScrollArea,
+                               QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from engine.chars import describe_char
 from engine.workspace import TOP_K, MatchView, RankOutcome
 
+from .elided import ElidedLabel
 from .images import glyph_pixmap
 
 THUMB = 52
@@ -36,28 +42,28 @@ HINTS = {
 
 
 class _ResultRow(QFrame):
-    """One ranked character; clicking it asks to show all of that character's references, double-clicking
-    asks to copy its Unicode character (when it has one)."""
+    """One ranked character. A row with a Unicode character (a font's) is for copying: a click chooses it (what
+    Ctrl+C and the Copy button copy), a double-click or its own Copy button copies it. A row without one (a drawn
+    character) opens all of that character's examples when clicked. The context menu offers both."""
 
-    clicked = Signal(str)
-    double_clicked = Signal()
+    clicked = Signal(str)  # show this character's examples
+    chosen = Signal()
+    copy_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.match: MatchView | None = None
+        self._chosen: bool | None = None
+        self.setObjectName("resultRow")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Click to see all examples of this character")
         self.thumb = QLabel()
         self.thumb.setFixedSize(THUMB, THUMB)
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.name = QLabel()
+        self.name = ElidedLabel()
         font = QFont(self.name.font())
         font.setBold(True)
         self.name.setFont(font)
-        self.name.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        # A long name is cut at the row's edge (whole in the tooltip) rather than widening the column.
-        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.char = QLabel()
         big = QFont(self.char.font())
         big.setPointSizeF(big.pointSizeF() * CHAR_SCALE)
@@ -65,9 +71,17 @@ class _ResultRow(QFrame):
         self.char.setMinimumWidth(self.char.fontMetrics().height())
         self.char.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.char.hide()
-        self.unicode = QLabel()
-        self.unicode.setEnabled(False)  # the palette's subdued text
+        self.unicode = ElidedLabel()  # in the text colour: the palette's disabled grey was too pale to read
+        small = QFont(self.unicode.font())
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        self.unicode.setFont(small)
         self.unicode.hide()
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
+        self.copy_button.setAutoRaise(True)
+        self.copy_button.setCursor(Qt.CursorShape.ArrowCursor)
+        self.copy_button.clicked.connect(self.copy_requested)
+        self.copy_button.hide()
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
@@ -87,34 +101,73 @@ class _ResultRow(QFrame):
         layout.addWidget(self.thumb)
         layout.addWidget(self.char)
         layout.addLayout(text, 1)
+        layout.addWidget(self.copy_button)
+        self.set_chosen(False)
+
+    def widest_minimum(self) -> int:
+        """Return the row's minimum width when it shows everything it can (a character and its Copy button)."""
+        parts = (self.char, self.unicode, self.copy_button)
+        hidden = [w.isHidden() for w in parts]
+        for w in parts:
+            w.setHidden(False)  # counted by the layout, not shown: the row itself is not on screen here
+        width = self.layout().minimumSize().width()
+        for w, was in zip(parts, hidden):
+            w.setHidden(was)
+        return width
 
     def set_match(self, rank: int, match: MatchView) -> None:
         """Show `match` as the `rank`-th result (1-based)."""
         self.match = match
-        self.name.setText(f"{rank}. {match.name}")
-        self.name.setToolTip(match.name)
+        self.name.set_full_text(f"{rank}. {match.name}")
         self.bar.setValue(round(match.score * 1000))
         self.percent.setText(f"{match.score * 100:.1f}%")
         self.setAccessibleName(f"{match.name}, {match.score * 100:.0f} percent")
         self.char.setText(match.char or "")
-        self.unicode.setText(describe_char(match.char) if match.char else "")
-        self.unicode.setToolTip(self.unicode.text())  # a long Unicode name is cut off in a narrow window
-        self.char.setVisible(match.char is not None)
-        self.unicode.setVisible(match.char is not None)
-        self.setToolTip("Click to see all examples of this character"
-                        + ("; double-click to copy it" if match.char else ""))
+        self.unicode.set_full_text(describe_char(match.char) if match.char else "")
+        for widget in (self.char, self.unicode, self.copy_button):
+            widget.setVisible(match.char is not None)
+        if match.char:
+            self.copy_button.setToolTip(f"Copy {match.char} to the clipboard")
+            self.setToolTip(f"Double-click (or Copy) to copy {match.char}; right-click for its examples")
+        else:
+            self.setToolTip("Click to see all examples of this character")
         if match.thumbnail is not None:
             self.thumb.setPixmap(glyph_pixmap(match.thumbnail, self.palette(), THUMB - 2, self.devicePixelRatioF()))
         else:
             self.thumb.clear()
 
+    def set_chosen(self, chosen: bool) -> None:
+        """Mark this row as the one Ctrl+C copies (a highlighted frame)."""
+        if self._chosen == chosen:
+            return  # a style sheet change re-polishes the row: only when it changes (rankings come per stroke)
+        self._chosen = chosen
+        colour = "palette(highlight)" if chosen else "transparent"
+        self.setStyleSheet(f"QFrame#resultRow {{ border: 2px solid {colour}; border-radius: 4px; }}")
+
+    def context_menu(self) -> QMenu:
+        """Return the row's menu: Copy (when it has a character) and Show All Examples."""
+        menu = QMenu(self)
+        if self.match is not None and self.match.char:
+            menu.addAction(f"Copy {self.match.char}", self.copy_requested.emit)
+        if self.match is not None:
+            name = self.match.name
+            menu.addAction("Show All Examples…", lambda: self.clicked.emit(name))
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 - Qt override
+        if self.match is not None:
+            self.chosen.emit()
+            self.context_menu().exec(event.globalPos())
+
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         if event.button() == Qt.MouseButton.LeftButton and self.match is not None:
-            self.clicked.emit(self.match.name)
+            self.chosen.emit()
+            if not self.match.char:
+                self.clicked.emit(self.match.name)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
-        if event.button() == Qt.MouseButton.LeftButton and self.match is not None:
-            self.double_clicked.emit()
+        if event.button() == Qt.MouseButton.LeftButton and self.match is not None and self.match.char:
+            self.copy_requested.emit()
 
 
 class ResultsView(QWidget):
@@ -135,19 +188,27 @@ class ResultsView(QWidget):
         self.title.setFont(font)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
+        self.banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)  # wraps, never widens
         self.banner.setObjectName("noConfidentMatch")
         self.banner.setContentsMargins(8, 6, 8, 6)
         self.banner.hide()
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.hint.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        self.rows = [_ResultRow(self) for _ in range(TOP_K)]
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.rows = [_ResultRow() for _ in range(TOP_K)]
         self.copy_button = QPushButton("Copy")
-        self.copy_button.setToolTip("Copy the character to the clipboard (Ctrl+C)")
+        self.copy_button.setToolTip("Copy the chosen result's character to the clipboard (Ctrl+C)")
         self.copy_button.clicked.connect(lambda: self.copy_character())
+        kept = self.copy_button.sizePolicy()
+        kept.setRetainSizeWhenHidden(True)  # the header's height stays when it comes and goes
+        self.copy_button.setSizePolicy(kept)
         self.copy_button.hide()
         self.copied_note = QLabel()
+        self.copied_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        policy = self.copied_note.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # its line stays, so the note coming or going moves nothing
+        self.copied_note.setSizePolicy(policy)
         self.copied_note.hide()
         self._note_timer = QTimer(self, singleShot=True, interval=COPIED_NOTE_MS, timeout=self.copied_note.hide)
         # Window-wide: the person is drawing on the canvas when they want the character.
@@ -157,19 +218,31 @@ class ResultsView(QWidget):
         self.addAction(self.copy_action)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
-        header.addWidget(self.copied_note)
         header.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.hint)
+        # Everything whose height depends on what is shown scrolls: the pane's minimum height is constant.
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        rows = QWidget()
+        rows_layout = QVBoxLayout(rows)
+        rows_layout.setContentsMargins(0, 0, 0, 0)
+        rows_layout.addWidget(self.banner)
+        rows_layout.addWidget(self.hint)
         for i, row in enumerate(self.rows):
+            row.chosen.connect(lambda i=i: self._choose(i))
             row.clicked.connect(self.character_clicked)
-            row.clicked.connect(lambda _name, i=i: self._choose(i))
-            row.double_clicked.connect(lambda i=i: self.copy_character(i))
+            row.copy_requested.connect(lambda i=i: self.copy_character(i))
             row.hide()
-            layout.addWidget(row)
-        layout.addStretch(1)
+            rows_layout.addWidget(row)
+        rows_layout.addStretch(1)
+        self.scroll.setWidget(rows)
+        # The rows never scroll sideways, so the pane is at least as wide as a row showing everything.
+        self.scroll.setMinimumWidth(self.rows[0].widest_minimum() + self.scroll.verticalScrollBar().sizeHint().width())
+        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.copied_note)
         self._style_banner()
         self.show_hint(HINTS["empty-canvas"])
 
@@ -213,11 +286,13 @@ class ResultsView(QWidget):
 
     def _visible_match(self, row: int):
         r = self.rows[row] if 0 <= row < len(self.rows) else None
-        return r.match if r is not None and r.isVisibleTo(self) else None
+        return r.match if r is not None and not r.isHidden() and self.hint.isHidden() else None
 
     def _choose(self, row: int) -> None:
         """Make `row` the one Copy acts on; the button names its character (hidden when it has none)."""
         self.chosen = row
+        for i, r in enumerate(self.rows):
+            r.set_chosen(i == row and r.match is not None and bool(r.match.char))
         match = self._visible_match(row) if not self.hint.isVisibleTo(self) else None
         char = match.char if match is not None else None
         self.copy_button.setText(f"Copy {char}" if char else "Copy")
@@ -243,7 +318,9 @@ class ResultsView(QWidget):
 
     def visible_matches(self) -> list[tuple[str, float]]:
         """Return (name, score) of the rows on screen, best first (empty when a hint is shown)."""
-        return [(r.match.name, r.match.score) for r in self.rows if r.isVisibleTo(self) and r.match]
+        if not self.hint.isHidden():
+            return []
+        return [(r.match.name, r.match.score) for r in self.rows if not r.isHidden() and r.match]
 
     def is_showing_hint(self) -> bool:
         """Return True when a hint (no ranking) is shown."""

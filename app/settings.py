@@ -1,5 +1,5 @@
 """Persistent app settings (QSettings): window geometry, last gallery, last model, recent galleries, the
-Omniglot folder and the last training run.
+Omniglot folder, the last font imported from and the last training run.
 
 Set ``GLYPHS_SETTINGS_DIR`` (or pass a folder) to keep the settings in ``<folder>/Glyphs.ini`` instead of the
 platform's usual place; the tests use that to start each window from a clean slate in a temp folder.
@@ -62,12 +62,23 @@ class AppSettings:
 
     @property
     def dataset_folder(self) -> Path | None:
-        """Return the Omniglot folder last found usable in the Train or Evaluate tab, or None."""
+        """Return the app's Omniglot folder (chosen in the welcome, the Train or the Evaluate tab), or None."""
         return self._path("data/folder")
 
     @dataset_folder.setter
     def dataset_folder(self, path: Path | None) -> None:
         self._set_path("data/folder", path)
+
+    @property
+    def last_font(self) -> tuple[Path, int] | None:
+        """Return the font file (and face index) last read in the Import from Font dialog, or None."""
+        path = self._path("fonts/last")
+        return (path, int(self._qs.value("fonts/last_index", 0) or 0)) if path else None
+
+    @last_font.setter
+    def last_font(self, font: tuple[Path, int] | None) -> None:
+        self._qs.setValue("fonts/last_index", font[1] if font else 0)
+        self._set_path("fonts/last", font[0] if font else None)
 
     @property
     def last_run(self) -> Path | None:

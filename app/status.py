@@ -57,8 +57,8 @@ class StatusBar(QStatusBar):
             self.gallery.setText("No gallery")
             self.gallery.setToolTip("")
             return
-        self.gallery.setText(f"Gallery: {snapshot.name} ({len(snapshot.characters)} characters, "
-                             f"{snapshot.n_references} examples)")
+        self.gallery.setText(f"Gallery: {snapshot.name} ({len(snapshot.characters):,} characters, "
+                             f"{snapshot.n_references:,} examples)")
         self.gallery.setToolTip(str(snapshot.path))
 
     def track(self, task: Task, cancellable: bool = True) -> None:

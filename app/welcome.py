@@ -79,6 +79,7 @@ class WelcomeDialog(QDialog):
     create_requested = Signal()
     import_requested = Signal(str)  # "folder", "zip" or "font"
     alphabet_requested = Signal(str, str)  # the alphabet, and the Omniglot folder ("" for the default places)
+    dataset_folder_chosen = Signal(str)  # an Omniglot folder the person chose or downloaded into, once found
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None,
                  data_dir: str | Path | None = None) -> None:
@@ -235,6 +236,7 @@ class WelcomeDialog(QDialog):
     def _chosen(self, result: tuple[Path, list[str]]) -> None:
         self._set_busy(False)
         self._found(result)
+        self.dataset_folder_chosen.emit(str(result[0].parent))
 
     def _found(self, result: tuple[Path, list[str]]) -> None:
         source, names = result
@@ -310,6 +312,7 @@ class WelcomeDialog(QDialog):
     def _downloaded(self, result: tuple[Path, list[str]]) -> None:
         self._download_ended("")
         self._found(result)
+        self.dataset_folder_chosen.emit(str(result[0].parent))
 
     def _download_failed(self, exc: BaseException) -> None:
         self._download_ended(_failure_text(exc))

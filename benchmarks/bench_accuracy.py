@@ -3,6 +3,8 @@ and query views, on the validation alphabets, on seeded evaluation tasks, on Lak
 typeface's a-z against Omniglot's handwritten Latin, and the query latency at 1,000 characters.
 
     python benchmarks/bench_accuracy.py [--weights A.safetensors B.safetensors] [--font FONT.ttf] [--json]
+                                        [--val-tasks 2000] [--eval-tasks 2000] [--no-official-runs]
+                                        [--latency-chars 1000] [--latency-queries 40]
 
 Each model embeds every image once with the most views any configuration uses (view i is the same distortion
 whatever the count, engine.views), and every configuration is scored from those embeddings through the same
@@ -143,14 +145,14 @@ def measure(weights: str | None, data_dir: str | None) -> dict:
     put("validation", seeded(model, bg, split.val_chars, ARGS.val_tasks, min(20, int(counts.max()))))
     if ARGS.eval_tasks:
         put("seeded_evaluation", seeded(model, data.evaluation, None, ARGS.eval_tasks, 20))
-    runs = find_runs(data_dir)
+    runs = find_runs(data_dir) if ARGS.official_runs else None
     if runs is not None:
         put("official_runs", official_runs(model, runs))
     if LATIN in split.val_alphabets and ARGS.font and Path(ARGS.font).is_file():
         put("typeface_latin", typeface(model, bg, ARGS.font))
-    real = embed_for_views(model, bg.pixels(np.flatnonzero(np.isin(bg.char, split.val_chars))[:500]),
+    real = embed_for_views(model, bg.pixels(np.flatnonzero(np.isin(bg.char, split.val_chars))[:min(500, ARGS.latency_chars)]),
                            ViewConfig(), batch_size=64)[:, 0]
-    put("p50_ms", latency(loaded, real))
+    put("p50_ms", latency(loaded, real, ARGS.latency_chars, ARGS.latency_queries))
     log(f"  ({time.perf_counter() - t:.0f} s)")
     return {"model": loaded.name, "weights": str(loaded.path), "validation_alphabets": split.val_alphabets,
             "rows": rows}
@@ -173,7 +175,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--val-tasks", type=int, default=2000, help="seeded 20-way tasks on the validation alphabets")
     p.add_argument("--eval-tasks", type=int, default=2000, help="seeded 20-way tasks on the evaluation alphabets "
                                                                 "(0: skip; the slowest part)")
-    p.add_argument("--font", default=DEFAULT_FONT, help="a TrueType/OpenType font for the typeface check")
+    p.add_argument("--font", default=DEFAULT_FONT, help="a TrueType/OpenType font for the typeface check ('': skip)")
+    p.add_argument("--no-official-runs", dest="official_runs", action="store_false",
+                   help="skip Lake's official runs even when all_runs.zip is found")
+    p.add_argument("--latency-chars", type=int, default=1000, help="gallery size of the latency column")
+    p.add_argument("--latency-queries", type=int, default=40, help="timed queries per configuration")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--json", action="store_true", help="end with one line of JSON (tables to stderr)")
     return p.parse_args(argv)

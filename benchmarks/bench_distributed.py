@@ -16,7 +16,7 @@ how well N processes share one machine; on GPUs each rank gets its own GPU (NCCL
 processes would have to share it: that is not a scaling figure, so the script says so and reports only the
 one-process rows.
 
-    python benchmarks/bench_distributed.py [--device cpu] [--nprocs 2] [--seconds 30] [--preset tiny] [--json]
+    python benchmarks/bench_distributed.py [--device cpu] [--nprocs 2] [--seconds 30 | --steps N] [--preset tiny] [--json]
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _config(preset: str, batch: BatchConfig, device: str, seconds: float):
-    cfg = replace(preset_defaults(preset), device=device, steps=None, time_budget_s=seconds, val_every=0,
-                  checkpoint_every=0, log_every=50, batch=batch)
+def _config(preset: str, batch: BatchConfig, device: str, seconds: float, steps: int | None = None):
+    """Return the row's training config: `steps` steps when given, else `seconds` of training."""
+    cfg = replace(preset_defaults(preset), device=device, steps=steps, time_budget_s=None if steps else seconds,
+                  val_every=0, checkpoint_every=0, log_every=50, batch=batch)
     cfg.split = replace(cfg.split, val_alphabets=0)
     return cfg
 
@@ -66,10 +67,10 @@ def _worker(rank: int, world: int, port: int, args: dict, queue) -> None:
         from engine.train.distributed import init_from_env
         dist = init_from_env(args["device"], timeout_s=120)
     batch = BatchConfig(args["alphabets"], args["characters"], args["drawers"])
-    cfg = _config(args["preset"], batch, args["device"], args["seconds"])
+    cfg = _config(args["preset"], batch, args["device"], args["seconds"], args["steps"])
     marks: list[tuple[float, float]] = []  # (wall, this process's CPU time) after each step
     with tempfile.TemporaryDirectory() as out:
-        trainer = Trainer(cfg, synthetic_background(), out, dist=dist)
+        trainer = Trainer(cfg, synthetic_background(alphabets=args["synthetic_alphabets"]), out, dist=dist)
         step = trainer.train_one_step
 
         def timed_step():
@@ -84,6 +85,9 @@ def _worker(rank: int, world: int, port: int, args: dict, queue) -> None:
         dist.close()
     timed = marks[WARMUP_STEPS:] if len(marks) > WARMUP_STEPS + 1 else marks  # skip allocator/thread warm-up
     steps = len(timed) - 1
+    if steps < 1:
+        raise SystemExit(f"rank {rank}: {len(marks)} step(s) in {args['seconds']} s, too few to time: raise --seconds "
+                         "or give --steps")
     queue.put({"rank": rank, "steps_per_s": steps / (timed[-1][0] - timed[0][0]),
                "cpu_s_per_step": (timed[-1][1] - timed[0][1]) / steps, "steps": len(marks)})
 
@@ -121,16 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="cpu (gloo) or cuda (NCCL, one GPU per process)")
     p.add_argument("--nprocs", type=int, default=2, help="processes for the distributed row")
     p.add_argument("--seconds", type=float, default=30.0, help="training seconds per row (first steps excluded)")
+    p.add_argument("--steps", type=int, help="training steps per row instead of --seconds (at least 2)")
     p.add_argument("--preset", default="tiny")
     p.add_argument("--alphabets", type=int, default=2, help="per rank")
     p.add_argument("--characters", type=int, default=8, help="per rank (the tiny preset trains with 16)")
     p.add_argument("--drawers", type=int, default=2, help="per rank (the tiny preset trains with 4)")
+    p.add_argument("--synthetic-alphabets", type=int, default=20, help="alphabets of the synthetic set (20 "
+                                                                       "characters of 20 drawers each)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     device = select_device(args.device)
     n = args.nprocs
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    base = {"preset": args.preset, "device": device.type, "seconds": args.seconds, "alphabets": args.alphabets,
+    base = {"preset": args.preset, "device": device.type, "seconds": args.seconds, "steps": args.steps,
+            "synthetic_alphabets": args.synthetic_alphabets,
+            "alphabets": args.alphabets,
             "characters": args.characters, "drawers": args.drawers}
     b = args.alphabets * args.characters * args.drawers
     print(f"Distributed training throughput, preset {args.preset}, {describe_device(device)}, {cores} CPU cores, "

@@ -57,12 +57,13 @@ def log(msg: str = "") -> None:
     print(msg, file=sys.stderr if ARGS.json else sys.stdout, flush=True)
 
 
-def latin_queries(data_dir: str | None) -> tuple[np.ndarray, list[str]]:
-    """Return Omniglot's handwritten Latin drawings (n, 105, 105; 1 = ink) and their letters."""
+def latin_queries(data_dir: str | None, drawers: int = 20) -> tuple[np.ndarray, list[str]]:
+    """Return Omniglot's handwritten Latin drawings by the first `drawers` drawers (n, 105, 105; 1 = ink) and
+    their letters."""
     data = load_omniglot(data_dir, with_evaluation=False).background
     alphabet = data.alphabets.index("Latin")
     chars = list(data.alphabet_characters(alphabet))
-    idx = np.flatnonzero(np.isin(data.char, chars))
+    idx = np.flatnonzero(np.isin(data.char, chars) & (data.drawer <= drawers))
     letters = [LOWER[chars.index(c)] for c in data.char[idx]]
     return data.pixels(idx).astype(np.float32), letters
 
@@ -142,6 +143,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-whole", action="store_true", help="skip the whole-font import and latency")
     p.add_argument("--only-whole", action="store_true", help="only the whole-font import and latency")
     p.add_argument("--queries", type=int, default=200, help="queries for the latency at the whole font's size")
+    p.add_argument("--drawers", type=int, default=20, help="Latin drawers whose drawings are queries (all: 20)")
     p.add_argument("--data-dir", help="Omniglot folder (default: $OMNIGLOT_DIR or the per-user folder)")
     p.add_argument("--weights", help="model weights (default: the shipped model)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -159,7 +161,7 @@ def main() -> None:
     out: dict = {"model": loaded.name, "machine": platform.processor() or platform.machine(),
                  "cpu_threads": torch.get_num_threads(), "load_average_start": load_average(),
                  "torch": torch.__version__}
-    queries, letters = latin_queries(ARGS.data_dir)
+    queries, letters = latin_queries(ARGS.data_dir, ARGS.drawers)
     if not ARGS.only_whole:
         accuracy_tables(loaded, fonts, queries, letters, out)
     if not ARGS.skip_whole:

@@ -1,7 +1,7 @@
 """Time and peak memory of reading very large valid inputs (issue 15, item 15): what each costs to read as a
 glyph, refused or not, each in a fresh process.
 
-    python benchmarks/bench_hostile_files.py [--json]
+    python benchmarks/bench_hostile_files.py [--cases WORD...] [--json]
 
 Cases: a 13,000 x 13,000 PNG (refused from its header), the same as a JPEG (decoded at 1/8 scale), gray and
 colour PNGs just under the decoding bounds (the most a PNG may cost), a 12-megapixel phone photo, and
@@ -84,7 +84,7 @@ def stroke_file(points: np.ndarray, per_stroke: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_cases(folder: Path) -> dict[str, Path]:
+def make_cases(folder: Path, only: list[str] | None = None) -> dict[str, Path]:
     rng = np.random.default_rng(0)
     theta = np.linspace(0, 6 * np.pi, 200_000)
     r = 8 + theta * 2
@@ -102,6 +102,8 @@ def make_cases(folder: Path) -> dict[str, Path]:
     }
     out = {}
     for label, (name, data) in cases.items():
+        if only and not any(word.lower() in label.lower() for word in only):
+            continue
         data = data() if callable(data) else data
         path = folder / name
         path.write_bytes(data if isinstance(data, bytes) else data.encode("ascii"))
@@ -120,10 +122,12 @@ def measure(path: Path) -> tuple[float, float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="end with one line of JSON")
+    parser.add_argument("--cases", nargs="+", metavar="WORD", help="only the cases whose name holds one of these "
+                                                                  "words (e.g. spiral JPEG)")
     args = parser.parse_args()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, path in make_cases(Path(tmp)).items():
+        for label, path in make_cases(Path(tmp), args.cases).items():
             seconds, mb, outcome = measure(path)
             size = path.stat().st_size
             rows[label] = {"seconds": seconds, "peak_mb": mb, "file_mb": size / 1e6, "outcome": outcome}

@@ -1,7 +1,7 @@
 """Recognition benchmark: query latency against galleries of 10 to 100,000 references, accuracy on replayed
 Omniglot strokes, and the calibration of the "no confident match" threshold.
 
-    python benchmarks/bench_recognition.py [--sizes 10,1000,10000,100000] [--queries 60] [--threads N]
+    python benchmarks/bench_recognition.py [--sizes 10,1000,10000,100000] [--queries 60] [--references 1000] [--threads N]
                                            [--data-dir DIR] [--calibrate] [--json]
 
 Latency: one query end to end through `Recognizer.rank` (the glyph's pixels to the model's input, the
@@ -149,11 +149,12 @@ def naive_rank(model, query: np.ndarray, refs: torch.Tensor, counts: list[int], 
 
 def naive_pair_ms(model, query: np.ndarray, ref_pixels: np.ndarray) -> float:
     """Return the naive way's cost per reference (ms), timed on one full batch after a warm-up."""
-    refs = torch.from_numpy(ref_pixels[np.arange(NAIVE_BATCH) % len(ref_pixels)])
-    naive_rank(model, query, refs[:8], [1] * 8)
+    batch = min(NAIVE_BATCH, 8 * len(ref_pixels))  # a small --references run stays small
+    refs = torch.from_numpy(ref_pixels[np.arange(batch) % len(ref_pixels)])
+    naive_rank(model, query, refs[:8], [1] * min(8, batch))
     t = time.perf_counter()
-    naive_rank(model, query, refs, [1] * NAIVE_BATCH)
-    return (time.perf_counter() - t) * 1000 / NAIVE_BATCH
+    naive_rank(model, query, refs, [1] * batch)
+    return (time.perf_counter() - t) * 1000 / batch
 
 
 def latency(loaded, sizes: list[int], data: Path | None) -> dict:
@@ -161,13 +162,13 @@ def latency(loaded, sizes: list[int], data: Path | None) -> dict:
     rng = np.random.default_rng(0)
     if data is not None:
         pairs = load_stroke_pairs(data)
-        picks = rng.choice(len(pairs), ARGS.queries + 1000, replace=False)
+        picks = rng.choice(len(pairs), ARGS.queries + ARGS.references, replace=False)
         query_strokes = [pairs[i][3] for i in picks[:ARGS.queries]]
         ref_pixels = np.stack([pairs[i][4] for i in picks[ARGS.queries:]])
         source = "Omniglot strokes (queries) and images (references)"
     else:
         query_strokes = random_drawings(ARGS.queries, seed=1)
-        ref_pixels = np.stack([render_strokes(s).pixels for s in random_drawings(1000, seed=2)])
+        ref_pixels = np.stack([render_strokes(s).pixels for s in random_drawings(ARGS.references, seed=2)])
         source = "random pen drawings (no Omniglot data found)"
     queries = [render_strokes(s) for s in query_strokes]
     log(f"Queries: {len(queries)} drawings; references: {source}")
@@ -316,6 +317,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="10,1000,10000,100000", help="gallery sizes (references), comma-separated")
     p.add_argument("--queries", type=int, default=60, help="timed queries per size")
+    p.add_argument("--references", type=int, default=1000, help="real references embedded (larger sizes repeat them)")
     p.add_argument("--naive-budget", type=float, default=60.0, help="longest naive query to run, seconds")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--weights", help="model weights (default: the shipped model)")

@@ -8,6 +8,7 @@ pair goes through the twin network separately (two forward passes per pair, 128 
 Data is synthetic (random 1-bit glyphs in Omniglot's shape): throughput does not depend on the pixels.
 
     python benchmarks/bench_training.py [--device auto] [--seconds 10] [--presets compact,tiny] [--json]
+                                        [--naive-presets compact] [--warm-up 3] [--alphabets 20]
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ def synthetic_background(alphabets: int = 20, chars: int = 20, drawers: int = 20
                        [f"character{c % chars + 1:02d}" for c in range(n_chars)], [f"A{a}" for a in range(alphabets)])
 
 
-def measure_trainer(preset: str, data: OmniglotSet, device: str, seconds: float) -> dict:
-    """Return images/s and pairs/s of the real Trainer, measured after a warm-up."""
-    cfg = replace(preset_defaults(preset), device=device, steps=None, time_budget_s=seconds + 3, val_every=0,
+def measure_trainer(preset: str, data: OmniglotSet, device: str, seconds: float, warm_up_s: float = 3.0) -> dict:
+    """Return images/s and pairs/s of the real Trainer, measured after `warm_up_s` seconds of warm-up."""
+    cfg = replace(preset_defaults(preset), device=device, steps=None, time_budget_s=seconds + warm_up_s, val_every=0,
                   checkpoint_every=0, log_every=5)
     cfg.split = replace(cfg.split, val_alphabets=0)
     events: list[StepEvent] = []
@@ -54,7 +55,7 @@ def measure_trainer(preset: str, data: OmniglotSet, device: str, seconds: float)
         trainer = Trainer(cfg, data, out, callback=lambda e: events.append(e) if isinstance(e, StepEvent) else None)
         trainer.run()
         total = (trainer.step, trainer.elapsed)
-    timed = [e for e in events if e.elapsed_s > 3]  # skip warm-up (cudnn autotune, allocator)
+    timed = [e for e in events if e.elapsed_s > warm_up_s]  # skip warm-up (cudnn autotune, allocator)
     if len(timed) >= 2:
         steps, dt = timed[-1].step - timed[0].step, timed[-1].elapsed_s - timed[0].elapsed_s
     else:  # too slow a machine for a separate warm-up: count everything
@@ -123,20 +124,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row")
     p.add_argument("--presets", default=",".join(PRESETS))
-    p.add_argument("--naive-presets", default="compact", help="presets to run the naive reference for")
+    p.add_argument("--naive-presets", default="compact", help="presets to run the naive reference for ('': none)")
+    p.add_argument("--warm-up", type=float, default=3.0, help="seconds of training not measured, before each row")
+    p.add_argument("--alphabets", type=int, default=20, help="alphabets of the synthetic set (20 characters each)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     device = select_device(args.device)
-    data = synthetic_background()
+    data = synthetic_background(alphabets=args.alphabets)
     label = describe_device(device)
     print(f"Training throughput on {label} (torch {torch.__version__}, {torch.get_num_threads()} CPU threads)")
     print(f"{'preset':<10} {'method':<22} {'images/s':>12} {'pairs/s':>14}")
     result = {"device": label, "presets": {}, "naive": {}, "naive_presets": {}}
     for preset in [s for s in args.presets.split(",") if s]:
-        r = measure_trainer(preset, data, str(device), args.seconds)
+        r = measure_trainer(preset, data, str(device), args.seconds, args.warm_up)
         result["presets"][preset] = r
         print(f"{preset:<10} {'glyphs all-pairs':<22} {r['images_per_s']:>12.0f} {r['pairs_per_s']:>14.0f}", flush=True)
-        if preset in args.naive_presets.split(","):
+        if preset in [s for s in args.naive_presets.split(",") if s]:
             n = measure_naive(preset, data, str(device), args.seconds)
             result["naive_presets"][preset] = n
             print(f"{preset:<10} {'naive pair-by-pair':<22} {n['images_per_s']:>12.0f} {n['pairs_per_s']:>14.0f}"

@@ -421,7 +421,7 @@ def drawing_main(args: argparse.Namespace) -> int:
     queries = [queries[i] for i in rng.permutation(len(queries))[:args.drawings]]
     settings = AppSettings(home / "settings")
     settings.last_gallery = home / "gallery"
-    window = MainWindow(settings, welcome=False, optional_tabs=False)
+    window = MainWindow(settings, welcome=False, work_tabs=False)
     window.resize(1180, 720)
     window.show()
     deadline = time.perf_counter() + 120

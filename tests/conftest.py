@@ -69,6 +69,25 @@ def real_omniglot(real_omniglot_dir, tmp_path_factory):
             os.environ["GLYPHS_CACHE_HOME"] = old
 
 
+@pytest.fixture(scope="session")
+def real_omniglot_cache(real_omniglot_dir, tmp_path_factory) -> Path:
+    """A session-private cache folder where the real dataset is decoded once, for the processes a test starts
+    (point their GLYPHS_CACHE_HOME at it)."""
+    from engine.data import load_omniglot
+
+    cache = tmp_path_factory.mktemp("real-omniglot-subprocess-cache")
+    old = os.environ.get("GLYPHS_CACHE_HOME")
+    os.environ["GLYPHS_CACHE_HOME"] = str(cache)
+    try:
+        load_omniglot(real_omniglot_dir)
+    finally:
+        if old is None:
+            os.environ.pop("GLYPHS_CACHE_HOME", None)
+        else:
+            os.environ["GLYPHS_CACHE_HOME"] = old
+    return cache
+
+
 @pytest.fixture(autouse=True)
 def private_user_folders(tmp_path_factory, monkeypatch) -> dict[str, Path]:
     """Point the engine's (and app's) per-user folders at fresh tmp folders, so no test touches the user's."""

@@ -270,3 +270,13 @@ def test_run_and_cancel_stay_in_view_when_the_window_is_short(qtbot, evaluation_
     QApplication.processEvents()
     for widget in (tab.run_button, tab.cancel_button, tab.progress_bar):
         assert in_view(widget, tab)
+
+
+def test_the_model_validation_figure_is_the_card_s(qtbot, evaluation_dir, tiny_weights):
+    import json
+
+    card = json.loads(SHIPPED_WEIGHTS.with_suffix(".json").read_text())
+    tab = make_tab(qtbot, evaluation_dir, tiny_weights)
+    tab.set_model_path(SHIPPED_WEIGHTS)
+    expected = f"validation {card['validation_accuracy_2000_tasks']:.1%} on 2,000 tasks"
+    assert expected in tab.model_label.text()  # the figure the README quotes, from the one card

@@ -3,6 +3,8 @@ and results that show the character large and copy it (Ctrl+C, the Copy button, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
@@ -40,7 +42,7 @@ def test_import_from_font_shows_blocks_and_preview_then_imports(make_window, qtb
     assert "RUNIC LETTER FEHU" in dialog.grid.item(0).toolTip()
     dialog.import_button.click()
     snapshot = wait_gallery(qtbot, window, 3)
-    assert snapshot.names() == ["ᚠ", "ᚢ", "ᚦ"] and snapshot.name == "Runes Test Regular"
+    assert snapshot.names() == ["ᚠ", "ᚢ", "ᚦ"] and snapshot.name == "Runes Test Regular — Runic"  # proposed
     assert "3 characters" in dialog.status.text()
 
 
@@ -106,18 +108,37 @@ def test_results_show_the_character_and_copy_it(make_window, qtbot, make_font, t
     QTest.keyClick(window.recognise.canvas, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text() == top.char
     second = outcome.matches[1]
-    qtbot.mouseClick(results.rows[1], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(results.rows[1], Qt.MouseButton.LeftButton)  # chooses it, opens nothing
     wait_idle(qtbot, window)
     from app.references_dialog import ReferencesDialog
 
-    for dialog in window.recognise.findChildren(ReferencesDialog):  # the click may have opened it
-        dialog.close()
+    assert not [d for d in window.recognise.findChildren(ReferencesDialog) if d.isVisible()]  # a click chooses
     assert results.copy_button.text() == f"Copy {second.char}"
     results.copy_button.click()
     assert QGuiApplication.clipboard().text() == second.char
+    QTest.keyClick(window.recognise.canvas, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == second.char  # Ctrl+C copies the row clicked
     qtbot.mouseDClick(results.rows[2], Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == outcome.matches[2].char
     assert results.copied_note.text() == f"Copied {outcome.matches[2].char}"
+    assert window.recognise._references is None
+    # Every row has its own Copy button, and a context menu with Copy and the character's examples.
+    fourth = results.rows[3]
+    assert fourth.copy_button.isVisible()
+    qtbot.mouseClick(fourth.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == outcome.matches[3].char
+    menu = results.rows[4].context_menu()
+    texts = [a.text() for a in menu.actions()]
+    assert texts == [f"Copy {outcome.matches[4].char}", "Show All Examples…"]
+    menu.actions()[0].trigger()
+    assert QGuiApplication.clipboard().text() == outcome.matches[4].char
+    menu.actions()[1].trigger()
+    assert window.recognise._references is not None
+    assert window.recognise._references.character.name == outcome.matches[4].name
+    window.recognise._references.close()
+    # "Copied …" covers nothing: not the heading, not a row.
+    note = results.copied_note.geometry()
+    assert not note.intersects(results.title.geometry()) and not note.intersects(results.scroll.geometry())
 
 
 def test_results_of_a_drawn_gallery_offer_no_copy(make_window, qtbot, tmp_path):
@@ -147,3 +168,63 @@ def test_the_welcome_offers_import_from_font(make_window, qtbot):
                     timeout=TIMEOUT_MS)
     dialog.reject()
     wait_idle(qtbot, window)
+
+
+def test_the_counts_shown_before_and_after_an_import_agree(make_window, qtbot, monkeypatch, make_font):
+    import re
+
+    window = make_window()
+    dialog = _open_font_dialog(window, qtbot, monkeypatch, make_font())  # one of its characters renders blank
+    qtbot.waitUntil(lambda: "Will enrol" in dialog.preview_label.text(), timeout=TIMEOUT_MS)
+    promised = int(re.search(r"Will enrol ([\d,]+)", dialog.preview_label.text()).group(1).replace(",", ""))
+    assert f"{promised:,} drawable characters" in dialog.font_info.text()
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: "Made the gallery" in dialog.status.text(), timeout=TIMEOUT_MS)
+    made = len(wait_gallery(qtbot, window).characters)
+    status = dialog.status.text()
+    assert made < promised  # the font has a blank and a missing-glyph box among its drawable characters
+    assert f"with {made:,} characters (of the {promised:,} chosen, {promised - made:,} render blank" in status
+
+
+def test_the_gallery_header_counts_with_thousands_separators(qtbot):
+    import numpy as np
+
+    from app.gallery_view import GalleryView
+    from app.session import CharacterView, GallerySnapshot
+
+    view = GalleryView()
+    qtbot.addWidget(view)
+    pixels = np.zeros((105, 105), np.uint8)
+    characters = tuple(CharacterView(f"c{i}", (pixels,) * (2 if i == 0 else 1)) for i in range(5681))
+    view.set_snapshot(GallerySnapshot(Path("/nowhere"), "DejaVu Sans", characters, "c5681"))
+    assert view.title.text() == "DejaVu Sans — 5,681 characters, 5,682 examples"
+
+
+def test_a_block_import_proposes_its_name_and_takes_the_one_typed(make_window, qtbot, monkeypatch, make_font):
+    window = make_window()
+    dialog = _open_font_dialog(window, qtbot, monkeypatch, make_font(family="Runes Test"))
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=TIMEOUT_MS)
+    assert dialog.gallery_name.text() == "Runes Test Regular"  # all characters: the font's name
+    _choose_block(dialog, qtbot, "Cyrillic")
+    assert dialog.gallery_name.text() == "Runes Test Regular — Cyrillic"
+    dialog.gallery_name.setText("My runes")
+    _choose_block(dialog, qtbot, "Runic")
+    assert dialog.gallery_name.text() == "My runes"  # what the person typed is kept
+    qtbot.waitUntil(lambda: dialog.preview_count() == 3, timeout=TIMEOUT_MS)
+    dialog.import_button.click()
+    assert wait_gallery(qtbot, window, 3).name == "My runes"
+
+
+def test_the_font_dialog_reopens_on_the_last_font(make_window, qtbot, monkeypatch, make_font):
+    window = make_window()
+    font = make_font(family="Runes Test")
+    dialog = _open_font_dialog(window, qtbot, monkeypatch, font)
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=TIMEOUT_MS)
+    dialog.close()
+    wait_idle(qtbot, window)
+    again = make_window()  # after a restart too: it is in the settings
+    again.act_import_font.trigger()
+    reopened = again.font_dialog
+    qtbot.waitUntil(lambda: reopened.summary is not None, timeout=TIMEOUT_MS)
+    assert reopened.summary.face.path == font and "Runes Test Regular" in reopened.font_info.text()
+    assert reopened.fonts.currentData() == (str(font), 0)

@@ -104,6 +104,8 @@ def test_dropping_a_non_image_or_corrupt_png_on_the_canvas_changes_nothing(make_
         _drop(tab.canvas, [bad])
         qtbot.waitUntil(lambda: window.message_bar.text() != "", timeout=20_000)
         assert bad.name in window.message_bar.text() and window.message_bar.level == "error"
+        reason = window.message_bar.text().split(" Drop or open")[0]
+        assert reason.endswith(".") and not reason.endswith(".."), "the reason runs into the next sentence"
         wait_idle(qtbot, window)
         assert (tab.canvas.stroke_count(), tab.drawing_id, tab.results.outcome) == before
         assert not tab.canvas.has_image()
