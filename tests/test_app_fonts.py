@@ -190,7 +190,7 @@ def test_the_gallery_header_counts_with_thousands_separators(qtbot):
     import numpy as np
 
     from app.gallery_view import GalleryView
-    from app.session import CharacterView, GallerySnapshot
+    from engine.workspace import CharacterView, GallerySnapshot
 
     view = GalleryView()
     qtbot.addWidget(view)
