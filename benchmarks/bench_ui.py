@@ -173,7 +173,7 @@ def make_long_run(folder: Path, config: TrainConfig, data: OmniglotSet, points: 
                        for s in range(points)]
     trainer.step = points
     folder.mkdir(parents=True, exist_ok=True)
-    trainer.save_checkpoint()
+    trainer.save_last()
 
 
 def idle_baseline(seconds: float) -> list[float]:
