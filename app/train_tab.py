@@ -533,7 +533,7 @@ class TrainTab(QWidget):
         task = self.runner.submit(lambda ctx: _read_run(run), "Reading the checkpoint", serial=False,
                                   folder=run.path, start=start)
         task.succeeded.connect(self._on_run_loaded)
-        task.failed.connect(lambda exc: self._on_error(describe_error(exc)))
+        task.failed.connect(self._on_run_refused)
         task.finished.connect(self._forget_task)
         self._tasks.append(task)
 
@@ -555,6 +555,12 @@ class TrainTab(QWidget):
         self._update_buttons()
         if start:
             self.start()
+
+    def _on_run_refused(self, exc: BaseException) -> None:
+        if self.output_dir() != self.sender().info["folder"]:
+            return
+        self.out_note.setText("Its checkpoint cannot be continued (see below): choose another folder or a new run.")
+        self._say(describe_error(exc), error=True)
 
     def _show_saved_run(self, saved: TrainConfig, step: int, elapsed_s: float) -> None:
         """Show where a run loaded from its checkpoint stands: its step of its length, and its time so far."""
@@ -601,9 +607,9 @@ class TrainTab(QWidget):
             self._say("Choose the Omniglot folder first (see “How to get the dataset…”).", error=True)
             return False
         run = self.run_folder()
-        resume = run.holds_checkpoint()
+        continuing = run.holds_checkpoint()
         self._cancel_estimate()
-        if not resume:
+        if not continuing:
             self.curves.clear()
             self.best_validation = None
         # A full garbage collection scans every object the app holds (torch's and Qt's modules, the dataset, the
@@ -613,7 +619,7 @@ class TrainTab(QWidget):
         # would give the whole app back to the collector, the model loaded at startup included.)
         gc.collect()
         gc.freeze()
-        thread = TrainTask(self.config(), data, run, continue_run=resume)
+        thread = TrainTask(self.config(), data, run, continue_run=continuing)
         thread.ready.connect(self._on_ready)
         # Direct: the task already hands each batch over on this thread, in send order. Another queued hop here
         # let `finished` (and the idle state it sets) overtake the last batch, with the run's checkpoint in it.
@@ -624,10 +630,10 @@ class TrainTab(QWidget):
         self._ended = False  # set when the run's FinishedEvent or FailedEvent has been shown
         self._refresh_state()
         self.progress_bar.setFormat(f"Continuing from step {self._resume_step:,}: reading the checkpoint…"
-                                    if resume and self._resume_step is not None else
+                                    if continuing and self._resume_step is not None else
                                     "Starting: building the model and preparing the training images…")
         self.rate_label.setText(" ")
-        self._say(f"{'Continuing' if resume else 'Starting'} training in {run.path}…")
+        self._say(f"{'Continuing' if continuing else 'Starting'} training in {run.path}…")
         self.runner.add(thread)
         self.run_started.emit(run.path)
         return True

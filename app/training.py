@@ -82,14 +82,22 @@ class TrainTask(Task):
         except Exception as exc:  # bad device, unreadable checkpoint, impossible split: nothing was written
             report(FailedEvent(0, f"Could not start training: {exc}"))
             return
+        # Read before `ready` goes out: a stop asked for once the tab shows the run running is a stop of the run
+        # (it ends with a checkpoint and a FinishedEvent), not of its set-up.
+        stopped_while_built = self.control.is_stopping
         ctx.flush()  # anything reported while the Trainer was built comes before `ready`
         self.ready.emit(self._describe(self.trainer))
-        if self.control.is_stopping:  # stopped while the Trainer was being built: nothing to save
+        if stopped_while_built:  # nothing to save
+            self.trainer = None
             return
         try:
             self.trainer.run()
         except TrainingError:
             pass  # already reported as a FailedEvent by the Trainer
+        finally:
+            # The run is over: its model and optimiser go now, not when Qt gets round to deleting this task (the
+            # next Start freezes whatever is still alive then, for good).
+            self.trainer = None
 
     @staticmethod
     def _describe(trainer: Trainer) -> dict:

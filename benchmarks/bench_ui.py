@@ -225,10 +225,10 @@ def run_with_ui(config: TrainConfig, data: OmniglotSet, seconds: float, points: 
                 seen.append(event)
                 if state["deadline"] is None and len(seen) > WARMUP_EVENTS:
                     meter.measuring, state["deadline"] = True, time.perf_counter() + seconds
-            if state["deadline"] and time.perf_counter() > state["deadline"] and tab._state == "running":
+            if state["deadline"] and time.perf_counter() > state["deadline"] and tab.state == "running":
                 meter.measuring = False
                 tab.stop()
-            if state["deadline"] and not tab.is_training() and tab._state == "idle":
+            if state["deadline"] and not tab.is_training() and tab.state == "idle":
                 loop.quit()
 
         watcher = QTimer()

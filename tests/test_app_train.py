@@ -162,6 +162,29 @@ def test_resume_run_continues_from_checkpoint(qtbot, omniglot_dir, tmp_path):
     assert load_checkpoint(tmp_path / "run")["step"] > saved
 
 
+def test_a_run_whose_checkpoint_is_refused_says_why(qtbot, omniglot_dir, tmp_path):
+    import torch
+
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.set_config(tiny_config(val_every=0))
+    tab.set_output_dir(tmp_path / "run")
+    tab.start()
+    wait_steps(qtbot, tab, 2)
+    tab.stop()
+    wait_thread_gone(qtbot, tab)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    name = next(k for k, v in state["model"].items() if v.is_floating_point())
+    state["model"][name] = torch.full_like(state["model"][name], float("nan"))  # a diverged run
+    torch.save(state, path)
+
+    other = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    other.open_run(tmp_path / "run")
+    qtbot.waitUntil(lambda: "NaN" in other.message_label.text(), timeout=PROGRESS_MS)
+    assert str(path) in other.message_label.text()
+    assert "cannot be continued" in other.out_note.text() and other.start_button.text() == "Start"
+
+
 def test_closing_during_training_asks_then_stops_cleanly(qtbot, omniglot_dir, tmp_path, monkeypatch):
     tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
     tab.set_config(tiny_config())

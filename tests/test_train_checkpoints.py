@@ -134,7 +134,7 @@ def test_a_checkpoint_with_non_finite_values_is_refused(synthetic_data, micro_pr
     assert files_of(run) == before
 
 
-# --- every field checked -----------------------------------------------------------------------------------------------
+# --- every field checked ---------------------------------------------------------------------------------------------
 
 
 def _unknown_model_key(state):

@@ -1,12 +1,12 @@
 """The Trainer: all-pairs siamese training on the device, with validation, checkpoints and resume.
 
 Split like torchvision's reference script: `train_one_step`, `validate`, `save_last` / `state_dict` and
-continuing a run from its checkpoint (`Trainer(..., checkpoint=RunFolder(out).read_checkpoint())`). The step loop that ties them together (stop, pause, steps and time budget,
-learning-rate scheduler, reports, periodic validation and checkpoints) is `TrainingLoop.run` (loop.py), shared
-with the Distiller; it reports events through a plain callback. The Trainer's own: the training images on the
-device, the model card, exact resume (model, optimiser, scheduler, random streams, clock, history), and the
-distributed ranks (distributed.py): DDP, every rank taking rank 0's clock and stop request after each step, rank
-0 alone reporting, validating and writing.
+continuing a run from its checkpoint (`Trainer(..., checkpoint=RunFolder(out).read_checkpoint())`). The step
+loop that ties them together (stop, pause, steps and time budget, learning-rate scheduler, reports, periodic
+validation and checkpoints) is `TrainingLoop.run` (loop.py), shared with the Distiller; it reports events through
+a plain callback. The Trainer's own: the training images on the device, the model card, exact resume (model,
+optimiser, scheduler, random streams, clock, history), and the distributed ranks (distributed.py): DDP, every
+rank taking rank 0's clock and stop request after each step, rank 0 alone reporting, validating and writing.
 """
 
 from __future__ import annotations
