@@ -150,7 +150,7 @@ class TrainingCurves(QWidget):
         self._min_interval_ms = int(1000 / max_fps)
         self._timer = QTimer(self)
         self._timer.setInterval(self._min_interval_ms)
-        self._timer.timeout.connect(self._redraw_if_dirty)
+        self._timer.timeout.connect(self.redraw_next)
         self._timer.start()
 
     # --- layout -------------------------------------------------------------------------------------------------
@@ -305,7 +305,8 @@ class TrainingCurves(QWidget):
 
     # --- drawing ------------------------------------------------------------------------------------------------
 
-    def _redraw_if_dirty(self) -> None:
+    def redraw_next(self) -> None:
+        """Do one timer tick's drawing: redraw the next plot that has new data (none while hidden)."""
         if not self._dirty or not self.isVisible():
             return
         names = list(self.plots)

@@ -1,8 +1,10 @@
 """The Train tab: dataset, hyperparameters, device, output folder; start / pause / stop; live curves.
 
 Training runs in a TrainTask that reports through batched signals, so the UI thread only appends a few
-numbers per event and redraws at most ten times a second. A run folder holding checkpoint.pt is continued
-("Continue") rather than overwritten; "Resume run…" picks such a folder and loads its settings and curves.
+numbers per event and redraws at most ten times a second. A run folder holding a checkpoint is continued
+("Continue") rather than overwritten; "Resume run…" picks such a folder and loads its settings and curves. What
+a run folder holds and how a run in it continues is engine.train.run_folder's RunFolder; whether the run is paused
+or stopping is its task's RunControl, which `state` reads.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from engine.pairs import BatchConfig
 from engine.paths import user_data_dir
 from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, ValidationEvent,
                           preset_defaults)
-from engine.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from engine.train.fields import config_field
+from engine.train.run_folder import RunFolder
 from engine.weights import WeightsError, read_metadata
 
 from .layouts import chooser_row, controls_beside, narrow_combo
@@ -53,9 +55,9 @@ def default_preset(device: str) -> str:
     return CPU_PRESET if device == "cpu" else DEFAULT_PRESET
 
 
-def _read_run(folder: Path) -> tuple[dict, dict]:
+def _read_run(run: RunFolder) -> tuple[dict, dict]:
     """Return a run folder's checkpoint and its history as curve columns (in a worker: both take a while)."""
-    state = load_checkpoint(folder)
+    state = run.read_checkpoint()
     return state, history_columns(state.get("history", []))
 
 
@@ -103,13 +105,13 @@ class TrainTab(QWidget):
         self._base = preset_defaults(DEFAULT_PRESET)  # fields the form does not show come from here
         self.runner = TaskRunner(self)
         self._thread: TrainTask | None = None
-        self._state = "idle"
+        self._thread_ready = False  # the running task's Trainer is built (its `ready` came)
         self._tasks: list[Task] = []  # estimates and run loads still running
         self._estimate_task: Task | None = None
         self._estimate: SpeedEstimate | None = None
         self._estimate_key: tuple | None = None  # what the estimate measured: preset, batch, device
         self._auto_out: Path | None = None  # the automatic run folder, renamed with the preset
-        self._weights: str | None = None  # best (else last) weights of the latest run
+        self._weights: Path | None = None  # best (else last) weights of the latest run
         self._resume_step: int | None = None  # step of the checkpoint in the output folder, when known
         self._ended = False  # the running run's end (FinishedEvent / FailedEvent) has been shown
         self.last_step_event: StepEvent | None = None
@@ -240,10 +242,11 @@ class TrainTab(QWidget):
         box = QGroupBox("Run folder")
         self.out_edit = QLineEdit()
         self.out_edit.editingFinished.connect(self._on_output_edited)
-        new = QPushButton("New run")
-        new.setToolTip("A fresh run folder with the preset's settings")
-        new.clicked.connect(self.new_run)
-        row = chooser_row(self.out_edit, self._choose_output, new)
+        self.new_run_button = QPushButton("New run")
+        self.new_run_button.setToolTip("A fresh run folder with the preset's settings")
+        self.new_run_button.clicked.connect(self.new_run)
+        row = chooser_row(self.out_edit, self._choose_output, self.new_run_button)
+        self.choose_output_button = row.itemAt(1).widget()
         self.out_note = QLabel()
         self.out_note.setWordWrap(True)
         layout = QVBoxLayout(box)
@@ -362,15 +365,15 @@ class TrainTab(QWidget):
         b = BatchConfig(self.alphabets_spin.value(), self.characters_spin.value(), self.drawers_spin.value())
         self.batch_note.setText(f"= {b.size:,} images, {b.size * (b.size - 1) // 2:,} pairs")
         self._show_estimate(self._estimate)
-        if self.auto_estimate and self._state == "idle":
+        if self.auto_estimate and self.state == "idle":
             self._estimate_timer.start()
 
     def _form_editable(self, field: str) -> bool:
         # A run being continued keeps its saved settings: only its length and device may change (as the engine does).
-        return self._state == "idle" and (self._resume_step is None or field in ("steps", "device"))
+        return self.state == "idle" and (self._resume_step is None or field in ("steps", "device"))
 
     def _lock_form(self) -> None:
-        locked_all = self._state != "idle"
+        locked_all = self.state != "idle"
         keep_settings = self._resume_step is not None
         for w in (self.preset_combo, *self._form_widgets().values()):
             w.setEnabled(not locked_all and not keep_settings)
@@ -397,7 +400,7 @@ class TrainTab(QWidget):
         data = self.dataset.sets.get("background")
         # After shutdown, signals still queued (a dataset check or run load that ended meanwhile) re-arm the
         # estimate timer; a measurement started then would outlive the tab.
-        if data is None or self._state != "idle" or self._shut_down:
+        if data is None or self.state != "idle" or self._shut_down:
             return
         self._cancel_estimate()
         config = self.config()
@@ -433,7 +436,7 @@ class TrainTab(QWidget):
         if est is None:
             return
         if self._estimate_key != self._speed_key():
-            again = self.auto_estimate and self._state == "idle" and "background" in self.dataset.sets
+            again = self.auto_estimate and self.state == "idle" and "background" in self.dataset.sets
             if again:
                 self._estimate_timer.start()
             self.estimate_label.setText("Speed: measured for other settings; " +
@@ -458,32 +461,41 @@ class TrainTab(QWidget):
 
     def output_dir(self) -> Path:
         """Return the run folder the next Start writes to."""
-        return Path(self.out_edit.text()).expanduser()
+        return self.run_folder().path
+
+    def run_folder(self) -> RunFolder:
+        """Return the run folder the next Start writes to, as a RunFolder (its files and how it continues)."""
+        return RunFolder(self.out_edit.text())
 
     def set_output_dir(self, folder: str | Path) -> None:
         """Use `folder` as the run folder; one holding a checkpoint is loaded for continuing."""
         self.out_edit.setText(str(folder))
         self._on_output_edited()
 
-    def new_run(self) -> None:
-        """Start over with a fresh run folder (the settings stay; they can be continued from no checkpoint)."""
-        if self._state != "idle":
-            return
+    def new_run(self) -> bool:
+        """Start over with a fresh run folder (the settings stay; they can be continued from no checkpoint);
+        return False, saying why, while a run is going on."""
+        if self.state != "idle":
+            self._say("A run is going on: stop it first, then start a new one.", error=True)
+            return False
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self._auto_out = self.runs_root / f"{self.preset_combo.currentData()}-{stamp}"
         self.out_edit.setText(str(self._auto_out))
         self._weights = None
         self._expect_new_run()
+        return True
 
     def _choose_output(self) -> None:
+        if self.state != "idle":
+            self._say("A run is going on: its folder cannot change until it has ended.", error=True)
+            return
         chosen = QFileDialog.getExistingDirectory(self, "Run folder", str(self.runs_root))
         if chosen:
             self.set_output_dir(chosen)
 
     def _on_output_edited(self) -> None:
-        folder = self.output_dir()
-        if (folder / CHECKPOINT_NAME).is_file():
-            self.open_run(folder)
+        if self.run_folder().holds_checkpoint():
+            self.open_run(self.output_dir())
         else:
             self._expect_new_run()
 
@@ -491,6 +503,9 @@ class TrainTab(QWidget):
         """The run folder holds no checkpoint: Start begins a new run there, with the form's settings."""
         self._resume_step = None
         self.out_note.setText("A new run will be written here.")
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Not started")
+        self.rate_label.setText(" ")
         self._lock_form()
         self._update_buttons()
 
@@ -502,46 +517,82 @@ class TrainTab(QWidget):
     def reopen_run(self, folder: str | Path) -> bool:
         """Open `folder` for continuing if it still holds a checkpoint (the last run of an earlier session);
         return whether it did. Unlike `open_run`, a folder that is gone or empty is passed over silently."""
-        if self._state != "idle" or not (Path(folder) / CHECKPOINT_NAME).is_file():
+        if self.state != "idle" or not RunFolder(folder).holds_checkpoint():
             return False
         self.open_run(folder)
         return True
 
     def open_run(self, folder: str | Path, start: bool = False) -> None:
         """Load a run folder's checkpoint (settings, step, curves) in a worker so that Start continues it."""
-        folder = Path(folder)
-        self.out_edit.setText(str(folder))
-        if not (folder / CHECKPOINT_NAME).is_file():
-            self._say(f"{folder} holds no {CHECKPOINT_NAME}: not a run that can be continued.", error=True)
+        run = RunFolder(folder)
+        self.out_edit.setText(str(run.path))
+        if not run.holds_checkpoint():
+            self._say(f"{run.path} holds no {run.checkpoint.name}: not a run that can be continued.", error=True)
             return
         self.out_note.setText("Reading the checkpoint…")
-        task = self.runner.submit(lambda ctx: _read_run(folder), "Reading the checkpoint", serial=False,
-                                  folder=folder, start=start)
+        task = self.runner.submit(lambda ctx: _read_run(run), "Reading the checkpoint", serial=False,
+                                  folder=run.path, start=start)
         task.succeeded.connect(self._on_run_loaded)
-        task.failed.connect(lambda exc: self._on_error(describe_error(exc)))
+        task.failed.connect(self._on_run_refused)
         task.finished.connect(self._forget_task)
         self._tasks.append(task)
 
     def _on_run_loaded(self, loaded: tuple[dict, dict]) -> None:
         state, history = loaded
         folder, start = self.sender().info["folder"], self.sender().info["start"]
-        if self.output_dir() != folder or self._state != "idle":
+        if self.output_dir() != folder or self.state != "idle":
             return
         saved = TrainConfig.from_dict(state["config"])
         self.set_config(replace(saved, device=self.device_combo.currentData()))
         self._resume_step = int(state["step"])
         self.curves.load_history(history)
-        best = folder / "best.safetensors"
-        self._weights = str(best if best.is_file() else folder / "last.safetensors")
+        self._weights = RunFolder(folder).weights()
         self.out_note.setText(f"Holds a run at step {self._resume_step:,}: Start continues it from its checkpoint.")
         if not saved.time_budget_s and saved.steps is not None and saved.steps <= self._resume_step:
             self.out_note.setText(self.out_note.text() + " It has reached its steps: raise them to train on.")
+        self._show_saved_run(saved, self._resume_step, float(state.get("elapsed", 0.0)))
         self._lock_form()
         self._update_buttons()
         if start:
             self.start()
 
+    def _on_run_refused(self, exc: BaseException) -> None:
+        if self.output_dir() != self.sender().info["folder"]:
+            return
+        self.out_note.setText("Its checkpoint cannot be continued (see below): choose another folder or a new run.")
+        self._say(describe_error(exc), error=True)
+
+    def _show_saved_run(self, saved: TrainConfig, step: int, elapsed_s: float) -> None:
+        """Show where a run loaded from its checkpoint stands: its step of its length, and its time so far."""
+        if saved.time_budget_s:
+            fraction = min(1.0, elapsed_s / saved.time_budget_s)
+            of = f"{_hms(saved.time_budget_s)} budget"
+        else:
+            fraction = min(1.0, step / max(1, saved.steps or 1))
+            of = f"{saved.steps:,}"
+        self.progress_bar.setValue(int(1000 * fraction))
+        self.progress_bar.setFormat(f"Saved at step {step:,} / {of} ({fraction:.0%}): not running")
+        self.rate_label.setText(f"Trained {_hms(elapsed_s)} so far")
+
     # --- start, pause, stop -------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """Return where training stands: "idle" (no run), "starting" (its model being built), "running",
+        "paused" or "stopping", read from the run's own control (engine.train.loop.RunControl)."""
+        task = self._thread
+        if task is None:
+            return "idle"
+        if task.control.is_stopping:
+            return "stopping"
+        if task.control.is_paused:
+            return "paused"
+        return "running" if self._thread_ready else "starting"
+
+    @property
+    def task(self) -> TrainTask | None:
+        """Return the running training task (its `trainer` once built, its `control`), or None when idle."""
+        return self._thread
 
     def is_training(self) -> bool:
         """Return True while a training thread is running."""
@@ -555,67 +606,67 @@ class TrainTab(QWidget):
         if data is None:
             self._say("Choose the Omniglot folder first (see “How to get the dataset…”).", error=True)
             return False
-        out = self.output_dir()
-        resume = (out / CHECKPOINT_NAME).is_file()
+        run = self.run_folder()
+        continuing = run.holds_checkpoint()
         self._cancel_estimate()
-        if not resume:
+        if not continuing:
             self.curves.clear()
             self.best_validation = None
         # A full garbage collection scans every object the app holds (torch's and Qt's modules, the dataset, the
-        # window): 160-190 ms with the GIL held on the 2-core machine, a UI stall whenever one came while training.
-        # Collected once now (an earlier run's trainer is cyclic garbage until then), what is left is frozen while
-        # the run lasts: the collections during it leave it alone.
+        # window): 160-340 ms with the GIL held on the 2-core machine, a UI stall whenever one came while training
+        # or drawing. Collected once now (an earlier run's trainer is cyclic garbage until then), what is left is
+        # frozen for good: the collections during the run, and after it, leave it alone. (Never unfrozen: that
+        # would give the whole app back to the collector, the model loaded at startup included.)
         gc.collect()
         gc.freeze()
-        thread = TrainTask(self.config(), data, out, resume=resume)
+        thread = TrainTask(self.config(), data, run, continue_run=continuing)
         thread.ready.connect(self._on_ready)
         # Direct: the task already hands each batch over on this thread, in send order. Another queued hop here
         # let `finished` (and the idle state it sets) overtake the last batch, with the run's checkpoint in it.
         thread.events.connect(self._on_events)
         thread.finished.connect(self._on_thread_finished)
-        self._thread = thread
+        self._thread, self._thread_ready = thread, False
         self.last_step_event = None
         self._ended = False  # set when the run's FinishedEvent or FailedEvent has been shown
-        self._set_state("starting")
+        self._refresh_state()
         self.progress_bar.setFormat(f"Continuing from step {self._resume_step:,}: reading the checkpoint…"
-                                    if resume and self._resume_step is not None else
+                                    if continuing and self._resume_step is not None else
                                     "Starting: building the model and preparing the training images…")
-        self._say(f"{'Continuing' if resume else 'Starting'} training in {out}…")
+        self.rate_label.setText(" ")
+        self._say(f"{'Continuing' if continuing else 'Starting'} training in {run.path}…")
         self.runner.add(thread)
-        self.run_started.emit(out)
+        self.run_started.emit(run.path)
         return True
 
     def toggle_pause(self) -> None:
         """Pause a running run, or resume a paused one."""
-        if self._thread is None:
-            return
-        if self._state == "paused":
-            self._thread.resume_training()
-            self._set_state("running")
-        elif self._state in ("running", "starting"):
+        state = self.state
+        if state == "paused":
+            self._thread.unpause()
+        elif state in ("running", "starting"):
             self._thread.pause()
-            self._set_state("paused")
+        self._refresh_state()
 
     def stop(self) -> None:
         """Ask the run to stop after the current step; it validates and saves a checkpoint, then ends."""
-        if self._thread is None or self._state == "stopping":
+        if self.state in ("idle", "stopping"):
             return
         self._thread.request_stop()
-        self._thread.resume_training()
-        self._set_state("stopping")
+        self._refresh_state()
         self.progress_bar.setFormat("Stopping: validating and saving a checkpoint…")
         self._say("Stopping: finishing the step, validating and saving a checkpoint…")
 
-    def _set_state(self, state: str) -> None:
-        self._state = state
+    def _refresh_state(self) -> None:
+        """Show `state` in the form, the buttons and, paused, the bar and the rate line."""
         self._lock_form()
         self._update_buttons()
-        if state == "paused":
+        if self.state == "paused":
             step = self.last_step_event.step if self.last_step_event else 0
             self.progress_bar.setFormat(f"Paused at step {step:,}")
+            self._show_rate(self.last_step_event, eta=False)
 
     def _update_buttons(self) -> None:
-        s = self._state
+        s = self.state
         has_data = "background" in self.dataset.sets
         self.start_button.setEnabled(s == "idle" and has_data)
         self.start_button.setText(f"Continue from step {self._resume_step:,}" if self._resume_step is not None
@@ -625,16 +676,21 @@ class TrainTab(QWidget):
         self.stop_button.setEnabled(s in ("running", "paused", "starting"))
         self.resume_run_button.setEnabled(s == "idle")
         self.measure_button.setEnabled(s == "idle" and has_data)
-        self.use_button.setEnabled(self._weights is not None and Path(self._weights).is_file())
+        self.use_button.setEnabled(self._weights is not None and self._weights.is_file())
+        busy = "Stop the run first: its folder cannot change while it trains or is paused."
+        for button, tip in ((self.new_run_button, "A fresh run folder with the preset's settings"),
+                            (self.choose_output_button, "Choose the run folder")):
+            button.setEnabled(s == "idle")
+            button.setToolTip(tip if s == "idle" else busy)
 
     # --- events from the training thread ------------------------------------------------------------------------
 
     def _on_ready(self, info: dict) -> None:
-        if self._state == "starting":
-            self._set_state("running")
+        self._thread_ready = True
+        self._refresh_state()
         step = info["step"]
         self.curves.truncate(step)  # a resumed run repeats what came after its checkpoint
-        if self._state == "running":  # the first step event replaces it (log_every steps later)
+        if self.state == "running":  # the first step event replaces it (log_every steps later)
             self.progress_bar.setFormat(f"Training on {info['device']} from step {step:,}: the first steps are "
                                         "running…")
         val = ", ".join(info["val_alphabets"]) or "none"
@@ -668,10 +724,18 @@ class TrainTab(QWidget):
             fraction = e.step / max(1, e.total_steps)
             total = f"{e.total_steps:,}"
         self.progress_bar.setValue(int(1000 * fraction))
-        if self._state not in ("paused", "stopping"):
+        running = self.state not in ("paused", "stopping")
+        if running:
             self.progress_bar.setFormat(f"step {e.step:,} / {total} ({fraction:.0%})")
+        self._show_rate(e, eta=running)
+
+    def _show_rate(self, e: StepEvent | None, eta: bool) -> None:
+        """Show a step event's rates and times; the ETA only while the run runs (paused or ended, it would
+        stand still and mislead)."""
+        if e is None:
+            return
         self.rate_label.setText(f"{e.images_per_s:,.0f} images/s · {e.pairs_per_s:,.0f} pairs/s · loss {e.loss:.4f}"
-                                f" · elapsed {_hms(e.elapsed_s)} · ETA {_hms(e.eta_s)}")
+                                f" · elapsed {_hms(e.elapsed_s)}" + (f" · ETA {_hms(e.eta_s)}" if eta else ""))
 
     def _show_validation(self, e: ValidationEvent) -> None:
         if e.is_best or self.best_validation is None:
@@ -681,35 +745,36 @@ class TrainTab(QWidget):
                                f" (best {best.accuracy:.1%} at step {best.step:,})")
 
     def _on_checkpoint(self, e: CheckpointEvent) -> None:
-        folder = Path(e.path).parent
-        best = folder / "best.safetensors"
-        self._weights = str(best if best.is_file() else folder / "last.safetensors")
+        self._weights = RunFolder(Path(e.path).parent).weights()
         self._resume_step = e.step
         self.out_note.setText(f"Checkpoint saved at step {e.step:,}.")
         self._update_buttons()
 
     def _on_finished(self, e: FinishedEvent) -> None:
         self._ended = True
-        self._weights = e.best_weights or e.last_weights
+        weights = e.best_weights or e.last_weights
+        self._weights = Path(weights) if weights else None
         best = f"{e.best_accuracy:.1%}" if e.best_accuracy is not None else "n/a"
         self.progress_bar.setFormat(f"{e.reason.capitalize()} at step {e.step:,}")
+        self._show_rate(self.last_step_event, eta=False)
         self._say(f"Training {e.reason} at step {e.step:,} after {_hms(e.elapsed_s)}; best validation accuracy "
-                  f"{best}. “Use this model” takes {Path(self._weights).name if self._weights else 'nothing'}; "
+                  f"{best}. “Use this model” takes {self._weights.name if self._weights else 'nothing'}; "
                   f"Start continues the run.")
 
     def _on_failed(self, e: FailedEvent) -> None:
         self._ended = True
         self.progress_bar.setFormat(f"Failed at step {e.step:,}")
+        self._show_rate(self.last_step_event, eta=False)
         self._say(f"Training failed at step {e.step:,}: {e.message}", error=True)
 
     def _on_thread_finished(self) -> None:
-        self._thread = None  # the runner deletes the task
-        gc.unfreeze()  # frozen at Start for the run's sake; idle, the collector may look at everything again
+        self._thread, self._thread_ready = None, False  # the runner deletes the task
         if not self._ended:  # stopped before the Trainer could run: no step, nothing saved
             self.progress_bar.setFormat("Stopped before the first step")
-        if not (self.output_dir() / CHECKPOINT_NAME).is_file():
+            self.rate_label.setText(" ")
+        if not self.run_folder().holds_checkpoint():
             self._resume_step = None  # failed before its first checkpoint: a new run again
-        self._set_state("idle")
+        self._refresh_state()
 
     def _on_error(self, message: str) -> None:
         self._say(message, error=True)
@@ -722,7 +787,7 @@ class TrainTab(QWidget):
 
     def use_model(self) -> None:
         """Emit `model_ready` with the latest run's best (else last) weights."""
-        if self._weights:
+        if self._weights is not None:
             self.use_weights_file(self._weights)
 
     def _choose_weights(self) -> None:
@@ -732,11 +797,9 @@ class TrainTab(QWidget):
             self.use_weights_file(path)
 
     def use_weights_file(self, path: str | Path) -> bool:
-        """Check a weights file (a checkpoint.pt maps to the last.safetensors written with it) and emit
+        """Check a weights file (a checkpoint.pt stands for the last.safetensors written with it) and emit
         `model_ready` with its path; return False with a message when it is not usable."""
-        path = Path(path)
-        if path.name == CHECKPOINT_NAME:
-            path = path.with_name("last.safetensors")  # written beside every checkpoint, same step
+        path = RunFolder.weights_for(path)
         try:
             _, card = read_metadata(path)
         except WeightsError as exc:

@@ -1,4 +1,4 @@
-"""Training as a `Task` of the app's runner: a Trainer (new or resumed) whose events reach the UI in batches,
+"""Training as a `Task` of the app's runner: a Trainer (new or continued) whose events reach the UI in batches,
 with pause and stop; and the speed estimate the Train tab shows.
 
 The Trainer may report hundreds of times a second on a GPU, and one queued signal per event would flood the UI's
@@ -12,7 +12,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -20,59 +19,54 @@ from PySide6.QtCore import QObject, Signal
 from engine.cancel import Cancelled
 from engine.data.omniglot import OmniglotSet
 from engine.train import FailedEvent, StepEvent, TrainConfig, Trainer, TrainingError
+from engine.train.loop import RunControl
+from engine.train.run_folder import RunFolder
 
 from .workers import Task, TaskContext
 
 
 class TrainTask(Task):
-    """Runs one Trainer (new or resumed) as a parallel task; start it with `TaskRunner.add`.
+    """Runs one Trainer (a new run, or a continued one) as a parallel task; start it with `TaskRunner.add`.
 
     Signals, besides Task's: `ready(dict)` once the Trainer is built (keys: step, device, train_alphabets,
     val_alphabets, train_images, config); `events(list)` with StepEvent / ValidationEvent / CheckpointEvent /
     FinishedEvent / FailedEvent in order. A run that fails, even while being set up, ends with a FailedEvent.
     Cancelling (the runner's `stop` or `shutdown`) stops the run the way `request_stop` does: with a checkpoint.
+
+    Pause and stop are the run's `control` (engine.train.loop.RunControl), made here before the Trainer and
+    handed to it, so a request made while the Trainer is built counts; the tab reads the run's state there.
     """
 
     ready = Signal(object)  # dict
 
-    def __init__(self, config: TrainConfig, data: OmniglotSet, out_dir: str | Path, resume: bool = False,
+    def __init__(self, config: TrainConfig, data: OmniglotSet, run_folder: RunFolder, continue_run: bool = False,
                  parent: QObject | None = None):
         super().__init__(self._train, "Training", serial=False, parent=parent)
-        self.config, self.data, self.out_dir, self.resume = config, data, Path(out_dir), resume
+        self.config, self.data, self.run_folder, self.continue_run = config, data, run_folder, continue_run
+        self.control = RunControl()
         self.trainer: Trainer | None = None
-        self._stop, self._paused = threading.Event(), threading.Event()
 
     # --- control, from the UI thread --------------------------------------------------------------------------
 
     def pause(self) -> None:
         """Pause after the current step; what was held back is sent now so the display is up to date."""
-        self._paused.set()
-        if self.trainer is not None:
-            self.trainer.pause()
+        self.control.pause()
         self.context.flush()
 
-    def resume_training(self) -> None:
+    def unpause(self) -> None:
         """Continue a paused run."""
-        self._paused.clear()
-        if self.trainer is not None:
-            self.trainer.resume_training()
+        self.control.unpause()
 
     def request_stop(self) -> None:
-        """Ask the run to end after the current step; the Trainer then validates and writes a checkpoint."""
-        self._stop.set()
-        if self.trainer is not None:
-            self.trainer.request_stop()
+        """Ask the run to end after the current step (a paused one too); the Trainer then validates and writes a
+        checkpoint."""
+        self.control.request_stop()
 
     def cancel(self) -> None:
-        """Stop the run (with a checkpoint), waking it if paused; a run not yet started is dropped."""
+        """Stop the run (with a checkpoint); a run not yet started is dropped."""
         self.request_stop()
-        self.resume_training()
         if self.state == "queued":
             super().cancel()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
 
     # --- the task ---------------------------------------------------------------------------------------------
 
@@ -82,26 +76,28 @@ class TrainTask(Task):
             ctx.send(event, hold=isinstance(event, StepEvent))
 
         try:
-            self.trainer = Trainer(self.config, self.data, self.out_dir, callback=report, resume=self.resume)
+            checkpoint = self.run_folder.read_checkpoint() if self.continue_run else None
+            self.trainer = Trainer(self.config, self.data, self.run_folder.path, callback=report,
+                                   checkpoint=checkpoint, control=self.control)
         except Exception as exc:  # bad device, unreadable checkpoint, impossible split: nothing was written
             report(FailedEvent(0, f"Could not start training: {exc}"))
             return
-        self._apply_requests(self.trainer)
+        # Read before `ready` goes out: a stop asked for once the tab shows the run running is a stop of the run
+        # (it ends with a checkpoint and a FinishedEvent), not of its set-up.
+        stopped_while_built = self.control.is_stopping
         ctx.flush()  # anything reported while the Trainer was built comes before `ready`
         self.ready.emit(self._describe(self.trainer))
-        if self._stop.is_set():  # stopped while the Trainer was being built: nothing to save
+        if stopped_while_built:  # nothing to save
+            self.trainer = None
             return
         try:
             self.trainer.run()
         except TrainingError:
             pass  # already reported as a FailedEvent by the Trainer
-
-    def _apply_requests(self, trainer: Trainer) -> None:
-        # Pause or stop may have been asked for before the Trainer existed.
-        if self._paused.is_set():
-            trainer.pause()
-        if self._stop.is_set():
-            trainer.request_stop()
+        finally:
+            # The run is over: its model and optimiser go now, not when Qt gets round to deleting this task (the
+            # next Start freezes whatever is still alive then, for good).
+            self.trainer = None
 
     @staticmethod
     def _describe(trainer: Trainer) -> dict:

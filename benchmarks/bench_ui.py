@@ -173,7 +173,7 @@ def make_long_run(folder: Path, config: TrainConfig, data: OmniglotSet, points: 
                        for s in range(points)]
     trainer.step = points
     folder.mkdir(parents=True, exist_ok=True)
-    trainer.save_checkpoint()
+    trainer.save_last()
 
 
 def idle_baseline(seconds: float) -> list[float]:
@@ -225,10 +225,10 @@ def run_with_ui(config: TrainConfig, data: OmniglotSet, seconds: float, points: 
                 seen.append(event)
                 if state["deadline"] is None and len(seen) > WARMUP_EVENTS:
                     meter.measuring, state["deadline"] = True, time.perf_counter() + seconds
-            if state["deadline"] and time.perf_counter() > state["deadline"] and tab._state == "running":
+            if state["deadline"] and time.perf_counter() > state["deadline"] and tab.state == "running":
                 meter.measuring = False
                 tab.stop()
-            if state["deadline"] and not tab.is_training() and tab._state == "idle":
+            if state["deadline"] and not tab.is_training() and tab.state == "idle":
                 loop.quit()
 
         watcher = QTimer()

@@ -117,3 +117,12 @@ def ranking_loss(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
     has = same.any(dim=1)
     per_image = torch.where(has, lse_all - lse_pos, torch.zeros_like(lse_all))
     return per_image.sum() / has.sum().clamp(min=1)
+
+
+def training_loss(logits: torch.Tensor, label: torch.Tensor, rank_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (loss, pair accuracy) of the all-pairs `logits` (B, B) of a batch with labels `label`: the balanced
+    pair loss plus `rank_weight` times the ranking term (the Trainer's loss, and a refit head's)."""
+    loss, acc = balanced_pair_loss(logits, label)
+    if rank_weight:
+        loss = loss + rank_weight * ranking_loss(logits, label)
+    return loss, acc

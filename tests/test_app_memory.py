@@ -30,7 +30,7 @@ def test_the_dataset_folder_and_the_last_run_come_back_after_a_restart(make_wind
 
     train.set_config(tiny_config(steps=3))
     assert train.start()
-    qtbot.waitUntil(lambda: not train.is_training() and train._state == "idle", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not train.is_training() and train.state == "idle", timeout=TIMEOUT_MS)
     run = train.output_dir()
     window.close()
 
@@ -39,7 +39,7 @@ def test_the_dataset_folder_and_the_last_run_come_back_after_a_restart(make_wind
     assert again.train_tab.dataset.folder() == synthetic_omniglot.zip_dir
     assert again.evaluate_tab.dataset.folder() == synthetic_omniglot.zip_dir
     # The run is open again, ready to be continued from its checkpoint.
-    qtbot.waitUntil(lambda: again.train_tab._resume_step == 3, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: again.train_tab.start_button.text() == "Continue from step 3", timeout=TIMEOUT_MS)
     assert again.train_tab.output_dir() == run
     assert "step 3" in again.train_tab.out_note.text()
 

@@ -3,6 +3,7 @@ continuing a run, closing during training, failures, and curves that stay fast w
 
 from __future__ import annotations
 
+import gc
 import time
 import zipfile
 from pathlib import Path
@@ -27,6 +28,13 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread", "no_surprise_dialogs")
 ALPHABETS, CHARACTERS = 3, 6  # what conftest's omniglot_dir holds
 
 
+@pytest.fixture(autouse=True)
+def unfreeze_after_the_test():
+    """Start freezes the objects alive then, for good, as the app wants; the test process gives them back."""
+    yield
+    gc.unfreeze()
+
+
 def make_tab(qtbot, data_dir: Path, runs: Path) -> TrainTab:
     tab = TrainTab(data_dir=data_dir, runs_root=runs, auto_estimate=False)
     qtbot.addWidget(tab)
@@ -45,7 +53,7 @@ def wait_steps(qtbot, tab: TrainTab, at_least: int, timeout: int = PROGRESS_MS) 
 
 
 def wait_thread_gone(qtbot, tab: TrainTab, timeout: int = 2000) -> None:
-    qtbot.waitUntil(lambda: not tab.is_training() and tab._state == "idle", timeout=timeout)
+    qtbot.waitUntil(lambda: not tab.is_training() and tab.state == "idle", timeout=timeout)
 
 
 # --- dataset panel ----------------------------------------------------------------------------------------------
@@ -103,10 +111,11 @@ def test_train_pause_resume_stop_and_checkpoint(qtbot, omniglot_dir, tmp_path):
 
     t0 = time.monotonic()
     tab.toggle_pause()
-    qtbot.waitUntil(lambda: tab._thread.trainer is not None and tab._thread.trainer.is_paused, timeout=2000)
-    paused_at = tab._thread.trainer.step
+    assert tab.state == "paused" and tab.task.control.is_paused  # the run's own control says so, at once
+    qtbot.waitUntil(lambda: tab.task.trainer is not None, timeout=2000)
+    paused_at = tab.task.trainer.step
     qtbot.wait(300)
-    assert tab._thread.trainer.step <= paused_at + 1  # at most the step in flight finishes
+    assert tab.task.trainer.step <= paused_at + 1  # at most the step in flight finishes
     assert tab.pause_button.text() == "Resume" and time.monotonic() - t0 < 2
 
     tab.toggle_pause()
@@ -140,7 +149,7 @@ def test_resume_run_continues_from_checkpoint(qtbot, omniglot_dir, tmp_path):
 
     other = make_tab(qtbot, omniglot_dir, tmp_path / "runs")  # "later": a fresh tab
     other.open_run(tmp_path / "run")
-    qtbot.waitUntil(lambda: other._resume_step == saved, timeout=PROGRESS_MS)
+    qtbot.waitUntil(lambda: other.start_button.text() == f"Continue from step {saved:,}", timeout=PROGRESS_MS)
     assert other.curves.point_count() > 0, "curves come back from the checkpoint's history"
     assert not other.preset_combo.isEnabled() and other.steps_spin.isEnabled()
     assert other.config().preset == "tiny" and other.config().batch == BatchConfig(2, 3, 2)
@@ -151,6 +160,29 @@ def test_resume_run_continues_from_checkpoint(qtbot, omniglot_dir, tmp_path):
     other.stop()
     wait_thread_gone(qtbot, other)
     assert load_checkpoint(tmp_path / "run")["step"] > saved
+
+
+def test_a_run_whose_checkpoint_is_refused_says_why(qtbot, omniglot_dir, tmp_path):
+    import torch
+
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.set_config(tiny_config(val_every=0))
+    tab.set_output_dir(tmp_path / "run")
+    tab.start()
+    wait_steps(qtbot, tab, 2)
+    tab.stop()
+    wait_thread_gone(qtbot, tab)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    name = next(k for k, v in state["model"].items() if v.is_floating_point())
+    state["model"][name] = torch.full_like(state["model"][name], float("nan"))  # a diverged run
+    torch.save(state, path)
+
+    other = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    other.open_run(tmp_path / "run")
+    qtbot.waitUntil(lambda: "NaN" in other.message_label.text(), timeout=PROGRESS_MS)
+    assert str(path) in other.message_label.text()
+    assert "cannot be continued" in other.out_note.text() and other.start_button.text() == "Start"
 
 
 def test_closing_during_training_asks_then_stops_cleanly(qtbot, omniglot_dir, tmp_path, monkeypatch):
@@ -273,7 +305,7 @@ def test_curves_stay_fast_with_100k_points_and_export(qtbot, tmp_path):
     for i in range(12):  # what the UI does per timer tick: redraw one plot, then paint what changed
         curves.add_steps(_steps(10, start=100_000 + 10 * i))
         t0 = time.perf_counter()
-        curves._redraw_if_dirty()
+        curves.redraw_next()
         QApplication.processEvents()
         costs.append(time.perf_counter() - t0)
     assert np.median(costs) < 0.05, f"a redraw tick with 100k points took {np.median(costs) * 1000:.0f} ms"

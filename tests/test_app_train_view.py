@@ -35,6 +35,13 @@ def close_without_asking(monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *_a, **_k: QMessageBox.StandardButton.Yes)
 
 
+@pytest.fixture(autouse=True)
+def unfreeze_after_the_test():
+    """Start freezes the objects alive then, for good, as the app wants; the test process gives them back."""
+    yield
+    gc.unfreeze()
+
+
 @pytest.fixture
 def tab(qtbot, synthetic_omniglot, tmp_path) -> TrainTab:
     tab = TrainTab(data_dir=synthetic_omniglot.zip_dir, runs_root=tmp_path / "runs", auto_estimate=False)
@@ -111,12 +118,12 @@ def test_state_line_says_what_is_happening_from_the_first_second(qtbot, micro_pr
     assert tab.progress_bar.format() == "Not started"
     tab.start_button.click()
     assert "Starting" in tab.progress_bar.format()  # at once, before the training thread has said anything
-    qtbot.waitUntil(lambda: tab._state == "running", timeout=LOAD_MS)
+    qtbot.waitUntil(lambda: tab.state == "running", timeout=LOAD_MS)
     assert "first steps are running" in tab.progress_bar.format(), tab.progress_bar.format()
     assert "Not started" not in tab.progress_bar.format()
     tab.stop()
     assert "Stopping" in tab.progress_bar.format()
-    qtbot.waitUntil(lambda: tab._state == "idle", timeout=LOAD_MS)
+    qtbot.waitUntil(lambda: tab.state == "idle", timeout=LOAD_MS)
     assert tab.progress_bar.format().startswith("Stopped at step")
 
 
@@ -127,17 +134,45 @@ def test_a_finished_run_frees_its_model_when_the_next_one_starts(qtbot, micro_pr
     assert tab.config().preset == "micro"
     tab.set_output_dir(tmp_path / "first")
     tab.start()
-    qtbot.waitUntil(lambda: tab._thread is not None and tab._thread.trainer is not None, timeout=LOAD_MS)
-    first = weakref.ref(tab._thread.trainer.model)
+    qtbot.waitUntil(lambda: tab.task is not None and tab.task.trainer is not None, timeout=LOAD_MS)
+    first = weakref.ref(tab.task.trainer.model)
     tab.stop()
-    qtbot.waitUntil(lambda: tab._state == "idle", timeout=LOAD_MS)
+    qtbot.waitUntil(lambda: tab.state == "idle", timeout=LOAD_MS)
     tab.new_run()
     tab.start()
     assert gc.get_freeze_count() > 0
     assert first() is None, "the first run's model is still in memory"
     tab.stop()
-    qtbot.waitUntil(lambda: tab._state == "idle", timeout=LOAD_MS)
-    assert gc.get_freeze_count() == 0
+    qtbot.waitUntil(lambda: tab.state == "idle", timeout=LOAD_MS)
+
+
+class _Held:
+    """An object in a reference cycle: only the cyclic collector frees it."""
+
+    def __init__(self):
+        self.me = self
+
+
+def test_what_was_frozen_before_a_run_stays_frozen_after_it(qtbot, micro_preset, tab, tmp_path):
+    # The app freezes its startup objects once (torch's modules, the loaded model: a 340 ms collection stall
+    # mid-drawing without it). A training run ending must not hand them back to the collector, on the first run
+    # or any later one. The witness: a cycle frozen with them is never collected while it stays frozen.
+    witness = _Held()
+    gc.freeze()
+    alive = weakref.ref(witness)
+    del witness  # garbage now, but frozen: out of the collector's reach
+    tab.set_config(small_train_config(steps=10**7))
+    for name in ("first", "second"):
+        tab.set_output_dir(tmp_path / name)
+        assert tab.start()
+        qtbot.waitUntil(lambda: tab.task is not None and tab.task.trainer is not None, timeout=LOAD_MS)
+        tab.stop()
+        qtbot.waitUntil(lambda: tab.state == "idle", timeout=LOAD_MS)
+        gc.collect()
+        assert alive() is not None, f"the {name} run unfroze what the app had frozen"
+    gc.unfreeze()
+    gc.collect()
+    assert alive() is None  # the witness can tell: unfrozen, the collector frees it
 
 
 def test_buttons_in_view_at_the_default_window_size(qtbot, synthetic_omniglot, tmp_path):
@@ -200,3 +235,64 @@ def test_default_preset_follows_the_device(tab):
     expected = "tiny" if device == "cpu" else "compact"
     assert tab.config().preset == expected and tab.preset_combo.currentData() == expected
     assert str(tab.output_dir().name).startswith(expected)
+
+
+# --- the state line says what is true now ------------------------------------------------------------------------
+
+
+def test_after_stop_no_eta_is_left_standing(qtbot, micro_preset, tab, tmp_path):
+    tab.set_config(small_train_config(steps=10**7, log_every=1))
+    tab.set_output_dir(tmp_path / "run")
+    tab.start()
+    qtbot.waitUntil(lambda: "ETA" in tab.rate_label.text(), timeout=LOAD_MS)  # running: an ETA is shown
+    tab.toggle_pause()
+    assert "ETA" not in tab.rate_label.text() and "elapsed" in tab.rate_label.text()  # paused: the clock stands
+    tab.toggle_pause()
+    qtbot.waitUntil(lambda: "ETA" in tab.rate_label.text(), timeout=LOAD_MS)
+    tab.stop()
+    qtbot.waitUntil(lambda: tab.state == "idle", timeout=LOAD_MS)
+    assert tab.progress_bar.format().startswith("Stopped at step")
+    assert "ETA" not in tab.rate_label.text() and "elapsed" in tab.rate_label.text()
+
+
+def test_a_reopened_run_shows_where_it_stands_not_not_started(qtbot, micro_preset, tab, synthetic_omniglot,
+                                                              tmp_path):
+    tab.set_config(small_train_config(steps=200, log_every=1, checkpoint_every=5))
+    tab.set_output_dir(tmp_path / "run")
+    tab.start()
+    qtbot.waitUntil(lambda: tab.last_step_event is not None and tab.last_step_event.step >= 6, timeout=LOAD_MS)
+    tab.stop()
+    qtbot.waitUntil(lambda: tab.state == "idle", timeout=LOAD_MS)
+    saved = int(tab.start_button.text().removeprefix("Continue from step ").replace(",", ""))
+
+    later = TrainTab(data_dir=synthetic_omniglot.zip_dir, runs_root=tmp_path / "runs", auto_estimate=False)
+    qtbot.addWidget(later)  # a restart: a fresh tab reopens the last run
+    qtbot.waitUntil(lambda: "background" in later.dataset.sets, timeout=LOAD_MS)
+    assert later.reopen_run(tmp_path / "run")
+    qtbot.waitUntil(lambda: later.start_button.text() == f"Continue from step {saved:,}", timeout=LOAD_MS)
+    assert later.curves.point_count() > 0
+    assert "Not started" not in later.progress_bar.format()
+    assert f"step {saved:,} / 200" in later.progress_bar.format()
+    assert later.progress_bar.value() == int(1000 * saved / 200)
+    assert "ETA" not in later.rate_label.text()
+    later.new_run()  # a new run is not started: the bar says so again
+    assert later.progress_bar.format() == "Not started" and later.start_button.text() == "Start"
+    later.shutdown()
+
+
+def test_while_a_run_is_paused_its_folder_cannot_be_changed_and_new_run_says_why(qtbot, micro_preset, tab,
+                                                                                 tmp_path):
+    tab.set_config(small_train_config(steps=10**7))
+    tab.set_output_dir(tmp_path / "run")
+    assert tab.new_run_button.isEnabled() and tab.choose_output_button.isEnabled()
+    tab.start()
+    tab.toggle_pause()
+    assert tab.state == "paused"
+    for button in (tab.new_run_button, tab.choose_output_button):
+        assert not button.isEnabled() and "Stop the run first" in button.toolTip()
+    assert tab.new_run() is False
+    assert "stop it first" in tab.message_label.text() and tab.output_dir() == tmp_path / "run"
+    tab.stop()
+    qtbot.waitUntil(lambda: tab.state == "idle", timeout=LOAD_MS)
+    assert tab.new_run_button.isEnabled() and tab.choose_output_button.isEnabled()
+    assert tab.new_run() is True and tab.output_dir() != tmp_path / "run"

@@ -38,6 +38,7 @@ from engine.data.omniglot import OmniglotSet
 from engine.pairs import BatchConfig, balanced_pair_loss, ranking_loss
 from engine.train import StepEvent, Trainer, TrainingError, preset_defaults
 from engine.train.distributed import DistributedError, init_from_env, is_communication_error, seed_streams
+from engine.train.run_folder import RunFolder
 
 REPO = Path(__file__).resolve().parent.parent
 WORLD = 2
@@ -135,7 +136,8 @@ def _scenario_train(ctx, tmp: Path) -> dict:
     trainer.run()
     first = Float64Trainer(small_config(steps=2), data, tmp / "resumed", dist=ctx)
     first.run()
-    second = Float64Trainer(small_config(steps=STEPS), data, tmp / "resumed", dist=ctx, resume=True)
+    second = Float64Trainer(small_config(steps=STEPS), data, tmp / "resumed", dist=ctx,
+                            checkpoint=RunFolder(tmp / "resumed").read_checkpoint())
     resumed_from = second.step
     second.run()
     return {"straight": _state(trainer.model), "steps": record, "resumed": _state(second.model),

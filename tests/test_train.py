@@ -24,6 +24,7 @@ from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent
                           TrainingError, ValidationEvent, preset_defaults)
 from engine.train.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from engine.train.config import with_overrides
+from engine.train.run_folder import RunFolder
 from engine.train.schedule import lr_factor
 from engine.weights import load_weights
 
@@ -165,7 +166,7 @@ def test_pause_resume_and_stop_from_another_thread(synthetic_data, micro_preset,
         time.sleep(1.0)
         assert trainer.step == paused_step and trainer.elapsed == paused_elapsed and run.thread.is_alive()
 
-        trainer.resume_training()
+        trainer.unpause()
         assert not trainer.is_paused
         wait_for(lambda: trainer.step >= paused_step + 3, what="steps after resuming")
         # The clock did not run while paused: 3 micro steps take far less than the 1.3 s pause.
@@ -218,7 +219,8 @@ def test_resume_is_bit_exact(synthetic_data, micro_preset, tmp_path):
     del first
 
     events = []
-    second = Trainer(config, data, tmp_path / "resumed", callback=events.append, resume=True)
+    second = Trainer(config, data, tmp_path / "resumed", callback=events.append,
+                     checkpoint=RunFolder(tmp_path / "resumed").read_checkpoint())
     assert second.step == n // 2
     finished = second.run()
     assert finished.step == n and finished.reason == "completed"
@@ -258,7 +260,7 @@ def test_a_checkpoint_without_scheduler_state_resumes_exactly(synthetic_data, mi
         del group["initial_lr"]  # the scheduler's key: an older optimiser state has none
     save_checkpoint(tmp_path / "resumed" / CHECKPOINT_NAME, state)
 
-    second = Trainer(config, data, tmp_path / "resumed", resume=True)
+    second = Trainer(config, data, tmp_path / "resumed", checkpoint=RunFolder(tmp_path / "resumed").read_checkpoint())
     assert second.step == n // 2
     second.run()
     a, b = weights_of(straight), weights_of(second)
@@ -269,7 +271,8 @@ def test_a_checkpoint_without_scheduler_state_resumes_exactly(synthetic_data, mi
 def test_a_run_resumed_with_another_length_follows_its_new_schedule(synthetic_data, micro_preset, tmp_path):
     config = small_train_config(steps=4, warmup_steps=2, min_lr_fraction=0.1, log_every=1)
     Trainer(config, synthetic_data.background, tmp_path).run()
-    Trainer(with_overrides(config, steps=8), synthetic_data.background, tmp_path, resume=True).run()
+    Trainer(with_overrides(config, steps=8), synthetic_data.background, tmp_path,
+            checkpoint=RunFolder(tmp_path).read_checkpoint()).run()
     # Row n reports step n - 1 (counted from 0): its progress was (n - 1) / steps, with the run's length then.
     expected = [config.lr * lr_factor(n - 1, (n - 1) / (4 if n <= 4 else 8), 2, 0.1) for n in range(1, 9)]
     assert step_rows(tmp_path, "lr") == pytest.approx(expected)
@@ -277,7 +280,8 @@ def test_a_run_resumed_with_another_length_follows_its_new_schedule(synthetic_da
 
 def test_resume_keeps_the_saved_config(synthetic_data, micro_preset, tmp_path):
     Trainer(small_train_config(steps=2, lr=1e-3, seed=3), synthetic_data.background, tmp_path).run()
-    resumed = Trainer(small_train_config(steps=5, lr=0.5, seed=99), synthetic_data.background, tmp_path, resume=True)
+    resumed = Trainer(small_train_config(steps=5, lr=0.5, seed=99), synthetic_data.background, tmp_path,
+                      checkpoint=RunFolder(tmp_path).read_checkpoint())
     assert resumed.config.lr == 1e-3 and resumed.config.seed == 3  # what the run was started with
     assert resumed.config.steps == 5  # its length may change
     assert resumed.run().step == 5
@@ -312,20 +316,22 @@ def test_a_failure_while_writing_the_checkpoint_keeps_the_old_one(synthetic_data
 
     events = []
     trainer = Trainer(small_train_config(steps=4), synthetic_data.background, tmp_path, callback=events.append,
-                      resume=True)
+                      checkpoint=RunFolder(tmp_path).read_checkpoint())
     with monkeypatch.context() as patch, pytest.raises(TrainingError, match="No space left"):
         patch.setattr(torch, "save", half_written)
         trainer.run()
     assert isinstance(events[-1], FailedEvent) and events[-1].step == 4  # the checkpoint at the end failed
     assert "checkpoint is intact" in events[-1].message
     assert_old_checkpoint_intact(tmp_path)
-    assert Trainer(small_train_config(steps=4), synthetic_data.background, tmp_path, resume=True).step == 2
+    assert Trainer(small_train_config(steps=4), synthetic_data.background, tmp_path,
+                   checkpoint=RunFolder(tmp_path).read_checkpoint()).step == 2
 
 
 def test_a_failure_while_renaming_the_checkpoint_keeps_the_old_one(synthetic_data, micro_preset, tmp_path,
                                                                     monkeypatch):
     start_run_with_checkpoint(synthetic_data.background, tmp_path)
-    trainer = Trainer(small_train_config(steps=4), synthetic_data.background, tmp_path, resume=True)
+    trainer = Trainer(small_train_config(steps=4), synthetic_data.background, tmp_path,
+                      checkpoint=RunFolder(tmp_path).read_checkpoint())
 
     def no_rename(src, dst):
         raise PermissionError(13, "Permission denied", str(dst))
@@ -353,7 +359,8 @@ def test_a_damaged_checkpoint_is_a_checkpoint_error(synthetic_data, micro_preset
     with pytest.raises(CheckpointError, match=str(path)):
         load_checkpoint(tmp_path)
     with pytest.raises(CheckpointError):
-        Trainer(small_train_config(steps=4), synthetic_data.background, tmp_path, resume=True)
+        Trainer(small_train_config(steps=4), synthetic_data.background, tmp_path,
+                checkpoint=RunFolder(tmp_path).read_checkpoint())
 
 
 def test_an_error_during_training_gives_a_failed_event(synthetic_data, micro_preset, tmp_path, monkeypatch):
@@ -428,7 +435,8 @@ def test_fine_tuning_starts_from_a_signed_head_file_with_a_fitted_monotone_head(
         assert torch.equal(trainer.model.encoder.state_dict()[name], value), name
     assert bool((trainer.model.head.alpha < 0).all())
     trainer.run()
-    resumed = Trainer(with_overrides(cfg, steps=4), synthetic_data.background, tmp_path / "run", resume=True)
+    resumed = Trainer(with_overrides(cfg, steps=4), synthetic_data.background, tmp_path / "run",
+                      checkpoint=RunFolder(tmp_path / "run").read_checkpoint())
     assert resumed.step == 3 and resumed.model.config.input_size == 24  # the network comes from the checkpoint
     assert load_weights(tmp_path / "run" / "last.safetensors").model.config.head == "monotone"
 

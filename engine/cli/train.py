@@ -14,9 +14,9 @@ from ..data import load_omniglot
 from ..model import PRESETS, DEFAULT_PRESET
 from ..train import (FailedEvent, FinishedEvent, StepEvent, TrainConfig, Trainer,
                      ValidationEvent, preset_defaults)
-from ..train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from ..train.distributed import DistContext, init_from_env
 from ..train.fields import TRAIN_FIELDS
+from ..train.run_folder import RunFolder
 from ..weights import card_path
 from .common import add_data_dir, add_device, info
 from .progress import bar
@@ -26,10 +26,14 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model on Omniglot's background alphabets",
                        description="Train a siamese network on the background alphabets (validation on held-out "
                                    "background alphabets; the evaluation alphabets are never used).")
-    p.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help=f"the network and its recommended settings (default {DEFAULT_PRESET}; a resumed run keeps its "
+                        "own)")
     add_config_arguments(p)
     p.add_argument("--out", default="runs/latest", help="run folder: checkpoint.pt, best/last weights, log.jsonl")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint (its settings; a new --steps / --minutes "
+                        "gives it another length)")
     p.add_argument("--export", help="copy the best weights (and card) here when training ends")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--dist-timeout", type=float, metavar="SECONDS",
@@ -51,7 +55,7 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args) -> TrainConfig:
     """Return the preset's default config with the command line's overrides applied."""
-    cfg = replace(preset_defaults(args.preset), device=args.device)
+    cfg = replace(preset_defaults(args.preset or DEFAULT_PRESET), device=args.device)
     for field in TRAIN_FIELDS:
         value = getattr(args, field.dest)
         if value is not None:
@@ -77,19 +81,23 @@ def run(args) -> int:
 def _train(args, dist: DistContext | None) -> int:
     main = dist is None or dist.is_main
     say = info if main else (lambda message: None)  # under torchrun only rank 0 talks
-    out = Path(args.out)
+    run_folder = RunFolder(args.out)
+    out = run_folder.path
     cfg = config_from_args(args)
-    if args.resume:
-        saved = load_checkpoint(out / CHECKPOINT_NAME)
-        say(f"Resuming {out} from step {saved['step']}")
-        if args.steps is None and not args.minutes:  # keep the saved run's length: steps and time budget
-            previous = TrainConfig.from_dict(saved["config"])
-            cfg.steps, cfg.time_budget_s = previous.steps, previous.time_budget_s
-    elif (out / CHECKPOINT_NAME).exists():
+    checkpoint = None
+    if args.resume:  # read and checked before the data: a run that cannot continue says so at once
+        checkpoint = run_folder.read_checkpoint()
+        saved = TrainConfig.from_dict(checkpoint["config"])
+        if args.preset and args.preset != saved.preset:
+            raise ValueError(f"{out} holds a {saved.preset} run, not {args.preset}: a resumed run keeps its preset. "
+                             f"Resume without --preset, or train {args.preset} in another --out.")
+        say(f"Resuming {out} from step {checkpoint['step']:,}")
+        cfg = RunFolder.continued_config(saved, cfg, keep_length=args.steps is None and not args.minutes)
+    elif run_folder.holds_checkpoint():
         raise ValueError(f"{out} already holds a run: pass --resume to continue it or choose another --out")
     data = load_omniglot(args.data_dir, with_evaluation=False).background
     progress = bar(cfg.steps or 0, "train", unit="step", quiet=args.quiet or not main)
-    trainer = Trainer(cfg, data, out, callback=_printer(progress), resume=args.resume, dist=dist)
+    trainer = Trainer(cfg, data, out, callback=_printer(progress), checkpoint=checkpoint, dist=dist)
     progress.n = trainer.step
     say(f"Training {trainer.config.preset} on {trainer.device} ({len(trainer.split.train_alphabets)} training "
         f"alphabets, validation on {', '.join(trainer.split.val_alphabets) or 'none'})")

@@ -18,8 +18,8 @@ uses the teacher's held-out validation alphabets, never the evaluation alphabets
 The step loop (stop, learning-rate scheduler, reports, validation every `val_every` steps and at the end) is
 `TrainingLoop.run` (loop.py), shared with the Trainer; the Distiller supplies its hooks. Unlike the Trainer it
 validates once before the first step (the teacher's weights at the student's size, the baseline to beat) and
-always at the end, writes no resumable checkpoint (its only save is the last weights, at the end), and matches
-the head's bias before any weights are saved.
+always at the end, writes no resumable checkpoint (its `save_last` writes the last weights alone, at the end),
+and matches the head's bias before any weights are saved.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ import torch
 from ..augment import AffineConfig, distort_batch
 from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background, validation_split_of
-from ..device import describe_device, select_device
+from ..device import select_device
 from ..embedding import embed_glyphs
-from ..model import PREPROCESSING, SiameseNet, fast_encoder
+from ..model import SiameseNet, fast_encoder
 from ..weights import LoadedModel, save_weights
-from .loop import BEST_WEIGHTS, LAST_WEIGHTS, TrainingLoop, card_versions
+from .loop import TrainingLoop
 
 
 @dataclass
@@ -118,8 +118,8 @@ class Distiller(TrainingLoop):
             raise ValueError("Distillation only takes the background set: evaluation alphabets are for testing only.")
         if not 16 <= config.input_size <= 256:
             raise ValueError(f"input size {config.input_size} is outside 16-256 pixels")
-        super().__init__()
-        self.config, self.data, self.out_dir = config, data, Path(out_dir)
+        super().__init__(out_dir)
+        self.config, self.data = config, data
         self.callback = callback or (lambda event: None)
         self.device = select_device(config.device)
         self.teacher_card = teacher.card or {}
@@ -160,13 +160,11 @@ class Distiller(TrainingLoop):
     def validate(self) -> float | None:
         """Return the student's one-shot accuracy on the validation alphabets (None when there are none);
         write best.safetensors when it is the best so far."""
-        if len(self.split.val_chars) == 0:
-            return None
         return self.validate_and_keep_best(self.student, self.config.val_tasks, 20, self._save_best)
 
     def _save_best(self, accuracy: float) -> None:
         self.match_bias()
-        save_weights(self.student, self.out_dir / BEST_WEIGHTS, self.model_card(accuracy))
+        save_weights(self.student, self.run_folder.best, self.model_card(accuracy))
 
     def match_bias(self) -> float:
         """Refit the student's head bias to the teacher's scale on training-alphabet pairs (once per step: the end
@@ -186,14 +184,10 @@ class Distiller(TrainingLoop):
         """Return the student's model card: what it was distilled from, how, on which alphabets."""
         teacher_name = self.teacher_card.get("name", "the teacher")
         return {"name": f"{teacher_name} distilled to {self.config.input_size} px, step {self.step}",
-                "preset": self.student.config.preset, "input_size": self.config.input_size,
-                "parameters": sum(p.numel() for p in self.student.parameters()),  # the frozen head too
-                "preprocessing": PREPROCESSING,
+                **self.run_card(self.student),
                 "distillation": {"teacher": teacher_name, "teacher_fingerprint": self.teacher_fingerprint,
                                  "config": self.config.to_dict()},
-                "split": self.split.as_dict(), "steps": self.step, "wall_time_s": round(self.elapsed, 1),
-                "device": describe_device(self.device), "validation_accuracy": validation_accuracy,
-                "versions": card_versions()}
+                "validation_accuracy": validation_accuracy}
 
     # --- the loop's hooks (loop.py) -------------------------------------------------------------------------------
 
@@ -207,11 +201,11 @@ class Distiller(TrainingLoop):
         """Return True: every run ends with a validation, so its best weights are known."""
         return True
 
-    def save_checkpoint(self) -> Path:
+    def save_last(self) -> Path:
         """Write the student's latest weights (bias matched) to last.safetensors; return their path. A
-        distillation run does not resume, so this is its only save, at its end."""
+        distillation run is not continued, so it writes no checkpoint, and this runs once, at its end."""
         self.match_bias()
-        return save_weights(self.student, self.out_dir / LAST_WEIGHTS, self.model_card(None))
+        return save_weights(self.student, self.run_folder.last, self.model_card(None))
 
     def step_event(self, means: dict[str, float], lr: float, images_per_s: float, eta_s: float) -> DistillStep:
         """Return the DistillStep for the mean loss since the last report."""

@@ -15,7 +15,7 @@ import torch
 
 from ..embedding import embed_glyphs
 from ..model import MonotoneHead, SiameseNet, WeightedL1Head
-from ..pairs import AlphabetBatchSampler, BatchConfig, balanced_pair_loss, ranking_loss
+from ..pairs import AlphabetBatchSampler, BatchConfig, training_loss
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,7 @@ def fit_head(model: SiameseNet, images: torch.Tensor, char: np.ndarray, char_alp
         # The embeddings are constants here: all |a - b| once, then a matrix-vector product per step is far
         # cheaper to differentiate than the L1 sweeps (cdist) the trainer needs for its encoder's gradients.
         logits = (x[:, None] - x[None]).abs() @ head.alpha + head.bias
-        loss, _ = balanced_pair_loss(logits, batch.label.to(emb.device))
-        if config.rank_weight:
-            loss = loss + config.rank_weight * ranking_loss(logits, batch.label.to(emb.device))
+        loss, _ = training_loss(logits, batch.label.to(emb.device), config.rank_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -10,10 +10,13 @@ step). Every `log_every` steps it logs and reports them with the images/s and th
 validates, every `checkpoint_every` steps it saves; at the end it validates and saves once more and reports a
 FinishedEvent.
 
-A subclass supplies only what differs, as hooks: `begin`, `metered_step`, `validate`, `save_checkpoint`,
-`step_event` and `images_per_step`; `time_budget_s` and `checkpoint_every` when its runs have them;
-`stop_requested` and `after_step` when other processes take part (the Trainer's distributed ranks).
-`request_stop`, `pause` and `resume_training` may be called from another thread; they take effect within one step.
+A subclass supplies only what differs, as hooks: `begin`, `metered_step`, `validate`, `save_last`, `step_event`
+and `images_per_step`; `time_budget_s` and `checkpoint_every` when its runs have them; `stop_requested` and
+`after_step` when other processes take part (the Trainer's distributed ranks).
+
+A run's pause and stop requests live in one place, its `RunControl` (`control`): set from any thread (the app's
+buttons, Ctrl+C), they take effect within one step; whoever shows the run reads them there. It may be made before
+the run (the app's task does: a pause or stop asked for while the Trainer is built counts).
 """
 
 from __future__ import annotations
@@ -32,11 +35,14 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR
 
 from .. import __version__
+from ..data.omniglot import OmniglotSet
+from ..data.splits import Split
+from ..device import describe_device
 from ..evaluate import validate_one_shot
+from ..model import PREPROCESSING
 from .events import FinishedEvent, ValidationEvent
+from .run_folder import RunFolder
 from .schedule import lr_factor
-
-BEST_WEIGHTS, LAST_WEIGHTS = "best.safetensors", "last.safetensors"  # in a run's folder
 
 
 class LoopConfig(Protocol):
@@ -70,23 +76,73 @@ class Meter:
         return {name: float(total) / self.steps for name, total in self.sums.items()}
 
 
+class RunControl:
+    """A run's pause and stop requests, set from any thread and read by the loop before each step."""
+
+    def __init__(self) -> None:
+        self._stop, self._paused = threading.Event(), threading.Event()
+
+    def request_stop(self) -> None:
+        """Ask the run to stop after the current step (a paused run stops without resuming)."""
+        self._stop.set()
+
+    def pause(self) -> None:
+        """Pause after the current step."""
+        self._paused.set()
+
+    def unpause(self) -> None:
+        """Continue a paused run."""
+        self._paused.clear()
+
+    @property
+    def is_paused(self) -> bool:
+        """Return whether the run is paused (or will pause after the current step) and not stopping."""
+        return self._paused.is_set() and not self._stop.is_set()
+
+    @property
+    def is_stopping(self) -> bool:
+        """Return whether a stop was asked for."""
+        return self._stop.is_set()
+
+    def wait_while_paused(self) -> None:
+        """Return once the run is unpaused or asked to stop."""
+        while self.is_paused:
+            time.sleep(0.02)
+
+
 class TrainingLoop:
-    """Base of a training loop. A subclass sets `config`, `out_dir`, `data`, `split`, `optimizer`, `scheduler`
-    (`make_scheduler`) and `callback`, and supplies the hooks; `run` does the rest."""
+    """Base of a training loop. A subclass sets `config`, `data`, `split`, `device`, `optimizer`, `scheduler`
+    (`make_scheduler`) and `callback`, and supplies the hooks; `run` does the rest, in `run_folder`."""
 
     config: LoopConfig
-    out_dir: Path
+    data: OmniglotSet  # the background set: `split` says which of its alphabets train and which validate
+    split: Split
+    device: torch.device
     callback: Callable[[object], None]
     optimizer: torch.optim.Optimizer
     scheduler: LambdaLR
-    time_budget_s: float | None = None  # a subclass whose runs have these overrides them
-    checkpoint_every: int = 0
 
-    def __init__(self) -> None:
+    def __init__(self, out_dir: str | Path, control: RunControl | None = None) -> None:
+        self.run_folder = RunFolder(out_dir)
+        self.control = control or RunControl()
         self.step, self.elapsed = 0, 0.0
         self.best_accuracy: float | None = None
         self.history: list[dict] = []
-        self._stop, self._paused = threading.Event(), threading.Event()
+
+    @property
+    def out_dir(self) -> Path:
+        """Return the run's folder (`run_folder.path`)."""
+        return self.run_folder.path
+
+    @property
+    def time_budget_s(self) -> float | None:
+        """Return the run's time budget in seconds (None: its steps alone bound it); a run that has one says so."""
+        return None
+
+    @property
+    def checkpoint_every(self) -> int:
+        """Return how many steps apart `save_last` runs during the run (0: only at the end)."""
+        return 0
 
     # --- hooks -----------------------------------------------------------------------------------------------------
 
@@ -102,9 +158,9 @@ class TrainingLoop:
         """Return the validation accuracy (None when there is no validation set)."""
         raise NotImplementedError
 
-    def save_checkpoint(self) -> Path | None:
-        """Write what the run leaves to continue or use it: the latest weights, and a checkpoint if it resumes;
-        return the main file written."""
+    def save_last(self) -> Path | None:
+        """Write what the run leaves to use or continue it: its latest weights (last.safetensors), and the
+        checkpoint beside them if it can be continued; return the main file written."""
         raise NotImplementedError
 
     def step_event(self, means: dict[str, float], lr: float, images_per_s: float, eta_s: float) -> object:
@@ -122,29 +178,29 @@ class TrainingLoop:
 
     def stop_requested(self) -> bool:
         """Return whether to stop before the next step."""
-        return self._stop.is_set()
+        return self.control.is_stopping
 
     def after_step(self) -> None:
         """Called after each step, once the clock has moved and before the learning rate does."""
 
-    # --- control from other threads --------------------------------------------------------------------------------
+    # --- control from other threads (the run's `control`) -----------------------------------------------------------
 
     def request_stop(self) -> None:
         """Ask the run to stop after the current step (it validates and saves as at its end)."""
-        self._stop.set()
+        self.control.request_stop()
 
     def pause(self) -> None:
         """Pause after the current step; the clock does not run while paused."""
-        self._paused.set()
+        self.control.pause()
 
-    def resume_training(self) -> None:
+    def unpause(self) -> None:
         """Continue a paused run."""
-        self._paused.clear()
+        self.control.unpause()
 
     @property
     def is_paused(self) -> bool:
         """Return whether the run is paused (or will pause after the current step)."""
-        return self._paused.is_set()
+        return self.control.is_paused
 
     # --- the learning rate -----------------------------------------------------------------------------------------
 
@@ -162,8 +218,8 @@ class TrainingLoop:
             progress = max(progress, self.elapsed / self.time_budget_s)
         return progress
 
-    def resume_schedule(self, saved: dict | None) -> None:
-        """Continue the schedule at `self.step` of a resumed run from its checkpoint's scheduler state `saved`
+    def restore_schedule(self, saved: dict | None) -> None:
+        """Continue the schedule at `self.step` of a continued run from its checkpoint's scheduler state `saved`
         (None in checkpoints written before there was a scheduler; their base rate is the config's, as now)."""
         state = saved if saved is not None else self.scheduler.state_dict()
         # Step from the step before rather than take the saved rate: a resumed run may be given another length
@@ -182,8 +238,8 @@ class TrainingLoop:
         self.begin()
         meter, validated_at, saved_at = Meter(), -1, -1
         while (reason := self.end_reason()) is None:
-            if self._paused.is_set():
-                self._wait_while_paused()
+            if self.control.is_paused:
+                self.control.wait_while_paused()
                 clock = meter.t0 = time.perf_counter()
                 continue
             lr = self.scheduler.get_last_lr()[0]
@@ -201,7 +257,7 @@ class TrainingLoop:
                 self.validate()
                 validated_at = self.step
             if self.checkpoint_every and self.step % self.checkpoint_every == 0:
-                self.save_checkpoint()
+                self.save_last()
                 saved_at = self.step
         return self.finish(reason, validated_at == self.step, saved_at == self.step)
 
@@ -213,10 +269,6 @@ class TrainingLoop:
         if self.time_budget_s and self.elapsed >= self.time_budget_s:
             return "time budget"
         return "stopped" if stop else None
-
-    def _wait_while_paused(self) -> None:
-        while self._paused.is_set() and not self._stop.is_set():
-            time.sleep(0.02)
 
     def report(self, meter: Meter, lr: float) -> None:
         """Log and report the means of the metered values since the last report, the step's `lr`, the rate and
@@ -241,10 +293,10 @@ class TrainingLoop:
             self.validate()
             saved = False  # a checkpoint holds the best accuracy: write it again
         if not saved:
-            self.save_checkpoint()
-        best = self.out_dir / BEST_WEIGHTS
+            self.save_last()
+        best = self.run_folder.best
         event = FinishedEvent(self.step, reason, self.elapsed, self.best_accuracy,
-                              str(best) if best.is_file() else None, str(self.out_dir / LAST_WEIGHTS))
+                              str(best) if best.is_file() else None, str(self.run_folder.last))
         self.callback(event)
         return event
 
@@ -253,18 +305,18 @@ class TrainingLoop:
     def log(self, row: dict) -> None:
         """Append a row to the run's history and to `log.jsonl`."""
         self.history.append(row)
-        with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as f:
+        with open(self.run_folder.log, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
 
     def rewrite_log(self) -> None:
         """Write `log.jsonl` anew from the history (a resumed or restarted run)."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.history), encoding="utf-8")
+        self.run_folder.log.write_text("".join(json.dumps(r) + "\n" for r in self.history), encoding="utf-8")
 
     def validate_and_keep_best(self, model, tasks: int, way: int, save_best: Callable[[float], None]) -> float | None:
         """Return `model`'s one-shot accuracy on the validation alphabets (None when there are none), the same
         seeded tasks every time; call `save_best(accuracy)` when it is the best so far; log and report it."""
-        if len(self.split.val_chars) == 0:
+        if not self.has_validation:
             return None
         result = validate_one_shot(model, self.data, self.split.val_chars, tasks, way)
         model.train()
@@ -276,6 +328,21 @@ class TrainingLoop:
                   "ci95": result.ci95})
         self.callback(ValidationEvent(self.step, result.accuracy, result.ci95, self.elapsed, is_best))
         return result.accuracy
+
+
+    @property
+    def has_validation(self) -> bool:
+        """Return whether the run's split holds validation alphabets (else it never validates)."""
+        return len(self.split.val_chars) > 0
+
+    def run_card(self, model: torch.nn.Module) -> dict:
+        """Return what every model card of this run records about `model` at this step: preset, input size,
+        parameters, preprocessing, data split, steps, time, device and software versions."""
+        return {"preset": model.config.preset, "input_size": model.config.input_size,
+                "parameters": sum(p.numel() for p in model.parameters()),  # a frozen head's too
+                "preprocessing": PREPROCESSING, "split": self.split.as_dict(), "steps": self.step,
+                "wall_time_s": round(self.elapsed, 1), "device": describe_device(self.device),
+                "versions": card_versions()}
 
 
 def card_versions() -> dict:

@@ -1,12 +1,12 @@
 """The Trainer: all-pairs siamese training on the device, with validation, checkpoints and resume.
 
-Split like torchvision's reference script: `train_one_step`, `validate`, `save_checkpoint` / `state_dict` and
-resume (`Trainer(..., resume=True)`). The step loop that ties them together (stop, pause, steps and time budget,
-learning-rate scheduler, reports, periodic validation and checkpoints) is `TrainingLoop.run` (loop.py), shared
-with the Distiller; it reports events through a plain callback. The Trainer's own: the training images on the
-device, the model card, exact resume (model, optimiser, scheduler, random streams, clock, history), and the
-distributed ranks (distributed.py): DDP, every rank taking rank 0's clock and stop request after each step, rank
-0 alone reporting, validating and writing.
+Split like torchvision's reference script: `train_one_step`, `validate`, `save_last` / `state_dict` and
+continuing a run from its checkpoint (`Trainer(..., checkpoint=RunFolder(out).read_checkpoint())`). The step
+loop that ties them together (stop, pause, steps and time budget, learning-rate scheduler, reports, periodic
+validation and checkpoints) is `TrainingLoop.run` (loop.py), shared with the Distiller; it reports events through
+a plain callback. The Trainer's own: the training images on the device, the model card, exact resume (model,
+optimiser, scheduler, random streams, clock, history), and the distributed ranks (distributed.py): DDP, every
+rank taking rank 0's clock and stop request after each step, rank 0 alone reporting, validating and writing.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ import torch.nn.functional as F
 from ..augment import distort_batch
 from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background
-from ..device import autocast, describe_device, select_device
-from ..model import PREPROCESSING, ModelConfig, build_model, count_parameters, get_preset
-from ..pairs import AlphabetBatchSampler, balanced_pair_loss, ranking_loss
+from ..device import autocast, select_device
+from ..model import ModelConfig, build_model, get_preset
+from ..pairs import AlphabetBatchSampler, training_loss
 from ..weights import load_weights, read_metadata, save_weights
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, first_line, save_checkpoint
 from .config import TrainConfig
-from .loop import BEST_WEIGHTS, LAST_WEIGHTS, Meter, TrainingLoop, card_versions
+from .loop import Meter, RunControl, TrainingLoop
+from .run_folder import RunFolder, describe_network, saved_model_config
 from .head_fit import HeadFitConfig, fit_head, monotone_from
 from .events import CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainEvent
 
@@ -37,6 +38,8 @@ if TYPE_CHECKING:  # a plain run never imports torch.distributed's machinery
     from .distributed import DistContext
 
 HEAD_FIT = HeadFitConfig()  # how a head of another kind than the starting weights' is fitted to their encoder
+
+
 class TrainingError(RuntimeError):
     """Training stopped on an error; the message says what happened and what to do."""
 
@@ -56,30 +59,29 @@ def _main_rank_only(what: str):
 
 
 class Trainer(TrainingLoop):
-    """Trains a SiameseNet on the background set's training alphabets; writes everything under `out_dir`."""
+    """Trains a SiameseNet on the background set's training alphabets; writes everything in the run folder
+    `out_dir` (run_folder.py). Given the folder's `checkpoint` (`RunFolder.read_checkpoint`), it continues that
+    run with its saved settings and `config`'s length and device (`RunFolder.continued_config`)."""
 
     def __init__(self, config: TrainConfig, data: OmniglotSet, out_dir: str | Path,
-                 callback: Callable[[TrainEvent], None] | None = None, resume: bool = False,
-                 dist: DistContext | None = None):
+                 callback: Callable[[TrainEvent], None] | None = None, checkpoint: dict | None = None,
+                 dist: DistContext | None = None, control: RunControl | None = None):
         if data.name != "background":
             raise ValueError("The Trainer only takes the background set: evaluation alphabets are for testing only.")
-        super().__init__()
-        self.out_dir = Path(out_dir)
+        super().__init__(out_dir, control)
         self.dist = dist  # None: one process. Else a torchrun rank (distributed.py): only rank 0 reports
         self.callback = (callback if dist is None or dist.is_main else None) or (lambda event: None)
         self._main_stop = False  # in a distributed run: rank 0's stop request, as of the last step
-        state = load_checkpoint(self.out_dir / CHECKPOINT_NAME) if resume else None
+        state = checkpoint
         if state is not None:
-            config = _resumed_config(TrainConfig.from_dict(state["config"]), config)
+            config = RunFolder.continued_config(TrainConfig.from_dict(state["config"]), config)
         if config.steps is None and not config.time_budget_s:
             raise ValueError("A run needs a number of steps or a time budget (or both); it has neither.")
         self.config = config
         self.device = dist.device if dist is not None else select_device(config.device)
         self.data = data
         self.split = split_background(data, config.split)
-        self.model_config = (ModelConfig.from_dict(state["extra"]["model_config"])
-                             if state is not None and "model_config" in state.get("extra", {})
-                             else _model_config(config))
+        self.model_config = (state is not None and saved_model_config(state)) or _model_config(config)
         self._prepare_training_images(data)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
@@ -150,9 +152,7 @@ class Trainer(TrainingLoop):
         if self.dist is not None:  # all ranks' embeddings (with gradients): the loss covers pairs across ranks
             emb, label = self.dist.gather_batch(emb, label)
         logits = self.model.head.logits(emb.float(), emb.float())
-        loss, acc = balanced_pair_loss(logits, label)
-        if self.config.rank_weight:
-            loss = loss + self.config.rank_weight * ranking_loss(logits, label)
+        loss, acc = training_loss(logits, label, self.config.rank_weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -161,11 +161,9 @@ class Trainer(TrainingLoop):
     @_main_rank_only("validation on rank 0")
     def validate(self) -> float | None:
         """Return the one-shot accuracy on the validation alphabets (None when there are none)."""
-        if len(self.split.val_chars) == 0:
-            return None
         return self.validate_and_keep_best(
             self.model, self.config.val_tasks, self.config.val_way,
-            lambda accuracy: self._write_weights(BEST_WEIGHTS, {"validation_accuracy": accuracy}))
+            lambda accuracy: self._write_weights(self.run_folder.best, {"validation_accuracy": accuracy}))
 
     def state_dict(self) -> dict:
         """Return everything needed to continue this run exactly where it is."""
@@ -177,38 +175,70 @@ class Trainer(TrainingLoop):
                 "extra": {"model_config": self.model_config.to_dict()}}
 
     def _restore(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.sampler_gen.set_state(state["sampler_rng"].cpu())
-        self.aug_gen.set_state(state["aug_rng"].cpu())
-        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
-        self.resume_schedule(state.get("scheduler"))  # absent from checkpoints written before the scheduler
+        """Take up the checkpoint's state; a part that does not fit this run is a CheckpointError naming the
+        file and the part, raised before anything of the run is written."""
+        self._check_shapes(state)
+        for part, restore in (
+                ("model weights", lambda: self.model.load_state_dict(state["model"])),
+                ("optimizer state", lambda: self.optimizer.load_state_dict(state["optimizer"])),
+                ("random-number state 'sampler_rng'", lambda: self.sampler_gen.set_state(state["sampler_rng"].cpu())),
+                ("random-number state 'aug_rng'", lambda: self.aug_gen.set_state(state["aug_rng"].cpu()))):
+            try:
+                restore()
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise CheckpointError(f"{self.run_folder.checkpoint}: its {part} does not fit this run "
+                                      f"({first_line(exc)}). The checkpoint cannot be continued; nothing of the "
+                                      "run was changed.") from exc
+        self.step, self.elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
+        try:
+            self.restore_schedule(state.get("scheduler"))  # absent from checkpoints written before the scheduler
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{self.run_folder.checkpoint}: its learning-rate scheduler state is damaged "
+                                  f"({first_line(exc)}); nothing of the run was changed.") from exc
         self.best_accuracy = state.get("best_accuracy")
         self.history = [row for row in state.get("history", []) if row["step"] <= self.step]
         if self.dist is None or self.dist.is_main:
             self.rewrite_log()
 
+    def _check_shapes(self, state: dict) -> None:
+        """Raise CheckpointError when the checkpoint's weights or optimiser moments are not shaped like this run's
+        network (another preset's tensors under this one's name)."""
+        expected = {name: tuple(t.shape) for name, t in self.model.state_dict().items()}
+        saved = {name: tuple(t.shape) for name, t in state["model"].items()}
+        wrong = [f"{name} {saved[name]} instead of {shape}" for name, shape in expected.items()
+                 if name in saved and saved[name] != shape]
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        groups = state["optimizer"].get("param_groups", [])
+        ids = [i for group in groups if isinstance(group, dict) for i in group.get("params", [])]
+        for index, param in zip(ids, params):
+            for key, value in state["optimizer"]["state"].get(index, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() and tuple(value.shape) != tuple(param.shape):
+                    wrong.append(f"optimizer {key} of parameter {index} {tuple(value.shape)} instead of "
+                                 f"{tuple(param.shape)}")
+        if wrong:
+            raise CheckpointError(
+                f"{self.run_folder.checkpoint} holds tensors of another network than its run's "
+                f"({describe_network(self.model_config)}): {'; '.join(wrong[:3])}"
+                f"{f' and {len(wrong) - 3} more' if len(wrong) > 3 else ''}. It cannot be continued; nothing "
+                "of the run was changed. Start a new run in another folder.")
+
     @_main_rank_only("the checkpoint on rank 0")
-    def save_checkpoint(self) -> Path:
-        """Write the resumable checkpoint and the latest weights atomically; return the checkpoint path."""
-        path = save_checkpoint(self.out_dir / CHECKPOINT_NAME, self.state_dict())
-        self._write_weights(LAST_WEIGHTS, {})
+    def save_last(self) -> Path:
+        """Write the resumable checkpoint and the latest weights beside it, atomically; return the checkpoint's
+        path."""
+        path = save_checkpoint(self.run_folder.checkpoint, self.state_dict())
+        self._write_weights(self.run_folder.last, {})
         self.callback(CheckpointEvent(self.step, str(path)))
         return path
 
-    def _write_weights(self, name: str, extra: dict) -> Path:
-        return save_weights(self.model, self.out_dir / name, self.model_card(extra))
+    def _write_weights(self, path: Path, extra: dict) -> Path:
+        return save_weights(self.model, path, self.model_card(extra))
 
     def model_card(self, extra: dict | None = None) -> dict:
         """Return the model card for the current weights: config, data split, steps, time, device, versions."""
-        return {"name": f"{self.config.preset} step {self.step}", "preset": self.config.preset,
-                "input_size": self.model.config.input_size, "parameters": count_parameters(self.model),
-                "preprocessing": PREPROCESSING,
-                "training": self.config.to_dict(), "split": self.split.as_dict(), "steps": self.step,
-                "wall_time_s": round(self.elapsed, 1), "device": describe_device(self.device),
-                "best_validation_accuracy": self.best_accuracy,
-                "versions": card_versions(),
-                **(extra or {})}
+        return {"name": f"{self.config.preset} step {self.step}", **self.run_card(self.model),
+                "preset": self.config.preset, "training": self.config.to_dict(),
+                "best_validation_accuracy": self.best_accuracy, **(extra or {})}
 
     # --- the loop's hooks (loop.py) -------------------------------------------------------------------------------
 
@@ -234,12 +264,12 @@ class Trainer(TrainingLoop):
 
     @property
     def time_budget_s(self) -> float | None:
-        """Return the run's time budget in seconds (None: its steps alone bound it)."""
+        """Return the config's time budget in seconds (None: its steps alone bound it)."""
         return self.config.time_budget_s
 
     @property
     def checkpoint_every(self) -> int:
-        """Return how many steps apart checkpoints are written (0: only at the end)."""
+        """Return the config's steps between checkpoints (0: only at the end)."""
         return self.config.checkpoint_every
 
     def stop_requested(self) -> bool:
@@ -275,14 +305,6 @@ def _model_config(config: TrainConfig) -> ModelConfig:
         return preset
     start, _ = read_metadata(config.init_weights)
     return ModelConfig(**{**start.to_dict(), "head": preset.head})
-
-
-def _resumed_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
-    """A resumed run keeps its saved config; only its length and device may change."""
-    saved.steps = requested.steps
-    saved.time_budget_s = requested.time_budget_s
-    saved.device = requested.device
-    return saved
 
 
 def _explain(exc: Exception) -> str:
