@@ -72,3 +72,21 @@ def test_rank_json_gives_the_character(make_font, exact_match_weights, tmp_path,
     results = json.loads(capsys.readouterr().out.splitlines()[-1])["results"]
     assert results[0]["name"] == "ж" and results[0]["char"] == "ж"
     assert {r["name"]: r["char"] for r in results} == {"ж": "ж", "A": "A", "ᚠ": "ᚠ", "drawn": None}
+
+
+def test_argument_errors_print_no_empty_progress_bar(make_font, tmp_path, capsys):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file.txt").write_text("mine")
+    for args in (["--block", "Klingon"], []):
+        dest = tmp_path / ("g" if args else "taken")
+        assert main(["gallery", "import-font", str(make_font()), str(dest), *args]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and "rendering" not in err and "char/s" not in err
+
+
+def test_progress_counts_characters_not_steps(make_font, tmp_path, capsys):
+    # Greek letters take two bytes each in UTF-8: the count is of characters.
+    font = make_font(chars="αβγδεAB")
+    assert main(["gallery", "import-font", str(font), str(tmp_path / "g"), "--chars", "αβγδε"]) == 0
+    err = capsys.readouterr().err
+    assert "5/5" in err and "10/10" not in err

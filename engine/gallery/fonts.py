@@ -309,8 +309,8 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
     `dest`: a new (or empty) folder to create the gallery in; an existing gallery folder (or an open
     `Gallery`), which gains one reference per character (new characters are appended); or None for an
     in-memory gallery (nothing written). Every character is rendered before anything is written, so a
-    failure or `cancel` (raises `Cancelled`) leaves `dest` as it was. `progress(done, total)` counts
-    rendering then writing. Raises FontError for a bad font or nothing drawable, ValueError for a bad choice.
+    failure or `cancel` (raises `Cancelled`) leaves `dest` as it was. `progress(done, total)` counts the
+    characters rendered (writing them follows). Raises FontError for a bad font or nothing drawable, ValueError for a bad choice.
     """
     face_ = font if isinstance(font, FontFace) else open_font(font, face)
     selection = select_characters(face_, text, blocks, ranges)
@@ -326,8 +326,7 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
         # Said before rendering, which can take a minute for a whole font.
         raise GalleryError(f"{dest} exists and is neither a gallery nor an empty folder; choose another folder")
     n = len(selection.codepoints)
-    total = 2 * n
-    rendered, blank, boxes = render_selection(face_, selection.codepoints, progress, cancel, total)
+    rendered, blank, boxes = render_selection(face_, selection.codepoints, progress, cancel, n)
     for reason, cps in ((BLANK, blank), (NOTDEF, boxes)):
         if cps:
             skipped.setdefault(reason, []).extend(cps)
@@ -336,28 +335,22 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
                         "nothing was written")
     source = face_.source
 
-    def written(i: int) -> None:
-        if progress:
-            progress(n + i, n + len(rendered))
-
     if existing is not None:
         characters = [Character(chr(cp), [Reference(f"u{cp:04x}", "", unpack_glyph(px), None, source)], chr(cp))
                       for cp, px in rendered]
         if cancel is not None and cancel.is_set():
             raise Cancelled("font import cancelled")
         added_chars, added_refs = existing.extend(characters)
-        written(len(rendered))
         return FontImport(existing, face_, added_chars, added_refs, skipped)
     sink = _Sink(Path(dest) if dest is not None else None)
     try:
         characters = []
-        for i, (cp, px) in enumerate(rendered):
+        for cp, px in rendered:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("font import cancelled")
             ref = sink.add(f"u{cp:04x}", unpack_glyph(px), f"{face_.path.name} U+{cp:04X}")
             ref.font = source
             characters.append(Character(chr(cp), [ref], chr(cp)))
-            written(i + 1)
         gallery = sink.finish(check_name(name or face_.full_name, "gallery name"), characters, cancel)
     except BaseException:
         sink.abort()
