@@ -216,6 +216,45 @@ def _match_block_or_script(name: str, candidates: Iterable[int]) -> list[int]:
     raise ValueError(f"No Unicode block or script called {name!r}.{hint}")
 
 
+def first_character_of(name: str) -> int | None:
+    """Return the first assigned, visible code point of the Unicode block or script called `name`, or None."""
+    key = _key(name)
+    for ranges, values, of in ((ucd.Blocks.RANGES, ucd.Blocks.VALUES, lambda v: v),
+                               (ucd.Scripts.RANGES, ucd.Scripts.VALUES,
+                                lambda v: ucd.Scripts.NAMES.get(v, v).replace("_", " "))):
+        for i, value in enumerate(values):
+            if value in ("No_Block", "Zzzz") or _key(of(value)) != key:
+                continue
+            end = ranges[i + 1] if i + 1 < len(ranges) else 0x110000
+            for cp in range(ranges[i], end):
+                if unicodedata.category(chr(cp)) not in _INVISIBLE:
+                    return cp
+    return None
+
+
+_INVISIBLE = {"Cn", "Co", "Cc", "Cs", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"}
+
+
+def fonts_for_blocks(blocks: Sequence[str]) -> str:
+    """Return a sentence naming the installed fonts that draw characters of `blocks` (their first visible
+    character), or saying that none does; "" when no name is a block or script."""
+    from .font_files import fonts_drawing
+
+    parts = []
+    for name in blocks:
+        cp = first_character_of(name)
+        if cp is None:
+            continue
+        families = sorted({f.family for f in fonts_drawing(cp)})
+        if families:
+            shown = ", ".join(families[:8]) + (f" and {len(families) - 8} more" if len(families) > 8 else "")
+            parts.append(f"Installed fonts that have {name}: {shown}.")
+        else:
+            parts.append(f"No installed font has {name} ({chr(cp)} U+{cp:04X}); install one that does "
+                         f"(e.g. from the Noto family) or give a font file.")
+    return " ".join(parts)
+
+
 @dataclass
 class Selection:
     """The code points to render, in order, and what was left out before rendering: {reason: code points}."""
@@ -317,7 +356,9 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
     skipped = {k: list(v) for k, v in selection.skipped.items()}
     if not selection.codepoints:
         what = "in the selection" if (text or blocks or ranges) else "in it"
-        raise FontError(f"{face_.path}: no drawable character {what} ({_summary(skipped)}); nothing was written")
+        why = f" ({_summary(skipped)})" if skipped else f" ({face_.full_name} has none there)"
+        elsewhere = f" {fonts_for_blocks(blocks)}" if blocks else ""
+        raise FontError(f"{face_.path}: no drawable character {what}{why}; nothing was written.{elsewhere}".strip())
     existing = dest if isinstance(dest, Gallery) else None
     if existing is None and dest is not None and (Path(dest) / INDEX_NAME).is_file():
         existing = Gallery.open(dest)
@@ -366,5 +407,5 @@ def _summary(skipped: dict[str, list[int]]) -> str:
 __all__ = [
     "BLANK", "COMBINING", "CONTROL", "FONT_SUFFIXES", "FORMAT", "FontError", "FontFace", "FontImport",
     "NOTDEF", "NOT_IN_FONT", "SKIP_REASONS", "SPACE", "Selection", "block_counts", "block_of", "describe_char",
-    "import_font", "open_font", "parse_range", "render_selection", "script_of", "select_characters",
+    "first_character_of", "fonts_for_blocks", "import_font", "open_font", "parse_range", "render_selection", "script_of", "select_characters",
 ]
