@@ -93,6 +93,10 @@ class FontFace:
             return NOTDEF
         return _CATEGORY_REASONS.get(unicodedata.category(chr(cp)))
 
+    def unmapped(self) -> int:
+        """Return a code point the font does not map (FreeType draws the missing-glyph box for it)."""
+        return next(cp for cp in range(0x10FFFD, 0, -1) if cp not in self.cmap)
+
     def drawable(self) -> list[int]:
         """Return the code points the font maps that may be drawable (rendering may still find blanks)."""
         return [cp for cp in sorted(self.cmap) if self.reason_for(cp) is None]
@@ -330,9 +334,8 @@ def render_selection(face: FontFace, codepoints: Sequence[int], progress: Progre
     cannot open the font or render one of its glyphs (a damaged file).
     """
     try:
-        unmapped = next(cp for cp in range(0x10FFFD, 0, -1) if cp not in face.cmap)
         return render_codepoints(str(face.path), face.index, codepoints, progress=progress, cancel=cancel,
-                                 total=total, workers=workers, unmapped=unmapped)
+                                 total=total, workers=workers, unmapped=face.unmapped())
     except RenderCancelled:
         raise Cancelled("font import cancelled") from None
     except (OSError, ValueError) as exc:
@@ -383,20 +386,29 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
             raise Cancelled("font import cancelled")
         added_chars, added_refs = existing.extend(characters)
         return FontImport(existing, face_, added_chars, added_refs, skipped)
+    gallery = write_font_gallery(face_, dest, name or face_.full_name, rendered, cancel)
+    return FontImport(gallery, face_, len(gallery), len(gallery), skipped)
+
+
+def write_font_gallery(face: FontFace, dest: str | Path | None, name: str, rendered: Sequence[tuple[int, np.ndarray]],
+                       cancel: threading.Event | None = None) -> Gallery:
+    """Return a new gallery of `rendered` [(code point, packed glyph)] characters of `face`, one reference each:
+    written to the new (or empty) folder `dest`, or in memory when `dest` is None. A failure or `cancel`
+    (raises `Cancelled`) leaves nothing behind."""
+    source = face.source
     sink = _Sink(Path(dest) if dest is not None else None)
     try:
         characters = []
         for cp, px in rendered:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("font import cancelled")
-            ref = sink.add(f"u{cp:04x}", unpack_glyph(px), f"{face_.path.name} U+{cp:04X}")
+            ref = sink.add(f"u{cp:04x}", unpack_glyph(px), f"{face.path.name} U+{cp:04X}")
             ref.font = source
             characters.append(Character(chr(cp), [ref], chr(cp)))
-        gallery = sink.finish(check_name(name or face_.full_name, "gallery name"), characters, cancel)
+        return sink.finish(check_name(name, "gallery name"), characters, cancel)
     except BaseException:
         sink.abort()
         raise
-    return FontImport(gallery, face_, len(characters), len(characters), skipped)
 
 
 def _summary(skipped: dict[str, list[int]]) -> str:
@@ -407,5 +419,6 @@ def _summary(skipped: dict[str, list[int]]) -> str:
 __all__ = [
     "BLANK", "COMBINING", "CONTROL", "FONT_SUFFIXES", "FORMAT", "FontError", "FontFace", "FontImport",
     "NOTDEF", "NOT_IN_FONT", "SKIP_REASONS", "SPACE", "Selection", "block_counts", "block_of", "describe_char",
-    "first_character_of", "fonts_for_blocks", "import_font", "open_font", "parse_range", "render_selection", "script_of", "select_characters",
+    "first_character_of", "fonts_for_blocks", "import_font", "open_font", "parse_range", "render_selection",
+    "script_of", "select_characters", "write_font_gallery",
 ]
