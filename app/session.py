@@ -32,6 +32,9 @@ TOP_K = 5
 # small or busy machine more threads than free cores wait on each other (measured on 2 shared cores: 35 ms with
 # one thread, 200-700 ms with two) and take the core the UI needs while the person draws.
 RANK_THREADS = max(1, min(4, (os.cpu_count() or 2) // 4))
+# Characters a symbol search embeds per serial step: a drawing waits at most one step (~0.5 s on 2 cores) for its
+# ranking while the search builds.
+SEARCH_STEP = 64
 
 
 # ------------------------------------------------------------------------------------------------ snapshots
@@ -99,6 +102,19 @@ class RankOutcome:
     glyph: Any = None
     no_confident_match: bool = False
     matches: tuple[MatchView, ...] = ()
+    coverage: tuple[int, int] | None = None  # (ready, total) while a symbol search builds: ranked against part
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """Where a symbol search stands: `ready` of `total` characters of the font `name` are ranked against;
+    `finished` once it ended (`message` then says how: opened, cancelled or failed)."""
+
+    name: str
+    ready: int
+    total: int
+    finished: bool = False
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +201,10 @@ def _source_name(source: Path) -> str:
     return default
 
 
+def _pixels_or_none(pixels: np.ndarray | None) -> np.ndarray | None:
+    return None if pixels is None else to_uint8(pixels)
+
+
 @contextmanager
 def torch_threads(n: int):
     """Run the block with `n` torch intra-op threads on this thread, then restore the previous number.
@@ -215,6 +235,7 @@ class EngineSession(QObject):
     error = Signal(str)
     info = Signal(str)
     edited = Signal()  # after a gallery edit, undo or redo (the gallery is what was worked on last)
+    search_progress = Signal(object)  # SearchState, after each step of a symbol search and at its end
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -230,6 +251,8 @@ class EngineSession(QObject):
         self._rank_lock = threading.Lock()
         self._rank_request: tuple[int, Any] | None = None
         self._rank_queued = False
+        self._search: Any = None  # engine.font_search.FontSearch while a symbol search builds (serial tasks only)
+        self._search_cancel = threading.Event()
         self.gallery_changed.connect(self._remember_snapshot)
         self.model_changed.connect(self._remember_model)
 
@@ -567,6 +590,82 @@ class EngineSession(QObject):
 
         return self._task("Exporting the gallery", job, on_done=lambda p: self.info.emit(f"Exported to {p}."))
 
+    # ---------------------------------------------------------------- symbol search
+
+    def search_font(self, face: Any, name: str, dest: str | Path) -> Task:
+        """Make a symbol search of every character of `face` (engine.font_search): while it renders and embeds,
+        drawings rank against the characters ready so far (`RankOutcome.coverage`, `search_progress`); then it is
+        saved as the gallery `name` at `dest` and opened. No gallery is current meanwhile."""
+        self._search_cancel = cancel = threading.Event()
+        label = getattr(face, "full_name", name)
+
+        def start(ctx: TaskContext) -> SearchState:
+            from engine.font_search import FontSearch
+
+            if self._loaded is None:
+                raise RuntimeError("No model is loaded, so the font's characters cannot be embedded.")
+            self._end_search()
+            ctx.progress(0, 0, f"Reading {label}…")
+            self._search = FontSearch(self._loaded, face)
+            self._gallery, self._recognizer = None, None  # the old gallery is no longer what drawings rank against
+            return SearchState(label, self._search.ready, self._search.total)
+
+        def started(state: SearchState) -> None:
+            self.gallery_changed.emit(None)
+            self._search_stepped(state, label, name, Path(dest), cancel)
+
+        task = self._task(f"Symbol search of {label}", start, on_done=started, what="The symbol search")
+        return task
+
+    def cancel_search(self) -> None:
+        """Stop the symbol search being built (what is embedded stays cached for the next search of the font)."""
+        self._search_cancel.set()
+
+    def _search_stepped(self, state: SearchState, label: str, name: str, dest: Path, cancel: threading.Event) -> None:
+        self.search_progress.emit(state)  # the open drawing re-ranks against the larger part first
+        if state.ready < state.total:
+            def step(ctx: TaskContext) -> SearchState:
+                with torch_threads(RANK_THREADS):
+                    self._search.step(cancel, batch=SEARCH_STEP, wait=0.5)
+                ctx.progress(self._search.ready, self._search.total, f"Embedding {label}…")
+                return SearchState(label, self._search.ready, self._search.total)
+
+            task = self._task(f"Symbol search of {label}", step,
+                              on_done=lambda s: self._search_stepped(s, label, name, dest, cancel),
+                              what="The symbol search")
+        else:
+            def save(ctx: TaskContext) -> GallerySnapshot:
+                ctx.progress(0, 0, f"Saving the gallery {name}…")
+                gallery = self._search.save_gallery(dest, name, cancel)
+                self._end_search()
+                self._histories.forget(gallery)
+                return self._adopt(ctx, gallery)
+
+            def saved(snapshot: GallerySnapshot) -> None:
+                self.gallery_changed.emit(snapshot)
+                n = len(snapshot.characters)
+                self.search_progress.emit(SearchState(label, n, n, True, f"Symbol search ready: {n:,} characters "
+                                                                        f"of {label} in {quoted(snapshot.name)}."))
+
+            task = self._task(f"Saving {name}", save, on_done=saved, what="Saving the symbol search")
+        task.cancelled.connect(lambda: self._search_ended(label, "cancelled"))
+        task.failed.connect(lambda exc: self._search_ended(label, describe_error(exc)))
+
+    def _search_ended(self, label: str, why: str) -> None:
+        def job(_ctx: TaskContext) -> None:
+            self._end_search()
+
+        self._task("Ending the symbol search", job)
+        text = (f"Symbol search of {label} stopped; what was embedded is kept, so searching this font again starts "
+                f"there." if why == "cancelled" else f"The symbol search of {label} failed: {why}")
+        self.search_progress.emit(SearchState(label, 0, 0, True, text))
+
+    def _end_search(self) -> None:
+        """(Serial task) Close the symbol search, if one is open (it caches what is ready)."""
+        search, self._search = self._search, None
+        if search is not None:
+            search.close()
+
     # ---------------------------------------------------------------- recognition
 
     def rank(self, request_id: int, source: Any) -> None:
@@ -597,6 +696,8 @@ class EngineSession(QObject):
             return RankOutcome(request_id, "empty-canvas", glyph)
         if self._loaded is None:
             return RankOutcome(request_id, "no-model", glyph)
+        if self._search is not None:
+            return self._rank_search(request_id, glyph)
         if self._gallery is None:
             return RankOutcome(request_id, "no-gallery", glyph)
         if len(self._gallery) == 0 or self._recognizer is None:
@@ -607,6 +708,15 @@ class EngineSession(QObject):
         matches = tuple(MatchView(m.name, float(m.score), int(m.reference), self._thumbnail(m.name, m.reference),
                                   self._char(m.name)) for m in result.matches)
         return RankOutcome(request_id, "ranked", glyph, bool(result.no_confident_match), matches)
+
+    def _rank_search(self, request_id: int, glyph: Any) -> RankOutcome:
+        search = self._search
+        result = search.rank(glyph, k=TOP_K)
+        matches = tuple(MatchView(m.name, float(m.score), 0, _pixels_or_none(search.pixels(ord(m.name))), m.name)
+                        for m in result.matches)
+        state = "ranked" if matches or search.ready else "empty-gallery"
+        return RankOutcome(request_id, state, glyph, bool(result.no_confident_match), matches,
+                           (search.ready, search.total))
 
     @staticmethod
     def _glyph_of(source: Any) -> Any:

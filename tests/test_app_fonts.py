@@ -3,6 +3,8 @@ and results that show the character large and copy it (Ctrl+C, the Copy button, 
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
@@ -66,7 +68,7 @@ def test_cancelled_font_import_changes_nothing(make_window, qtbot, monkeypatch, 
     window = make_window()
     dialog = _open_font_dialog(window, qtbot, monkeypatch, make_font())
     qtbot.waitUntil(lambda: dialog.summary is not None, timeout=TIMEOUT_MS)
-    dialog.start_symbol_search()
+    dialog.start_import()
     dialog.cancel_button.click()  # before the task starts (tasks start from the event loop): always in time
     qtbot.waitUntil(lambda: dialog.import_task is None, timeout=TIMEOUT_MS)
     wait_idle(qtbot, window)
@@ -74,6 +76,51 @@ def test_cancelled_font_import_changes_nothing(make_window, qtbot, monkeypatch, 
     galleries = app_env["data"] / "galleries"
     assert not galleries.exists() or not any(galleries.iterdir())
     assert window.session.snapshot is None and dialog.import_button.isEnabled()
+
+
+def test_symbol_search_ranks_against_what_is_ready_then_opens_as_a_gallery(make_window, qtbot, monkeypatch,
+                                                                           make_font, tmp_path):
+    from app import session as session_module
+    from engine.gallery.fonts import import_font
+
+    chars = "ABCDEFGHжщᚠᚢᚦ"
+    import_font(make_font("Old.ttf", chars="XY", family="Old"), tmp_path / "old")
+    monkeypatch.setattr(session_module, "SEARCH_STEP", 3)  # several steps, each followed by a ranking
+    window = make_window()
+    window.open_gallery(tmp_path / "old")
+    wait_gallery(qtbot, window, 2)
+    font = make_font(family="Search Test")
+    import_font(font, tmp_path / "q", text="ж")
+    query = next((tmp_path / "q").rglob("*.png"))
+    window.recognise.open_image(query)
+    wait_ranked(qtbot, window)
+    outcomes, galleries, labels = [], [], []
+    window.session.ranked.connect(outcomes.append)
+    window.session.gallery_changed.connect(galleries.append)
+    window.session.search_progress.connect(lambda _s: labels.append(window.recognise.search_label.text()))
+    dialog = _open_font_dialog(window, qtbot, monkeypatch, font)
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=TIMEOUT_MS)
+    dialog.symbol_button.click()
+    assert not dialog.isVisible()  # the person draws while it builds
+    snapshot = wait_gallery(qtbot, window, len(chars))
+    assert snapshot.name == "Search Test Regular symbols" and sorted(snapshot.names()) == sorted(chars)
+    assert galleries[0] is None  # the old gallery left the screen at once
+    partial = [o for o in outcomes if o.coverage is not None and o.coverage[0] < o.coverage[1]]
+    assert partial, [o.coverage for o in outcomes]
+    for o in partial:
+        assert {m.name for m in o.matches} <= set(chars) and len(o.matches) <= o.coverage[0]
+    assert [o.coverage[0] for o in partial] == sorted(o.coverage[0] for o in partial)
+    said = [re.search(r"ranked against (\d+) of (\d+) characters", t) for t in labels]
+    assert any(m and 0 < int(m[1]) < int(m[2]) for m in said), labels
+    final = wait_ranked(qtbot, window)
+    assert final.coverage is None and final.matches[0].name == "ж"
+    assert "Symbol search ready: 13 characters" in window.recognise.search_label.text()
+    # The same font again: ready at once from the cache (no step needed before the first ranking).
+    states = []
+    window.session.search_progress.connect(states.append)
+    window.session.search_font(dialog.summary.face, "again", tmp_path / "again")
+    wait_gallery(qtbot, window)
+    assert states[0].ready == states[0].total == len(chars)
 
 
 def test_a_bad_font_file_is_explained_and_cannot_be_imported(make_window, qtbot, monkeypatch, tmp_path):
