@@ -293,7 +293,18 @@ class EngineSession(QObject):
         task.succeeded.connect(self.model_changed.emit)
         task.failed.connect(lambda exc: self.model_failed.emit(self._model_error(path, exc)))
         task.succeeded.connect(lambda _info: self._after_rebuild())
+        task.succeeded.connect(lambda _info: self._warm_up())
         return task
+
+    def _warm_up(self) -> None:
+        """Rank a blank glyph once, as a drawing is ranked: the first forward pass of a shape sets up the maths
+        library's kernels (~0.4-1 s on a 2-core CPU), which then the first drawing does not wait for."""
+        def job(_ctx: TaskContext) -> None:
+            if self._recognizer is not None:
+                with torch_threads(RANK_THREADS):
+                    self._recognizer.embed_queries(np.zeros((1, 105, 105), np.float32))
+
+        self.runner.submit(job, "Warming up the model")
 
     @staticmethod
     def _model_error(path: str | Path | None, exc: BaseException) -> str:
