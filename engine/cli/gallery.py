@@ -130,11 +130,13 @@ def run_import_font(args) -> int:
         result = import_font(font, dest, text=args.chars, blocks=args.block, ranges=args.ranges, name=args.name,
                              progress=progress)
     g = result.gallery
-    info(f"{font.full_name}: added {result.added_references} references ({result.added_characters} new "
-         f"characters) to {g.name!r}, now {len(g)} characters -> {dest}; {result.skipped_summary()}")
+    info(f"{font.full_name}: {result.counts_summary()} rendered; added {result.added_references:,} references "
+         f"({result.added_characters:,} new characters) to {g.name!r}, now {len(g):,} characters -> {dest}; "
+         f"{result.skipped_summary()}")
     if args.json:
         print_json_line({"gallery": str(dest), "font": font.full_name, "characters": len(g),
                          "added_characters": result.added_characters, "added_references": result.added_references,
+                         "chosen": result.chosen, "rendered": result.rendered,
                          "skipped": {reason: len(cps) for reason, cps in result.skipped.items()}})
     return 0
 

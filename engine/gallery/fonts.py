@@ -311,6 +311,16 @@ class FontImport:
     added_characters: int
     added_references: int
     skipped: dict[str, list[int]]
+    chosen: int = 0  # characters chosen that the font maps drawably: what a preview counts before rendering
+    rendered: int = 0  # of those, how many rendered (the others render blank or as the missing-glyph box)
+
+    def counts_summary(self) -> str:
+        """Return how the chosen count became the rendered one, e.g. "5,681 of the 5,683 chosen characters
+        (2 render blank)", or "all 26 chosen characters" when every one rendered."""
+        if self.rendered == self.chosen:
+            return f"all {self.chosen:,} chosen characters"
+        lost = [f"{len(self.skipped[r]):,} {r}" for r in (BLANK, NOTDEF) if self.skipped.get(r)]
+        return f"{self.rendered:,} of the {self.chosen:,} chosen characters ({', '.join(lost)})"
 
     @property
     def n_skipped(self) -> int:
@@ -385,9 +395,9 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
         if cancel is not None and cancel.is_set():
             raise Cancelled("font import cancelled")
         added_chars, added_refs = existing.extend(characters)
-        return FontImport(existing, face_, added_chars, added_refs, skipped)
+        return FontImport(existing, face_, added_chars, added_refs, skipped, n, len(rendered))
     gallery = write_font_gallery(face_, dest, name or face_.full_name, rendered, cancel)
-    return FontImport(gallery, face_, len(gallery), len(gallery), skipped)
+    return FontImport(gallery, face_, len(gallery), len(gallery), skipped, n, len(rendered))
 
 
 def write_font_gallery(face: FontFace, dest: str | Path | None, name: str, rendered: Sequence[tuple[int, np.ndarray]],
