@@ -25,15 +25,17 @@ import numpy as np
 import torch
 
 from .atomic import atomic_path
+from .centering import center_ink
 from .embedding import Cancelled, embed_glyph_views
 from .font_render import PACKED_BYTES, FaceRenderer, RenderStream, pack_glyph, unpack_glyph
 from .gallery import Gallery
 from .gallery.fonts import FontFace, block_of, select_characters, write_font_gallery
 from .glyph import Glyph
 from .index import ReferenceIndex
+from .model import fast_encoder
 from .paths import user_cache_dir
 from .recognize import RankResult, Recognizer
-from .views import ViewConfig, card_views, reference_rows
+from .views import ViewConfig, card_views, embed_views, reference_rows
 from .weights import LoadedModel
 
 SEARCH_BATCH = 128  # characters embedded per step: a step takes ~1-2 s on a 2-core CPU
@@ -83,6 +85,8 @@ class FontSearch:
         self._recognizer = Recognizer(loaded, Gallery.in_memory(face.full_name), views=self.views)
         self.cache = cache_file(face, self._recognizer.fingerprint, self.views, cache_folder)
         self._workers = workers
+        on_cpu = next(loaded.model.parameters()).device.type == "cpu"
+        self._fused = fast_encoder(loaded.model) if on_cpu else None
         self.codepoints: list[int] = []  # ready (embedded), in the order they became ready
         self._packed: list[np.ndarray] = []
         self._rows: list[torch.Tensor] = []  # per ready character: (rows per reference, D)
@@ -179,10 +183,17 @@ class FontSearch:
     @torch.inference_mode()
     def _embed(self, drawn: list[tuple[int, np.ndarray]], cancel: threading.Event | None) -> None:
         pixels = np.stack([unpack_glyph(px) for _, px in drawn])
-        # The same call as `Recognizer.refresh` makes for a reference, so the rows equal a gallery's.
-        views = embed_glyph_views(self.loaded.model, pixels, self.views.reference_views, self.views.seed,
-                                  batch_size=len(drawn), cancel=cancel, center=self.views.center)
-        rows = reference_rows(views, self.views)
+        v = self.views
+        if self._fused is not None:
+            # The query's encoder (conv and batch norm folded, channels-last): 35% less CPU a character than
+            # `model.embed` (8.3 against 13.1 ms on one core, bench_symbol_search.py), equal to ~1e-6.
+            x = torch.from_numpy(pixels).unsqueeze(1)
+            x = self.loaded.model.prepare(center_ink(x) if v.center else x)
+            views = embed_views(self._fused, x, v.reference_views, v.seed)
+        else:  # on a GPU: as `Recognizer.refresh` embeds a reference (its autocast included)
+            views = embed_glyph_views(self.loaded.model, pixels, v.reference_views, v.seed, batch_size=len(drawn),
+                                      cancel=cancel, center=v.center)
+        rows = reference_rows(views, v)
         for (cp, packed), row in zip(drawn, rows):
             self.codepoints.append(cp)
             self._packed.append(packed)

@@ -89,3 +89,19 @@ def test_the_saved_gallery_opens_without_embedding_and_ranks_the_same(make_font,
     recognizer.refresh()
     assert recognizer.embedded_count == 0
     assert [(m.name, m.score) for m in recognizer.rank(query).matches] == expected
+
+
+def test_the_search_embeds_like_a_gallery_of_the_same_characters(make_font, loaded, tmp_path):
+    # Its faster encoder (conv and batch norm folded) ranks as the recogniser's own embeddings of the references do.
+    from engine.gallery.fonts import import_font
+
+    font = make_font()
+    search = FontSearch(loaded, open_font(font), cache_folder=tmp_path / "cache").build()
+    recognizer = Recognizer(loaded, import_font(font, tmp_path / "g").gallery)
+    recognizer.refresh()
+    assert recognizer.embedded_count == len(CHARS)
+    for c in CHARS:
+        query = search.pixels(ord(c))
+        mine, theirs = search.rank(query, k=None).matches, recognizer.rank(query, k=None).matches
+        assert mine[0].name == theirs[0].name == c
+        assert abs(mine[0].score - theirs[0].score) < 1e-4
