@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from engine.cancel import Cancelled
 from engine.units import OMNIGLOT_STROKE_AREA
 
 from .gallery_history import (AddExamples, DeleteCharacters, Histories, HistoryError, HistoryState,
@@ -450,6 +451,7 @@ class EngineSession(QObject):
         """
         snapshot = self._snapshot(gallery)
         recognizer = self._make_recognizer(ctx, self._loaded, gallery)
+        self._end_search()  # drawings now rank against this gallery, not a symbol search being built
         self._gallery, self._recognizer = gallery, recognizer
         return snapshot
 
@@ -636,31 +638,47 @@ class EngineSession(QObject):
         self.search_progress.emit(state)  # the open drawing re-ranks against the larger part first
         if state.ready < state.total:
             def step(ctx: TaskContext) -> SearchState:
+                search = self._search
+                if search is None:  # a gallery was opened meanwhile, which ended the search
+                    raise Cancelled("the symbol search gave way to a gallery")
                 with torch_threads(RANK_THREADS):
-                    self._search.step(cancel, batch=SEARCH_STEP, wait=0.5)
-                ctx.progress(self._search.ready, self._search.total, f"Embedding {label}…")
-                return SearchState(label, self._search.ready, self._search.total)
+                    search.step(cancel, batch=SEARCH_STEP, wait=0.5)
+                ctx.progress(search.ready, search.total, f"Embedding {label}…")
+                return SearchState(label, search.ready, search.total)
 
             task = self._task(f"Symbol search of {label}", step,
                               on_done=lambda s: self._search_stepped(s, label, name, dest, cancel),
                               what="The symbol search")
         else:
-            def save(ctx: TaskContext) -> GallerySnapshot:
+            search = self._search  # complete: from now on only read, by rankings and by the saving below
+
+            def save(ctx: TaskContext) -> Any:
                 ctx.progress(0, 0, f"Saving the gallery {name}…")
-                gallery = self._search.save_gallery(dest, name, cancel)
-                self._end_search()
-                self._histories.forget(gallery)
-                return self._adopt(ctx, gallery)
+                return search.save_gallery(dest, name, cancel)
 
-            def saved(snapshot: GallerySnapshot) -> None:
-                self.gallery_changed.emit(snapshot)
-                n = len(snapshot.characters)
-                self.search_progress.emit(SearchState(label, n, n, True, f"Symbol search ready: {n:,} characters "
-                                                                        f"of {label} in {quoted(snapshot.name)}."))
-
-            task = self._task(f"Saving {name}", save, on_done=saved, what="Saving the symbol search")
+            # Not serial: writing thousands of images takes seconds, and drawings keep being ranked meanwhile.
+            task = self._task(f"Saving {name}", save, serial=False, what="Saving the symbol search",
+                              on_done=lambda gallery: self._open_search_gallery(search, gallery, label))
         task.cancelled.connect(lambda: self._search_ended(label, "cancelled"))
         task.failed.connect(lambda exc: self._search_ended(label, describe_error(exc)))
+
+    def _open_search_gallery(self, search: Any, gallery: Any, label: str) -> None:
+        def job(ctx: TaskContext) -> GallerySnapshot | None:
+            if self._search is not search:
+                return None  # another search (or gallery) took its place meanwhile: the gallery stays on disk
+            self._end_search()
+            self._histories.forget(gallery)
+            return self._adopt(ctx, gallery)
+
+        def opened(snapshot: GallerySnapshot | None) -> None:
+            if snapshot is None:
+                return
+            self.gallery_changed.emit(snapshot)
+            n = len(snapshot.characters)
+            self.search_progress.emit(SearchState(label, n, n, True, f"Symbol search ready: {n:,} characters of "
+                                                                    f"{label} in {quoted(snapshot.name)}."))
+
+        self._task(f"Opening {gallery.name}", job, on_done=opened, what="Opening the symbol search")
 
     def _search_ended(self, label: str, why: str) -> None:
         def job(_ctx: TaskContext) -> None:

@@ -123,6 +123,36 @@ def test_symbol_search_ranks_against_what_is_ready_then_opens_as_a_gallery(make_
     assert states[0].ready == states[0].total == len(chars)
 
 
+def test_stopping_a_symbol_search_or_opening_a_gallery_ends_it(make_window, qtbot, monkeypatch, make_font,
+                                                                 tmp_path, app_env):
+    from app import session as session_module
+    from engine.gallery.fonts import import_font, open_font
+
+    monkeypatch.setattr(session_module, "SEARCH_STEP", 2)
+    import_font(make_font("Old.ttf", chars="XY", family="Old"), tmp_path / "old")
+    window = make_window()
+    wait_idle(qtbot, window)
+    face = open_font(make_font(family="Stop Test"))
+    states = []
+    window.session.search_progress.connect(states.append)
+    window.session.search_font(face, "stopped", tmp_path / "stopped")
+    qtbot.waitUntil(lambda: any(0 < s.ready for s in states), timeout=TIMEOUT_MS)
+    window.recognise.search_stop.click()
+    wait_idle(qtbot, window)
+    assert states[-1].finished and "stopped" in states[-1].message and not (tmp_path / "stopped").exists()
+    assert window.session.snapshot is None
+    # The next search of the font starts from what was embedded; opening a gallery meanwhile ends it.
+    states.clear()
+    window.session.search_font(face, "again", tmp_path / "again")
+    qtbot.waitUntil(lambda: bool(states), timeout=TIMEOUT_MS)
+    assert states[0].ready > 0
+    window.open_gallery(tmp_path / "old")
+    snapshot = wait_gallery(qtbot, window, 2)
+    assert snapshot.names() == ["X", "Y"] and window.session._search is None
+    window.recognise.open_image(next((tmp_path / "old").rglob("*.png")))
+    assert wait_ranked(qtbot, window).coverage is None  # ranked against the gallery, not the search
+
+
 def test_a_bad_font_file_is_explained_and_cannot_be_imported(make_window, qtbot, monkeypatch, tmp_path):
     bad = tmp_path / "half.ttf"
     bad.write_bytes(b"\x00\x01\x00\x00" + b"\x00" * 60)
