@@ -137,6 +137,8 @@ class FontSearch:
         if len(self._pending) < batch:
             self._pending += self._stream.take(batch - len(self._pending), timeout=wait)
         todo, self._pending = self._pending[:batch], self._pending[batch:]
+        if not todo and self._stream.finished:  # raises OSError if a rendering worker failed
+            raise OSError(f"{self.face.path}: the renderer ended before every character was drawn")
         drawn = self._sort_out(todo)
         if drawn:
             self._embed(drawn, cancel)

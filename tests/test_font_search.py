@@ -105,3 +105,26 @@ def test_the_search_embeds_like_a_gallery_of_the_same_characters(make_font, load
         mine, theirs = search.rank(query, k=None).matches, recognizer.rank(query, k=None).matches
         assert mine[0].name == theirs[0].name == c
         assert abs(mine[0].score - theirs[0].score) < 1e-4
+
+
+def test_a_failing_renderer_is_an_error_not_a_wait(make_font, loaded, tmp_path, monkeypatch):
+    import engine.font_search as fs
+
+    class Broken:
+        def __init__(self, *_a, **_k):
+            pass
+
+        def take(self, *_a, **_k):
+            return []
+
+        @property
+        def finished(self):
+            raise OSError("a font worker failed (exit code 1)")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(fs, "RenderStream", Broken)
+    search = FontSearch(loaded, open_font(make_font()), cache_folder=tmp_path / "cache")
+    with pytest.raises(OSError, match="worker failed"):
+        search.step(wait=0.01)
