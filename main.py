@@ -26,7 +26,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the app; return its exit code."""
-    argv = sys.argv if argv is None else argv
+    app, _window = start(sys.argv if argv is None else argv)
+    return app.exec()
+
+
+def start(argv: list[str]):
+    """Return (the QApplication, the shown main window) for the command line `argv` (the demo run exits here)."""
     args = parse_args(argv[1:])
     from PySide6.QtWidgets import QApplication
 
@@ -37,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo_screenshot:
         from app.demo import run_demo
 
-        return run_demo(app, Path(args.demo_screenshot))
+        sys.exit(run_demo(app, Path(args.demo_screenshot)))  # the hidden demo run ends here
 
     from app.icons import app_icon
     from app.main_window import MainWindow
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(settings)
     install_excepthook(window)
     window.show()
-    return app.exec()
+    return app, window
 
 
 def install_excepthook(window) -> None:

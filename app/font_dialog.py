@@ -355,10 +355,14 @@ class FontImportDialog(QDialog):
         return self._run_import(self.chosen_text(), self.chosen_blocks(), add, name)
 
     def start_symbol_search(self) -> Task | None:
-        """Build a new gallery of every drawable character of the font and open it."""
+        """Start a symbol search of every drawable character of the font and close the dialog: drawings rank
+        against the characters ready so far while the rest are embedded, then it opens as a new gallery."""
         if self.summary is None:
             return None
-        return self._run_import("", [], False, f"{self.summary.face.full_name} symbols")
+        name = f"{self.summary.face.full_name} symbols"
+        task = self.session.search_font(self.summary.face, name, unique_folder(galleries_dir(), name))
+        self.accept()
+        return task
 
     def _run_import(self, text: str, blocks: list[str], add: bool, name: str) -> Task:
         face = self.summary.face

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QHBoxLayout, QSplitter, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget
 
 from engine.glyph import Glyph
-from engine.workspace import GallerySnapshot, RankOutcome
+from engine.workspace import GallerySnapshot, RankOutcome, SearchState
 
 from . import dialogs
 from .canvas import DrawingCanvas
@@ -73,6 +73,7 @@ class RecogniseTab(QWidget):
 
         middle = QWidget()  # its minimum width is that of its fixed texts (the buttons' own labels)
         mid = QVBoxLayout(middle)
+        mid.addWidget(self._build_search_bar())
         mid.addWidget(self.results, 1)
         # The model's input sits by the enrol buttons: they add the glyph it was made from to the gallery (the
         # gallery keeps drawings as drawn; each model centres them its own way when it embeds them).
@@ -97,11 +98,39 @@ class RecogniseTab(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.splitter)
 
+    def _build_search_bar(self) -> QWidget:
+        """A line above the results while a symbol search builds: how much of the font is ranked against."""
+        self.search_bar = QWidget()
+        row = QHBoxLayout(self.search_bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.search_label = QLabel()
+        self.search_label.setWordWrap(True)
+        self.search_stop = QPushButton("Stop")
+        self.search_stop.setToolTip("Stop the symbol search (what is embedded is kept for the next search)")
+        self.search_stop.clicked.connect(self.session.cancel_search)
+        row.addWidget(self.search_label, 1)
+        row.addWidget(self.search_stop)
+        self.search_bar.hide()
+        return self.search_bar
+
+    def _on_search_progress(self, state: SearchState) -> None:
+        if state.finished:
+            self.search_stop.hide()
+            self.search_label.setText(state.message)
+            self.search_bar.setVisible(bool(state.message))
+        else:
+            self.search_stop.show()
+            self.search_label.setText(f"Symbol search of {state.name}: drawings are ranked against "
+                                      f"{state.ready:,} of {state.total:,} characters (the rest are being embedded).")
+            self.search_bar.show()
+        self.request_rank()
+
     def _connect(self) -> None:
         self.canvas.drawing_changed.connect(self._on_drawing_changed)
         self.canvas.file_dropped.connect(self.open_image)
         self.session.ranked.connect(self._on_ranked)
         self.session.gallery_changed.connect(self._on_gallery_changed)
+        self.session.search_progress.connect(self._on_search_progress)
         self.session.model_changed.connect(lambda _info: self.request_rank())
         self.add_new.clicked.connect(self.enrol_new)
         self.add_example.clicked.connect(self.enrol_example)
@@ -140,6 +169,8 @@ class RecogniseTab(QWidget):
         self.update_buttons()
 
     def _on_gallery_changed(self, snapshot: GallerySnapshot | None) -> None:
+        if snapshot is not None and self.search_stop.isHidden():
+            self.search_bar.hide()  # a gallery opened after a symbol search ended: its message is old news
         self.request_rank()
         self.update_buttons()
         if self._references is not None and snapshot is not None:

@@ -13,17 +13,21 @@ import gc
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 from engine.gallery import Gallery
 from engine.gallery.history import quoted
 from engine.glyph import Glyph
-from engine.workspace import Edited, GallerySnapshot, HistoryError, ModelInfo, RankOutcome, Source, Workspace
+from engine.workspace import (Edited, GallerySnapshot, HistoryError, ModelInfo, RankOutcome, SearchState, Source,
+                              Workspace)
 
 from .gallery_watch import GalleryWatch
 from .workers import Task, TaskContext, TaskRunner, describe_error
+
+if TYPE_CHECKING:
+    from engine.gallery.fonts import FontFace
 
 T = TypeVar("T")
 
@@ -39,6 +43,7 @@ class EngineSession(QObject):
     error = Signal(str)
     info = Signal(str)
     edited = Signal()  # after a gallery edit, undo or redo (the gallery is what was worked on last)
+    search_progress = Signal(object)  # SearchState, after each step of a symbol search and at its end
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +56,7 @@ class EngineSession(QObject):
         self._rank_queued = False
         self.gallery_changed.connect(self._remember_snapshot)
         self.model_changed.connect(self._remember_model)
+        self._search_cancel = threading.Event()
         self.watch = GalleryWatch(parent=self)  # another window or the command line may change the gallery
         self.watch.disk_changed.connect(self._reload_gallery)
 
@@ -99,6 +105,8 @@ class EngineSession(QObject):
             f"Could not load {which}: {describe_error(exc)} Pick another weights file with File > Open model…."))
         # The snapshot is republished so that what shows the gallery re-ranks with the new model.
         task.succeeded.connect(lambda _info: self.gallery_changed.emit(self.snapshot) if self.snapshot else None)
+        task.succeeded.connect(lambda _info: self.runner.submit(lambda _ctx: self.workspace.warm_up(),
+                                                                "Warming up the model", serial=True))
         return task
 
     def set_query_views(self, on: bool) -> Task:
@@ -204,6 +212,62 @@ class EngineSession(QObject):
     def add_images(self, paths: Sequence[str | Path]) -> Task:
         """Add image files (each a new character named after the file, or a new example), as one undoable step."""
         return self._edit("Adding images", self.workspace.add_images, list(paths))
+
+    # ---------------------------------------------------------------- symbol search
+
+    def search_font(self, face: FontFace, name: str, dest: str | Path) -> Task:
+        """Start a symbol search of every character of `face`: a serial step at a time, so drawings rank against
+        the part ready so far between steps (`RankOutcome.coverage`, `search_progress`); once complete it is
+        saved as the gallery `name` at `dest` and opened."""
+        self._search_cancel = cancel = threading.Event()
+        label = face.full_name
+
+        def started(state: SearchState) -> None:
+            self.gallery_changed.emit(None)  # the old gallery is no longer what drawings rank against
+            self._search_stepped(state, name, Path(dest), cancel)
+
+        return self._task(f"Symbol search of {label}", lambda _ctx: self.workspace.start_search(face), started,
+                          "The symbol search")
+
+    def cancel_search(self) -> None:
+        """Stop the symbol search being built (what is embedded stays cached for the next search of the font)."""
+        self._search_cancel.set()
+
+    def _search_stepped(self, state: SearchState, name: str, dest: Path, cancel: threading.Event) -> None:
+        self.search_progress.emit(state)  # the open drawing re-ranks against the larger part first
+        if state.ready < state.total:
+            def step(ctx: TaskContext) -> SearchState:
+                done = self.workspace.search_step(cancel)
+                ctx.progress(done.ready, done.total, f"Embedding {done.name}…")
+                return done
+
+            task = self._task(f"Symbol search of {state.name}", step,
+                              lambda s: self._search_stepped(s, name, dest, cancel), "The symbol search")
+        else:
+            search = self.workspace.search  # complete: from now on only read
+            assert search is not None
+            # Not serial: writing thousands of images takes seconds, and drawings keep being ranked meanwhile.
+            task = self._task(f"Saving {name}", lambda _ctx: Workspace.save_search(search, dest, name, cancel),
+                              lambda g: self._task(f"Opening {g.name}",
+                                                   lambda ctx: self.workspace.open_search_gallery(search, g),
+                                                   lambda snap: self._search_opened(snap, state.name)),
+                              "Saving the symbol search", serial=False)
+        task.cancelled.connect(lambda: self._search_ended(state.name, "cancelled"))
+        task.failed.connect(lambda exc: self._search_ended(state.name, describe_error(exc)))
+
+    def _search_opened(self, snapshot: GallerySnapshot | None, label: str) -> None:
+        if snapshot is None:
+            return  # another search or gallery took its place meanwhile: the saved gallery stays on disk
+        self.gallery_changed.emit(snapshot)
+        n = len(snapshot.characters)
+        self.search_progress.emit(SearchState(label, n, n, True, f"Symbol search ready: {n:,} characters of "
+                                                                f"{label} in {quoted(snapshot.name)}."))
+
+    def _search_ended(self, label: str, why: str) -> None:
+        self._task("Ending the symbol search", lambda _ctx: self.workspace.end_search())
+        text = (f"Symbol search of {label} stopped; what was embedded is kept, so searching this font again starts "
+                f"there." if why == "cancelled" else f"The symbol search of {label} failed: {why}")
+        self.search_progress.emit(SearchState(label, 0, 0, True, text))
 
     # ---------------------------------------------------------------- recognition
 

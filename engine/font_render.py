@@ -27,6 +27,7 @@ their imports are light.
 from __future__ import annotations
 
 import os
+import queue
 import struct
 import subprocess
 import sys
@@ -141,13 +142,13 @@ def render_codepoints(path: str, index: int, codepoints: Sequence[int],
         done = 0
         for i, chunk in enumerate(chunks):
             _check(cancel)
-            results[i] = [_pack(renderer.glyph_pixels(chr(cp))) for cp in chunk]
+            results[i] = [pack_glyph(renderer.glyph_pixels(chr(cp))) for cp in chunk]
             done += len(chunk)
             if progress:
                 progress(done, total)
     else:
         _render_in_pool(path, index, chunks, results, workers, progress, cancel, total)
-    box = _pack(renderer.glyph_pixels(chr(unmapped))) if unmapped is not None else None
+    box = pack_glyph(renderer.glyph_pixels(chr(unmapped))) if unmapped is not None else None
     rendered, blank, notdef = [], [], []
     for chunk, packed in zip(chunks, results):
         for cp, px in zip(chunk, packed):
@@ -166,60 +167,99 @@ PACKED_BYTES = (GLYPH_SIZE * GLYPH_SIZE + 7) // 8
 
 def _render_in_pool(path: str, index: int, chunks: list[list[int]], results: list, workers: int,
                     progress: Callable[[int, int], None] | None, cancel: threading.Event | None, total: int) -> None:
-    # Worker processes run this module (`python -m engine.font_render`), not multiprocessing: spawn would
-    # re-run the caller's main script in each worker, and forking a threaded app (the GUI) is unsafe.
     codepoints = [cp for chunk in chunks for cp in chunk]
-    parts = [codepoints[i::workers] for i in range(workers)]  # strided, so each gets a share of every block
     found: dict[int, np.ndarray | None] = {}
-    lock = threading.Lock()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(Path(__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    procs = [subprocess.Popen([sys.executable, "-m", "engine.font_render", path, str(index)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for part in parts if part]
-    readers = [threading.Thread(target=_read_records, args=(p, part, found, lock), daemon=True)
-               for p, part in zip(procs, parts)]
-    try:
-        for p, part, reader in zip(procs, parts, readers):
+    with RenderStream(path, index, codepoints, workers) as stream:
+        while not stream.finished:
+            found.update(stream.take(timeout=0.1))
+            _check(cancel)
+            if progress:
+                progress(len(found), total)
+    for i, chunk in enumerate(chunks):
+        results[i] = [found[cp] for cp in chunk]
+
+
+class RenderStream:
+    """Renders code points of one face in `workers` processes, in the background; `take` returns what is done.
+
+    Each worker gets a stride of the code points (a share of every block) and sends them in that order. Use it
+    as a context manager (or `close` it): the workers are stopped when it ends."""
+
+    def __init__(self, path: str, index: int, codepoints: Sequence[int], workers: int | None = None):
+        # Worker processes run this module (`python -m engine.font_render`), not multiprocessing: spawn would
+        # re-run the caller's main script in each worker, and forking a threaded app (the GUI) is unsafe.
+        self.codepoints = list(codepoints)
+        workers = max(1, min(workers or available_cores(), len(self.codepoints) or 1))
+        parts = [self.codepoints[i::workers] for i in range(workers)]
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._received = 0
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(Path(__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]))
+        self._procs = [subprocess.Popen([sys.executable, "-m", "engine.font_render", path, str(index)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        env=env) for part in parts if part]
+        self._readers = [threading.Thread(target=_read_records, args=(p, part, self._queue), daemon=True)
+                         for p, part in zip(self._procs, parts)]
+        for p, part, reader in zip(self._procs, parts, self._readers):
             reader.start()
             p.stdin.write(" ".join(map(str, part)).encode())
             p.stdin.close()
-        while any(r.is_alive() for r in readers):
-            for r in readers:
-                r.join(timeout=0.1)
-            _check(cancel)
-            if progress:
-                with lock:
-                    done = len(found)
-                progress(done, total)
-        for p in procs:
+
+    def __enter__(self) -> "RenderStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def finished(self) -> bool:
+        """Return True once every code point has been taken. Raises OSError if a worker failed before that."""
+        if self._received == len(self.codepoints):
+            return True
+        if any(r.is_alive() for r in self._readers) or not self._queue.empty():
+            return False
+        for p in self._procs:
             if p.wait() != 0:
                 message = p.stderr.read().decode("utf-8", "replace").strip().splitlines()
                 raise OSError(message[-1] if message else f"a font worker failed (exit code {p.returncode})")
-    finally:
-        for p in procs:
+        raise OSError("a font worker stopped before it had drawn every character")
+
+    def take(self, limit: int | None = None, timeout: float = 0.0) -> list[tuple[int, np.ndarray | None]]:
+        """Return up to `limit` (code point, packed glyph or None for a blank) rendered since the last call,
+        waiting up to `timeout` seconds for the first one."""
+        out = []
+        try:
+            out.append(self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait())
+            while limit is None or len(out) < limit:
+                out.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        self._received += len(out)
+        return out
+
+    def close(self) -> None:
+        """Stop the workers (those still rendering are killed) and release their pipes."""
+        for p in self._procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
             for stream in (p.stdout, p.stderr):
                 stream.close()
-    missing = [cp for cp in codepoints if cp not in found]
-    if missing:
-        raise OSError(f"a font worker stopped before U+{missing[0]:04X}")
-    for i, chunk in enumerate(chunks):
-        results[i] = [found[cp] for cp in chunk]
 
 
-def _read_records(proc: subprocess.Popen, part: list[int], found: dict, lock: threading.Lock) -> None:
-    """Read a worker's records into `found` {code point: packed glyph or None} until it closes its output."""
+def _read_records(proc: subprocess.Popen, part: list[int], out: queue.SimpleQueue) -> None:
+    """Put a worker's records on `out` as (code point, packed glyph or None) until it closes its output."""
     stream = proc.stdout
-    for _ in part:
-        head = stream.read(RECORD.size)
-        if len(head) < RECORD.size:
-            return
-        cp, has_glyph = RECORD.unpack(head)
-        packed = np.frombuffer(stream.read(PACKED_BYTES), np.uint8).copy() if has_glyph else None
-        with lock:
-            found[cp] = packed
+    try:
+        for _ in part:
+            head = stream.read(RECORD.size)
+            if len(head) < RECORD.size:
+                return
+            cp, has_glyph = RECORD.unpack(head)
+            packed = np.frombuffer(stream.read(PACKED_BYTES), np.uint8).copy() if has_glyph else None
+            out.put((cp, packed))
+    except (OSError, ValueError):  # the pipe was closed: the stream is being shut down
+        return
 
 
 def _worker_main(argv: list[str]) -> int:
@@ -229,13 +269,14 @@ def _worker_main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     renderer = FaceRenderer(path, index)
     for cp in codepoints:
-        packed = _pack(renderer.glyph_pixels(chr(cp)))
+        packed = pack_glyph(renderer.glyph_pixels(chr(cp)))
         out.write(RECORD.pack(cp, 0) if packed is None else RECORD.pack(cp, 1) + packed.tobytes())
         out.flush()
     return 0
 
 
-def _pack(pixels: np.ndarray | None) -> np.ndarray | None:
+def pack_glyph(pixels: np.ndarray | None) -> np.ndarray | None:
+    """Return glyph pixels as np.packbits of their binary image (None stays None: a blank)."""
     return None if pixels is None else np.packbits(pixels >= 0.5)
 
 
@@ -253,7 +294,7 @@ def available_cores() -> int:
 
 
 __all__ = ["CHUNK", "INK_FILL", "MIN_INK_EM", "POOL_MIN", "REDRAW_WIDTH", "RENDER_EM_PX", "FaceRenderer",
-           "RenderCancelled", "available_cores", "render_codepoints", "unpack_glyph"]
+           "RenderCancelled", "RenderStream", "available_cores", "pack_glyph", "render_codepoints", "unpack_glyph"]
 
 
 if __name__ == "__main__":

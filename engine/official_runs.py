@@ -138,6 +138,9 @@ def resolve_runs_source(path: str | Path) -> Path:
     """Return the runs at `path`: a zip, a folder of runNN/ folders, or a folder holding `all_runs.zip` or
     `all_runs/` (such as the Omniglot folder). Raises RunsMissing saying how to get them."""
     path = Path(path).expanduser()
+    if not path.exists():
+        raise RunsMissing(f"{path}: no such file or folder. Give Lake's {RUNS_STEM}.zip, its extracted folder, or "
+                          f"the Omniglot folder holding either (`python -m engine data download` fetches it).")
     if path.is_file():
         return path
     if path.is_dir():

@@ -139,6 +139,20 @@ class Recognizer:
         with self._lock:
             self._refresh(progress, cancel)
 
+    def adopt_embeddings(self, rows: dict[str, torch.Tensor]) -> None:
+        """Take reference embeddings made elsewhere with this model and views ({pixel digest: (rows per
+        reference, D)}, e.g. by a symbol search) as if computed here, and write them to the gallery's cache."""
+        with self._lock:
+            refs = [r for c in self.gallery.characters for r in c.references]
+            self._use_views_for(len(refs))
+            self._known.update(rows)
+            self._write_cache([r.key for r in refs])
+
+    def _use_views_for(self, references: int) -> None:
+        stored = self.views.for_gallery(references)
+        if stored.tag() != self._stored.tag():  # crossed the size above which references get no views
+            self._stored, self._known, self._cache_read = stored, {}, False
+
     def on_gallery_changed(self) -> None:
         """Update after a gallery edit: embeds only the new references (a rename or delete embeds nothing)."""
         self.refresh()
@@ -147,9 +161,7 @@ class Recognizer:
         revision, characters = self.gallery.revision, list(self.gallery.characters)
         refs = [r for c in characters for r in c.references]
         keys = [r.key for r in refs]
-        stored = self.views.for_gallery(len(refs))
-        if stored.tag() != self._stored.tag():  # crossed the size above which references get no views
-            self._stored, self._known, self._cache_read = stored, {}, False
+        self._use_views_for(len(refs))
         self._read_cache()
         missing = {k: r for k, r in zip(keys, refs) if k not in self._known}
         try:

@@ -221,7 +221,7 @@ def test_missing_runs_folder_is_reported(qtbot, evaluation_dir, tiny_weights, tm
     tab.runs_edit.setText(str(tmp_path / "nothing"))
     tab.run_official()
     qtbot.waitUntil(lambda: not tab.is_running(), timeout=60000)
-    assert "No runNN/class_labels.txt" in tab.message_label.text()
+    assert "nothing: no such file or folder" in tab.message_label.text()
 
 
 def test_bad_weights_file_is_reported(qtbot, evaluation_dir, tiny_weights, tmp_path):

@@ -3,6 +3,7 @@ and results that show the character large and copy it (Ctrl+C, the Copy button, 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -68,7 +69,7 @@ def test_cancelled_font_import_changes_nothing(make_window, qtbot, monkeypatch, 
     window = make_window()
     dialog = _open_font_dialog(window, qtbot, monkeypatch, make_font())
     qtbot.waitUntil(lambda: dialog.summary is not None, timeout=TIMEOUT_MS)
-    dialog.start_symbol_search()
+    dialog.start_import()
     dialog.cancel_button.click()  # before the task starts (tasks start from the event loop): always in time
     qtbot.waitUntil(lambda: dialog.import_task is None, timeout=TIMEOUT_MS)
     wait_idle(qtbot, window)
@@ -76,6 +77,81 @@ def test_cancelled_font_import_changes_nothing(make_window, qtbot, monkeypatch, 
     galleries = app_env["data"] / "galleries"
     assert not galleries.exists() or not any(galleries.iterdir())
     assert window.session.snapshot is None and dialog.import_button.isEnabled()
+
+
+def test_symbol_search_ranks_against_what_is_ready_then_opens_as_a_gallery(make_window, qtbot, monkeypatch,
+                                                                           make_font, tmp_path):
+    from app import session as session_module
+    from engine.gallery.fonts import import_font
+
+    chars = "ABCDEFGHжщᚠᚢᚦ"
+    import_font(make_font("Old.ttf", chars="XY", family="Old"), tmp_path / "old")
+    monkeypatch.setattr(session_module, "SEARCH_STEP", 3)  # several steps, each followed by a ranking
+    window = make_window()
+    window.open_gallery(tmp_path / "old")
+    wait_gallery(qtbot, window, 2)
+    font = make_font(family="Search Test")
+    import_font(font, tmp_path / "q", text="ж")
+    query = next((tmp_path / "q").rglob("*.png"))
+    window.recognise.open_image(query)
+    wait_ranked(qtbot, window)
+    outcomes, galleries, labels = [], [], []
+    window.session.ranked.connect(outcomes.append)
+    window.session.gallery_changed.connect(galleries.append)
+    window.session.search_progress.connect(lambda _s: labels.append(window.recognise.search_label.text()))
+    dialog = _open_font_dialog(window, qtbot, monkeypatch, font)
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=TIMEOUT_MS)
+    dialog.symbol_button.click()
+    assert not dialog.isVisible()  # the person draws while it builds
+    snapshot = wait_gallery(qtbot, window, len(chars))
+    assert snapshot.name == "Search Test Regular symbols" and sorted(snapshot.names()) == sorted(chars)
+    assert galleries[0] is None  # the old gallery left the screen at once
+    partial = [o for o in outcomes if o.coverage is not None and o.coverage[0] < o.coverage[1]]
+    assert partial, [o.coverage for o in outcomes]
+    for o in partial:
+        assert {m.name for m in o.matches} <= set(chars) and len(o.matches) <= o.coverage[0]
+    assert [o.coverage[0] for o in partial] == sorted(o.coverage[0] for o in partial)
+    said = [re.search(r"ranked against (\d+) of (\d+) characters", t) for t in labels]
+    assert any(m and 0 < int(m[1]) < int(m[2]) for m in said), labels
+    final = wait_ranked(qtbot, window)
+    assert final.coverage is None and final.matches[0].name == "ж"
+    assert "Symbol search ready: 13 characters" in window.recognise.search_label.text()
+    # The same font again: ready at once from the cache (no step needed before the first ranking).
+    states = []
+    window.session.search_progress.connect(states.append)
+    window.session.search_font(dialog.summary.face, "again", tmp_path / "again")
+    wait_gallery(qtbot, window)
+    assert states[0].ready == states[0].total == len(chars)
+
+
+def test_stopping_a_symbol_search_or_opening_a_gallery_ends_it(make_window, qtbot, monkeypatch, make_font,
+                                                                 tmp_path, app_env):
+    from app import session as session_module
+    from engine.gallery.fonts import import_font, open_font
+
+    monkeypatch.setattr(session_module, "SEARCH_STEP", 2)
+    import_font(make_font("Old.ttf", chars="XY", family="Old"), tmp_path / "old")
+    window = make_window()
+    wait_idle(qtbot, window)
+    face = open_font(make_font(family="Stop Test"))
+    states = []
+    window.session.search_progress.connect(states.append)
+    window.session.search_font(face, "stopped", tmp_path / "stopped")
+    qtbot.waitUntil(lambda: any(0 < s.ready for s in states), timeout=TIMEOUT_MS)
+    window.recognise.search_stop.click()
+    wait_idle(qtbot, window)
+    assert states[-1].finished and "stopped" in states[-1].message and not (tmp_path / "stopped").exists()
+    assert window.session.snapshot is None
+    # The next search of the font starts from what was embedded; opening a gallery meanwhile ends it.
+    states.clear()
+    window.session.search_font(face, "again", tmp_path / "again")
+    qtbot.waitUntil(lambda: bool(states), timeout=TIMEOUT_MS)
+    assert states[0].ready > 0
+    window.open_gallery(tmp_path / "old")
+    snapshot = wait_gallery(qtbot, window, 2)
+    assert snapshot.names() == ["X", "Y"] and window.session.workspace.search is None
+    window.recognise.open_image(next((tmp_path / "old").rglob("*.png")))
+    assert wait_ranked(qtbot, window).coverage is None  # ranked against the gallery, not the search
 
 
 def test_a_bad_font_file_is_explained_and_cannot_be_imported(make_window, qtbot, monkeypatch, tmp_path):

@@ -207,3 +207,10 @@ def test_evaluate_states_the_views_it_scored_with(trained_run, synthetic_omniglo
     assert main([*args]) == 0  # the card names none: the plain pipeline
     views = last_json_line(capsys.readouterr().out)["views"]
     assert views["reference_views"] == 0 and not views["center"]
+
+
+def test_evaluate_runs_at_a_missing_path_says_no_such_file(tmp_path, capsys):
+    missing = tmp_path / "missing.zip"
+    assert main(["evaluate", "--runs", str(missing), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert f"{missing}: no such file or folder" in err and "runNN" not in err and "Traceback" not in err

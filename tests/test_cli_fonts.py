@@ -72,3 +72,36 @@ def test_rank_json_gives_the_character(make_font, exact_match_weights, tmp_path,
     results = json.loads(capsys.readouterr().out.splitlines()[-1])["results"]
     assert results[0]["name"] == "ж" and results[0]["char"] == "ж"
     assert {r["name"]: r["char"] for r in results} == {"ж": "ж", "A": "A", "ᚠ": "ᚠ", "drawn": None}
+
+
+def test_argument_errors_print_no_empty_progress_bar(make_font, tmp_path, capsys):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file.txt").write_text("mine")
+    for args in (["--block", "Klingon"], []):
+        dest = tmp_path / ("g" if args else "taken")
+        assert main(["gallery", "import-font", str(make_font()), str(dest), *args]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and "rendering" not in err and "char/s" not in err
+
+
+def test_progress_counts_characters_not_steps(make_font, tmp_path, capsys):
+    # Greek letters take two bytes each in UTF-8: the count is of characters.
+    font = make_font(chars="αβγδεAB")
+    assert main(["gallery", "import-font", str(font), str(tmp_path / "g"), "--chars", "αβγδε"]) == 0
+    err = capsys.readouterr().err
+    assert "5/5" in err and "10/10" not in err
+
+
+def test_import_font_counts_agree_from_choice_to_gallery(make_font, tmp_path, capsys):
+    # The font maps one character that renders blank: chosen (what a preview counts) is one more than made.
+    from engine.gallery.fonts import open_font
+
+    font = make_font()
+    drawable = len(open_font(font).drawable())
+    assert main(["gallery", "import-font", str(font), str(tmp_path / "g"), "--quiet", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out.splitlines()[-1])
+    assert out["chosen"] == drawable and out["rendered"] == out["characters"] == len(Gallery.open(tmp_path / "g"))
+    lost = out["skipped"].get("renders blank", 0) + out["skipped"].get("drawn as the missing-glyph box (.notdef)", 0)
+    assert out["chosen"] - out["rendered"] == lost > 0
+    assert f"{out['rendered']} of the {out['chosen']} chosen characters (" in captured.err

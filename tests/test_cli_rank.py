@@ -101,7 +101,18 @@ def test_rank_imports_a_folder_on_the_fly_without_writing(tmp_path, capsys, weig
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
-def test_missing_gallery_is_reported_for_every_image(tmp_path, capsys, weights):
+def test_missing_gallery_is_said_once_naming_the_gallery_not_the_image(tmp_path, capsys, weights):
+    (tmp_path / "q.png").write_bytes(png(bar(20)))
+    code = main(["rank", "--gallery", str(tmp_path / "nowhere"), "--weights", str(weights), "--device", "cpu",
+                 "--quiet", str(tmp_path / "q.png"), str(tmp_path / "q.png")])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot use the gallery {tmp_path / 'nowhere'}")
+    assert "q.png" not in captured.err
+
+
+def test_missing_gallery_is_reported_for_every_image_in_json(tmp_path, capsys, weights):
     (tmp_path / "q.png").write_bytes(png(bar(20)))
     code, lines = rank_json(capsys, tmp_path / "nowhere", weights, tmp_path / "q.png", tmp_path / "q.png")
     assert code == 1 and len(lines) == 2

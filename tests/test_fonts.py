@@ -274,3 +274,30 @@ def test_a_folder_that_is_not_a_gallery_is_refused_before_rendering(make_font, t
     with pytest.raises(GalleryError, match="neither a gallery nor an empty folder"):
         import_font(make_font(), tmp_path / "busy", progress=lambda d, t: calls.append(d))
     assert calls == [] and [p.name for p in (tmp_path / "busy").iterdir()] == ["letter.txt"]
+
+
+def test_a_block_the_font_lacks_names_the_installed_fonts_that_have_it(make_font, tmp_path, monkeypatch):
+    from engine.gallery import font_files
+
+    runic = make_font("Runes.ttf", family="Rune Sans")  # maps ᚠᚢᚦ
+    latin = make_font("Plain.ttf", chars="ABC", family="Plain Sans")
+    monkeypatch.setattr(font_files, "_from_fc_list", lambda *a: None)  # as without fontconfig: cmaps are read
+    monkeypatch.setattr(font_files, "font_folders", lambda: [runic.parent])
+    with pytest.raises(FontError) as info:
+        import_font(latin, tmp_path / "g", blocks=["Runic"])
+    message = str(info.value)
+    assert "Plain Sans Regular has none there" in message and "Installed fonts that have Runic: Rune Sans." in message
+    assert not (tmp_path / "g").exists()
+    with pytest.raises(FontError) as info:
+        import_font(latin, tmp_path / "g", blocks=["Ogham"])
+    assert "No installed font has Ogham (\u1681 U+1681)" in str(info.value)
+
+
+def test_fontconfig_finds_the_installed_fonts_drawing_a_character():
+    from engine.gallery.font_files import find_installed, fonts_drawing
+
+    sans = find_installed("DejaVu Sans")
+    if sans is None:
+        pytest.skip("DejaVu Sans is not installed")
+    assert sans.path in {f.path for f in fonts_drawing(ord("→"))}
+    assert sans.path not in {f.path for f in fonts_drawing(0x16A0)}  # DejaVu Sans 2.37 has no Runic

@@ -72,3 +72,34 @@ def test_the_readme_gallery_example_runs_as_written(synthetic_omniglot, tmp_path
         assert main([*argv, "--quiet"]) == 0, f"`{command}` failed: {capsys.readouterr().err}"
     ranked = capsys.readouterr().out.strip().splitlines()[-1]  # "drawing.png: character01 0.998, ..."
     assert ranked.split(": ", 1)[1].startswith("character01 "), ranked  # the drawing's own character first
+
+
+def _installed(family: str) -> bool:
+    from engine.gallery.font_files import find_installed
+
+    return find_installed(family) is not None
+
+
+FONT_COMMANDS = [c for c in README_COMMANDS if c.startswith(f"{PREFIX} gallery import-font ")]
+
+
+def test_the_readme_font_examples_run_as_written_with_the_installed_fonts(tmp_path, monkeypatch, capsys):
+    """The README's import-font commands, in order, against the installed DejaVu fonts they name (skipped where
+    those are not installed): each exits 0, and a folder imported into twice has two examples of each character."""
+    from collections import Counter
+
+    from engine.gallery import Gallery
+
+    assert len(FONT_COMMANDS) >= 3, FONT_COMMANDS
+    argvs = [shlex.split(c)[3:] for c in FONT_COMMANDS]  # gallery import-font FONT [DEST] ...
+    missing = sorted({a[2] for a in argvs if not _installed(a[2])})
+    if missing:
+        pytest.skip(f"fonts the README's examples use are not installed: {', '.join(missing)}")
+    monkeypatch.chdir(tmp_path)
+    for command, argv in zip(FONT_COMMANDS, argvs):
+        assert main([*argv, "--quiet"]) == 0, f"`{command}` failed: {capsys.readouterr().err}"
+    imports = Counter(a[3] for a in argvs if len(a) > 3 and not a[3].startswith("-"))
+    assert imports and max(imports.values()) == 2, imports  # the "2nd example each" step
+    for folder, n in imports.items():
+        gallery = Gallery.open(tmp_path / folder)
+        assert len(gallery) > 0 and all(len(ch.references) == n for ch in gallery.characters), folder

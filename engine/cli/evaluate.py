@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..data import find_runs, load_omniglot, resolve_data_dir, split_background, validation_split_of
 from ..evaluate import PUBLISHED, OneShotConfig, evaluate_one_shot, score_runs
-from ..official_runs import PROTOCOL, SEEDED_PROTOCOL_NOTE, RunsMissing, RunsSummary, read_runs
+from ..official_runs import PROTOCOL, SEEDED_PROTOCOL_NOTE, RunsMissing, RunsSummary, read_runs, resolve_runs_source
 from ..weights import load_weights
 from ..device import select_device
 from ..views import describe_views
@@ -42,6 +42,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    if args.runs:
+        resolve_runs_source(args.runs)  # a missing PATH is said at once, before the model loads
     loaded = load_weights(args.weights, select_device(args.device))
     info(f"Model: {loaded.name} ({loaded.model.config.preset}, {loaded.path})")
     if args.runs is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..gallery import Gallery, import_gallery, import_omniglot_alphabet, load_gallery
 from ..gallery.files import printable
 from .common import add_data_dir, info, print_json_line
-from .progress import bar, callback_for
+from .progress import lazy_bar
 
 
 def add_parser(sub) -> None:
@@ -81,12 +81,12 @@ def run_import(args) -> int:
         info("error: give SOURCE DEST, or --omniglot ALPHABET DEST")
         return 2
     dest = Path(args.paths[-1])
-    with bar(0, "importing", unit="img", quiet=args.quiet) as b:
+    with lazy_bar("importing", unit="img", quiet=args.quiet) as progress:
         if args.omniglot:
             gallery = import_omniglot_alphabet(_omniglot_set(args), args.omniglot, dest, args.references, args.seed,
-                                               progress=callback_for(b), name=args.name)
+                                               progress=progress, name=args.name)
         else:
-            gallery = import_gallery(args.paths[0], dest, name=args.name, progress=callback_for(b))
+            gallery = import_gallery(args.paths[0], dest, name=args.name, progress=progress)
     info(f"Imported {printable(repr(gallery.name))}: {len(gallery)} characters, {gallery.n_references} references "
          f"-> {printable(dest, 1000)}")
     report_skipped(gallery)
@@ -137,16 +137,18 @@ def run_import_font(args) -> int:
         info("error: give DEST, the gallery folder to import into (or --list-blocks)")
         return 2
     dest = Path(args.dest)
-    with bar(0, "rendering", unit="char", quiet=args.quiet) as b:
+    with lazy_bar("rendering", unit="char", quiet=args.quiet) as progress:
         result = import_font(font, dest, text=args.chars, blocks=args.block, ranges=args.ranges, name=args.name,
-                             progress=callback_for(b))
+                             progress=progress)
     g = result.gallery
-    info(f"{font.full_name}: added {result.added_references} references ({result.added_characters} new "
-         f"characters) to {printable(repr(g.name))}, now {len(g)} characters -> {printable(dest, 1000)}; "
+    info(f"{font.full_name}: {result.counts_summary()} rendered; added {result.added_references:,} references "
+         f"({result.added_characters:,} new characters) to {printable(repr(g.name))}, now {len(g):,} characters -> "
+         f"{printable(dest, 1000)}; "
          f"{result.skipped_summary()}")
     if args.json:
         print_json_line({"gallery": str(dest), "font": font.full_name, "characters": len(g),
                          "added_characters": result.added_characters, "added_references": result.added_references,
+                         "chosen": result.chosen, "rendered": result.rendered,
                          "skipped": {reason: len(cps) for reason, cps in result.skipped.items()}})
     return 0
 

@@ -1,7 +1,8 @@
 """`python -m engine rank`: rank images (or Omniglot stroke files) against a gallery.
 
-Each query is reported on its own: an unreadable image (or a gallery that cannot be loaded) gives an
-error for that query and the others still run; the exit code is 1 if any query failed. With --json,
+Each query is reported on its own: an unreadable image gives an error for that query and the others still run;
+the exit code is 1 if any query failed. A gallery that cannot be used is said once, naming it (exit code 1);
+with --json each query's line carries that error. With --json,
 stdout holds exactly one JSON line per query, in the order given:
 
     {"image": "a.png", "no_ink": false, "no_confident_match": false,
@@ -52,10 +53,13 @@ def run(args) -> int:
             recognizer.refresh(progress=callback_for(b))
     except (OSError, ValueError) as exc:  # GalleryError is a ValueError
         gallery_error = f"cannot use the gallery {args.gallery}: {exc}"
+    if gallery_error and not args.json:
+        info(f"error: {gallery_error}")  # once, naming the gallery: no image was at fault
+        return 1
     glyphs, errors = {}, {}
     for i, path in enumerate(args.images):
         if gallery_error:
-            errors[i] = gallery_error
+            errors[i] = gallery_error  # --json keeps its one line per image, each saying why
             continue
         try:
             glyphs[i] = read_glyph(path)

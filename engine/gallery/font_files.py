@@ -12,12 +12,17 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .fonts import FONT_SUFFIXES
 
 FC_LIST_TIMEOUT_S = 20.0
+# Looking for the fonts that draw a character without fontconfig reads each installed font's character map:
+# bounded so that a machine with thousands of fonts answers an empty choice in seconds, not minutes.
+SCAN_MAX_FILES = 400
+SCAN_MAX_S = 5.0
 
 
 @dataclass(frozen=True, order=True)
@@ -73,12 +78,40 @@ def find_installed(name: str, fonts: list[InstalledFont] | None = None) -> Insta
     return (regular or family or [None])[0]
 
 
-def _from_fc_list() -> list[InstalledFont] | None:
+def fonts_drawing(cp: int, use_fc_list: bool = True) -> list[InstalledFont]:
+    """Return the installed faces whose character map has code point `cp`, sorted (empty when none).
+
+    fontconfig answers when it is there (``fc-list :charset=XXXX``); otherwise the installed fonts' maps are
+    read, at most `SCAN_MAX_FILES` files or `SCAN_MAX_S` seconds, so the answer may then be incomplete."""
+    fonts = _from_fc_list(f":charset={cp:x}") if use_fc_list else None
+    if fonts is None:
+        fonts = _scan_for(cp, installed_fonts(use_fc_list=False))
+    return sorted(set(fonts))
+
+
+def _scan_for(cp: int, fonts: list[InstalledFont]) -> list[InstalledFont]:
+    from .fonts import FontError, open_font
+
+    found, start, files = [], time.monotonic(), set()
+    for font in fonts:
+        files.add(font.path)
+        if len(files) > SCAN_MAX_FILES or time.monotonic() - start > SCAN_MAX_S:
+            break
+        try:
+            if cp in open_font(font.path, font.index).cmap:
+                found.append(font)
+        except FontError:  # a broken file among the system's fonts is not ours to report
+            continue
+    return found
+
+
+def _from_fc_list(pattern: str | None = None) -> list[InstalledFont] | None:
     exe = shutil.which("fc-list")
     if exe is None:
         return None
     try:
-        done = subprocess.run([exe, "--format", "%{file}\t%{index}\t%{family[0]}\t%{style[0]}\n"],
+        done = subprocess.run([exe, "--format", "%{file}\t%{index}\t%{family[0]}\t%{style[0]}\n",
+                               *([pattern] if pattern else [])],
                               capture_output=True, timeout=FC_LIST_TIMEOUT_S, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
@@ -122,4 +155,4 @@ def _from_folders(folders: list[Path]) -> list[InstalledFont]:
     return fonts
 
 
-__all__ = ["InstalledFont", "find_installed", "font_folders", "installed_fonts"]
+__all__ = ["InstalledFont", "find_installed", "font_folders", "fonts_drawing", "installed_fonts"]

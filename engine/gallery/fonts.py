@@ -93,6 +93,10 @@ class FontFace:
             return NOTDEF
         return _CATEGORY_REASONS.get(unicodedata.category(chr(cp)))
 
+    def unmapped(self) -> int:
+        """Return a code point the font does not map (FreeType draws the missing-glyph box for it)."""
+        return next(cp for cp in range(0x10FFFD, 0, -1) if cp not in self.cmap)
+
     def drawable(self) -> list[int]:
         """Return the code points the font maps that may be drawable (rendering may still find blanks)."""
         return [cp for cp in sorted(self.cmap) if self.reason_for(cp) is None]
@@ -216,6 +220,45 @@ def _match_block_or_script(name: str, candidates: Iterable[int]) -> list[int]:
     raise ValueError(f"No Unicode block or script called {name!r}.{hint}")
 
 
+def first_character_of(name: str) -> int | None:
+    """Return the first assigned, visible code point of the Unicode block or script called `name`, or None."""
+    key = _key(name)
+    for ranges, values, of in ((ucd.Blocks.RANGES, ucd.Blocks.VALUES, lambda v: v),
+                               (ucd.Scripts.RANGES, ucd.Scripts.VALUES,
+                                lambda v: ucd.Scripts.NAMES.get(v, v).replace("_", " "))):
+        for i, value in enumerate(values):
+            if value in ("No_Block", "Zzzz") or _key(of(value)) != key:
+                continue
+            end = ranges[i + 1] if i + 1 < len(ranges) else 0x110000
+            for cp in range(ranges[i], end):
+                if unicodedata.category(chr(cp)) not in _INVISIBLE:
+                    return cp
+    return None
+
+
+_INVISIBLE = {"Cn", "Co", "Cc", "Cs", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"}
+
+
+def fonts_for_blocks(blocks: Sequence[str]) -> str:
+    """Return a sentence naming the installed fonts that draw characters of `blocks` (their first visible
+    character), or saying that none does; "" when no name is a block or script."""
+    from .font_files import fonts_drawing
+
+    parts = []
+    for name in blocks:
+        cp = first_character_of(name)
+        if cp is None:
+            continue
+        families = sorted({f.family for f in fonts_drawing(cp)})
+        if families:
+            shown = ", ".join(families[:8]) + (f" and {len(families) - 8} more" if len(families) > 8 else "")
+            parts.append(f"Installed fonts that have {name}: {shown}.")
+        else:
+            parts.append(f"No installed font has {name} ({chr(cp)} U+{cp:04X}); install one that does "
+                         f"(e.g. from the Noto family) or give a font file.")
+    return " ".join(parts)
+
+
 @dataclass
 class Selection:
     """The code points to render, in order, and what was left out before rendering: {reason: code points}."""
@@ -268,6 +311,16 @@ class FontImport:
     added_characters: int
     added_references: int
     skipped: dict[str, list[int]]
+    chosen: int = 0  # characters chosen that the font maps drawably: what a preview counts before rendering
+    rendered: int = 0  # of those, how many rendered (the others render blank or as the missing-glyph box)
+
+    def counts_summary(self) -> str:
+        """Return how the chosen count became the rendered one, e.g. "5,681 of the 5,683 chosen characters
+        (2 render blank)", or "all 26 chosen characters" when every one rendered."""
+        if self.rendered == self.chosen:
+            return f"all {self.chosen:,} chosen characters"
+        lost = [f"{len(self.skipped[r]):,} {r}" for r in (BLANK, NOTDEF) if self.skipped.get(r)]
+        return f"{self.rendered:,} of the {self.chosen:,} chosen characters ({', '.join(lost)})"
 
     @property
     def n_skipped(self) -> int:
@@ -291,9 +344,8 @@ def render_selection(face: FontFace, codepoints: Sequence[int], progress: Progre
     cannot open the font or render one of its glyphs (a damaged file).
     """
     try:
-        unmapped = next(cp for cp in range(0x10FFFD, 0, -1) if cp not in face.cmap)
         return render_codepoints(str(face.path), face.index, codepoints, progress=progress, cancel=cancel,
-                                 total=total, workers=workers, unmapped=unmapped)
+                                 total=total, workers=workers, unmapped=face.unmapped())
     except RenderCancelled:
         raise Cancelled("font import cancelled") from None
     except (OSError, ValueError) as exc:
@@ -309,15 +361,17 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
     `dest`: a new (or empty) folder to create the gallery in; an existing gallery folder (or an open
     `Gallery`), which gains one reference per character (new characters are appended); or None for an
     in-memory gallery (nothing written). Every character is rendered before anything is written, so a
-    failure or `cancel` (raises `Cancelled`) leaves `dest` as it was. `progress(done, total)` counts
-    rendering then writing. Raises FontError for a bad font or nothing drawable, ValueError for a bad choice.
+    failure or `cancel` (raises `Cancelled`) leaves `dest` as it was. `progress(done, total)` counts the
+    characters rendered (writing them follows). Raises FontError for a bad font or nothing drawable, ValueError for a bad choice.
     """
     face_ = font if isinstance(font, FontFace) else open_font(font, face)
     selection = select_characters(face_, text, blocks, ranges)
     skipped = {k: list(v) for k, v in selection.skipped.items()}
     if not selection.codepoints:
         what = "in the selection" if (text or blocks or ranges) else "in it"
-        raise FontError(f"{face_.path}: no drawable character {what} ({_summary(skipped)}); nothing was written")
+        why = f" ({_summary(skipped)})" if skipped else f" ({face_.full_name} has none there)"
+        elsewhere = f" {fonts_for_blocks(blocks)}" if blocks else ""
+        raise FontError(f"{face_.path}: no drawable character {what}{why}; nothing was written.{elsewhere}".strip())
     existing = dest if isinstance(dest, Gallery) else None
     if existing is None and dest is not None and (Path(dest) / INDEX_NAME).is_file():
         existing = Gallery.open(dest)
@@ -326,8 +380,7 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
         # Said before rendering, which can take a minute for a whole font.
         raise GalleryError(f"{dest} exists and is neither a gallery nor an empty folder; choose another folder")
     n = len(selection.codepoints)
-    total = 2 * n
-    rendered, blank, boxes = render_selection(face_, selection.codepoints, progress, cancel, total)
+    rendered, blank, boxes = render_selection(face_, selection.codepoints, progress, cancel, n)
     for reason, cps in ((BLANK, blank), (NOTDEF, boxes)):
         if cps:
             skipped.setdefault(reason, []).extend(cps)
@@ -336,14 +389,10 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
                         "nothing was written")
     source = face_.source
 
-    def written(i: int) -> None:
-        if progress:
-            progress(n + i, n + len(rendered))
-
     if existing is None:
         try:
-            gallery = _write_new(face_, rendered, dest, name, cancel, written)
-            return FontImport(gallery, face_, len(rendered), len(rendered), skipped)
+            gallery = write_font_gallery(face_, dest, name or face_.full_name, rendered, cancel)
+            return FontImport(gallery, face_, len(gallery), len(gallery), skipped, n, len(rendered))
         except FolderTaken:
             if not (Path(dest) / INDEX_NAME).is_file():
                 raise
@@ -355,24 +404,25 @@ def import_font(font: str | Path | FontFace, dest: str | Path | Gallery | None =
     if cancel is not None and cancel.is_set():
         raise Cancelled("font import cancelled")
     added_chars, added_refs = existing.extend(characters)
-    written(len(rendered))
-    return FontImport(existing, face_, added_chars, added_refs, skipped)
+    return FontImport(existing, face_, added_chars, added_refs, skipped, n, len(rendered))
 
 
-def _write_new(face_: FontFace, rendered: list, dest: str | Path | None, name: str | None,
-               cancel: threading.Event | None, written: Callable[[int], None]) -> Gallery:
-    """Return a new gallery of the rendered characters, in `dest` (a new folder) or in memory."""
+def write_font_gallery(face: FontFace, dest: str | Path | None, name: str, rendered: Sequence[tuple[int, np.ndarray]],
+                       cancel: threading.Event | None = None) -> Gallery:
+    """Return a new gallery of `rendered` [(code point, packed glyph)] characters of `face`, one reference each:
+    written to the new (or empty) folder `dest`, or in memory when `dest` is None. A failure or `cancel` (raises
+    `Cancelled`) leaves nothing behind; a folder another writer took first raises FolderTaken."""
+    source = face.source
     sink = _Sink(Path(dest) if dest is not None else None)
     try:
         characters = []
-        for i, (cp, px) in enumerate(rendered):
+        for cp, px in rendered:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("font import cancelled")
-            ref = sink.add(f"u{cp:04x}", unpack_glyph(px), f"{face_.path.name} U+{cp:04X}")
-            ref.font = face_.source
+            ref = sink.add(f"u{cp:04x}", unpack_glyph(px), f"{face.path.name} U+{cp:04X}")
+            ref.font = source
             characters.append(Character(chr(cp), [ref], chr(cp)))
-            written(i + 1)
-        return sink.finish(check_name(name or face_.full_name, "gallery name"), characters, cancel)
+        return sink.finish(check_name(name, "gallery name"), characters, cancel)
     except BaseException:
         sink.abort()
         raise
@@ -386,5 +436,6 @@ def _summary(skipped: dict[str, list[int]]) -> str:
 __all__ = [
     "BLANK", "COMBINING", "CONTROL", "FONT_SUFFIXES", "FORMAT", "FontError", "FontFace", "FontImport",
     "NOTDEF", "NOT_IN_FONT", "SKIP_REASONS", "SPACE", "Selection", "block_counts", "block_of", "describe_char",
-    "import_font", "open_font", "parse_range", "render_selection", "script_of", "select_characters",
+    "first_character_of", "fonts_for_blocks", "import_font", "open_font", "parse_range", "render_selection",
+    "script_of", "select_characters", "write_font_gallery",
 ]

@@ -12,12 +12,12 @@ from ..gallery.history import HistoryError, HistoryState
 from .messages import describe_error
 from .naming import galleries_dir, gallery_name, gallery_names, unique_folder, unique_name
 from .snapshots import (EMPTY_CANVAS, EMPTY_GALLERY, NO_GALLERY, NO_MODEL, RANKED, CharacterView, Edited,
-                        GallerySnapshot, MatchView, ModelInfo, RankOutcome, to_uint8)
-from .workspace import RANK_BATCH, RANK_THREADS, TOP_K, NoGallery, Progress, Source, Workspace
+                        GallerySnapshot, MatchView, ModelInfo, RankOutcome, SearchState, to_uint8)
+from .workspace import RANK_BATCH, RANK_THREADS, SEARCH_STEP, TOP_K, NoGallery, Progress, Source, Workspace
 
 __all__ = [
     "EMPTY_CANVAS", "EMPTY_GALLERY", "NO_GALLERY", "NO_MODEL", "RANKED", "RANK_BATCH", "RANK_THREADS", "TOP_K",
     "CharacterView", "Edited", "GallerySnapshot", "HistoryError", "HistoryState", "MatchView", "ModelInfo",
-    "NoGallery", "Progress", "RankOutcome", "Source", "Workspace", "describe_error", "galleries_dir",
+    "NoGallery", "Progress", "RankOutcome", "SEARCH_STEP", "SearchState", "Source", "Workspace", "describe_error", "galleries_dir",
     "gallery_name", "gallery_names", "to_uint8", "unique_folder", "unique_name",
 ]

@@ -75,6 +75,7 @@ class RankOutcome:
     `model_input` is that glyph exactly as the encoder got it (float32 (105, 105), 1 = ink: after the ink
     centring the model's card asks for; the network resizes it to its input size), None when the model did not
     run. `query_views` is how many distorted copies of the query were ranked beside it (engine.views).
+    `coverage` is (ready, total) while a symbol search builds: the glyph was ranked against that part of the font.
     """
 
     request_id: int
@@ -84,6 +85,19 @@ class RankOutcome:
     matches: tuple[MatchView, ...] = ()
     model_input: np.ndarray | None = None
     query_views: int = 0
+    coverage: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """Where a symbol search stands: `ready` of `total` characters of the font `name` are ranked against;
+    `finished` once it ended (`message` then says how: opened, stopped or failed)."""
+
+    name: str
+    ready: int
+    total: int
+    finished: bool = False
+    message: str = ""
 
 
 @dataclass(frozen=True)

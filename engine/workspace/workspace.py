@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from ..cancel import Cancelled
 from ..gallery import Gallery, read_glyph
 from ..gallery.history import (AddExamples, DeleteCharacters, Histories, HistoryError, MergeCharacters,
                                RemoveExample, RenameCharacter, Step, quoted)
@@ -30,11 +31,13 @@ from ..units import OMNIGLOT_STROKE_AREA
 from .messages import added_images_message, describe_error, imported_message
 from .naming import new_gallery_place, source_name
 from .snapshots import (EMPTY_CANVAS, EMPTY_GALLERY, NO_GALLERY, NO_MODEL, RANKED, CharacterView, Edited,
-                        GallerySnapshot, MatchView, ModelInfo, RankOutcome, to_uint8)
+                        GallerySnapshot, MatchView, ModelInfo, RankOutcome, SearchState, to_uint8)
 
 if TYPE_CHECKING:
     import threading
 
+    from ..font_search import FontSearch
+    from ..gallery.fonts import FontFace
     from ..recognize import RankResult, Recognizer
     from ..views import ViewConfig
     from ..weights import LoadedModel
@@ -45,6 +48,9 @@ RANK_BATCH = 64  # glyphs per forward pass in `rank_glyphs`
 # small or busy machine more threads than free cores wait on each other (measured on 2 shared cores: 35 ms with
 # one thread, 200-700 ms with two) and take the core a UI needs while a person draws.
 RANK_THREADS = max(1, min(4, (os.cpu_count() or 2) // 4))
+# Characters a symbol search embeds per step: a drawing waits at most one step (~0.5 s on 2 cores) for its
+# ranking while the search builds.
+SEARCH_STEP = 64
 
 Source = Sequence[Stroke] | Glyph | None  # what `rank` takes: strokes in OMNIGLOT_STROKE_AREA units, or a glyph
 
@@ -57,6 +63,10 @@ class Progress(Protocol):
 
 class NoGallery(RuntimeError):
     """An edit with no gallery open."""
+
+
+def _uint8_or_none(pixels: np.ndarray | None) -> np.ndarray | None:
+    return None if pixels is None else to_uint8(pixels)
 
 
 def _say(progress: Progress | None, text: str) -> None:
@@ -74,6 +84,7 @@ class Workspace:
         self.query_views = False  # rank with engine.views.QUERY_VIEWS_OPTION query views (else: the card's choice)
         self.histories = Histories()
         self.rank_threads = rank_threads  # torch threads while ranking (None: leave torch's setting alone)
+        self.search: FontSearch | None = None  # a symbol search being built (no gallery is current meanwhile)
 
     # ---------------------------------------------------------------- model
 
@@ -139,6 +150,7 @@ class Workspace:
         the images, embedding them) happens first, so a gallery that cannot be used leaves the current one."""
         snapshot = self.snapshot(gallery)
         recognizer = self._make_recognizer(self.loaded, gallery, progress, cancel)
+        self.end_search()  # drawings now rank against this gallery, not a symbol search being built
         self.gallery, self.recognizer = gallery, recognizer
         return snapshot
 
@@ -178,7 +190,6 @@ class Workspace:
         _say(progress, "Reading Omniglot…")
         dataset = load_set(find_sources(data_dir, ("evaluation",))["evaluation"], "evaluation")
         if cancel is not None and cancel.is_set():
-            from ..cancel import Cancelled
 
             raise Cancelled("cancelled")
         shown, dest = new_gallery_place(alphabet, known)
@@ -310,6 +321,84 @@ class Workspace:
             raise HistoryError("No gallery is open, so there is nothing to undo or redo.")
         return self._after_edit(self.histories.of(self.gallery).redo(self.gallery), progress, cancel)
 
+    # ---------------------------------------------------------------- symbol search
+
+    def start_search(self, face: FontFace) -> SearchState:
+        """Start a symbol search of every drawable character of `face` (engine.font_search): from now on no
+        gallery is current and drawings rank against the characters ready so far; return where it stands."""
+        from ..font_search import FontSearch
+
+        if self.loaded is None:
+            raise RuntimeError("No model is loaded, so the font's characters cannot be embedded.")
+        self.end_search()
+        self.search = FontSearch(self.loaded, face)
+        self.gallery, self.recognizer = None, None
+        return self._search_state()
+
+    def search_step(self, cancel: threading.Event | None = None, batch: int = SEARCH_STEP,
+                    wait: float = 0.5) -> SearchState:
+        """Embed the next `batch` characters the renderer has drawn (waiting up to `wait` s for it); return where
+        the search stands. Raises Cancelled when `cancel` is set or a gallery has taken the search's place."""
+        if self.search is None:
+            raise Cancelled("the symbol search gave way to a gallery")
+        with self._threads():
+            self.search.step(cancel, batch=batch, wait=wait)
+        return self._search_state()
+
+    @staticmethod
+    def save_search(search: FontSearch, dest: str | Path, name: str,
+                    cancel: threading.Event | None = None) -> Gallery:
+        """Return a new gallery at `dest` of a complete search's characters, their embeddings cached with it.
+        Reads no workspace state (only the search, which is no longer written): may run beside other calls."""
+        return search.save_gallery(dest, name, cancel)
+
+    def open_search_gallery(self, search: FontSearch, gallery: Gallery, progress: Progress | None = None,
+                            cancel: threading.Event | None = None) -> GallerySnapshot | None:
+        """Make `search`'s saved gallery current; return its snapshot, or None (the gallery stays on disk) when
+        another search or gallery has taken that search's place meanwhile."""
+        if self.search is not search:
+            return None
+        self.histories.forget(gallery)
+        return self._adopt(gallery, progress, cancel)
+
+    def end_search(self) -> None:
+        """Close the symbol search, if one is open (what is embedded is cached for the next search of the font)."""
+        search, self.search = self.search, None
+        if search is not None:
+            search.close()
+
+    def _search_state(self) -> SearchState:
+        assert self.search is not None
+        return SearchState(self.search.face.full_name, self.search.ready, self.search.total)
+
+    def _search_outcomes(self, ids: Sequence[int], glyphs: Sequence[Glyph], k: int | None) -> list[RankOutcome]:
+        search = self.search
+        assert search is not None
+        with self._threads():
+            results = search.recognizer.rank_many(list(glyphs), k, keep_inputs=True)
+        outcomes = []
+        for i, glyph, result in zip(ids, glyphs, results):
+            if result.no_ink:
+                outcomes.append(RankOutcome(i, EMPTY_CANVAS, glyph))
+                continue
+            matches = tuple(MatchView(m.name, float(m.score), 0, _uint8_or_none(search.pixels(ord(m.name))), m.name)
+                            for m in result.matches)
+            outcomes.append(RankOutcome(i, RANKED if matches or search.ready else EMPTY_GALLERY, glyph,
+                                        bool(result.no_confident_match), matches, result.model_input,
+                                        search.recognizer.views.query_views, (search.ready, search.total)))
+        return outcomes
+
+    def warm_up(self) -> None:
+        """Run the encoder once on a blank glyph, as a drawing is: the first forward pass of a shape sets up the
+        maths library's kernels (~0.4-1 s on a 2-core CPU), which the first drawing then does not wait for."""
+        if self.loaded is None:
+            return
+        from ..embedding import GlyphEncoder
+
+        encoder = self.recognizer.encoder if self.recognizer is not None else GlyphEncoder(self.loaded.model)
+        with self._threads():
+            encoder.embed(np.zeros((1, 105, 105), np.float32))
+
     # ---------------------------------------------------------------- ranking
 
     def _threads(self):
@@ -337,6 +426,8 @@ class Workspace:
         encoder, index and scoring as `rank`; return an outcome per glyph, in order (request ids: 0, 1, 2... or
         `request_ids`)."""
         ids = list(request_ids) if request_ids is not None else list(range(len(glyphs)))
+        if self.search is not None and self.loaded is not None:
+            return self._search_outcomes(ids, glyphs, k)
         state = self._unranked_state()
         if state is not None:
             return [RankOutcome(i, EMPTY_CANVAS if g.no_ink else state, g) for i, g in zip(ids, glyphs)]
