@@ -81,12 +81,12 @@ def test_cancelled_font_import_changes_nothing(make_window, qtbot, monkeypatch, 
 
 def test_symbol_search_ranks_against_what_is_ready_then_opens_as_a_gallery(make_window, qtbot, monkeypatch,
                                                                            make_font, tmp_path):
-    from app import session as session_module
+    from engine.workspace import workspace as workspace_module
     from engine.gallery.fonts import import_font
 
     chars = "ABCDEFGHжщᚠᚢᚦ"
     import_font(make_font("Old.ttf", chars="XY", family="Old"), tmp_path / "old")
-    monkeypatch.setattr(session_module, "SEARCH_STEP", 3)  # several steps, each followed by a ranking
+    monkeypatch.setattr(workspace_module, "SEARCH_STEP", 3)  # several steps, each followed by a ranking
     window = make_window()
     window.open_gallery(tmp_path / "old")
     wait_gallery(qtbot, window, 2)
@@ -126,10 +126,10 @@ def test_symbol_search_ranks_against_what_is_ready_then_opens_as_a_gallery(make_
 
 def test_stopping_a_symbol_search_or_opening_a_gallery_ends_it(make_window, qtbot, monkeypatch, make_font,
                                                                  tmp_path, app_env):
-    from app import session as session_module
+    from engine.workspace import workspace as workspace_module
     from engine.gallery.fonts import import_font, open_font
 
-    monkeypatch.setattr(session_module, "SEARCH_STEP", 2)
+    monkeypatch.setattr(workspace_module, "SEARCH_STEP", 2)
     import_font(make_font("Old.ttf", chars="XY", family="Old"), tmp_path / "old")
     window = make_window()
     wait_idle(qtbot, window)

@@ -335,14 +335,14 @@ class Workspace:
         self.gallery, self.recognizer = None, None
         return self._search_state()
 
-    def search_step(self, cancel: threading.Event | None = None, batch: int = SEARCH_STEP,
+    def search_step(self, cancel: threading.Event | None = None, batch: int | None = None,
                     wait: float = 0.5) -> SearchState:
-        """Embed the next `batch` characters the renderer has drawn (waiting up to `wait` s for it); return where
-        the search stands. Raises Cancelled when `cancel` is set or a gallery has taken the search's place."""
+        """Embed the next `batch` (default SEARCH_STEP) characters the renderer has drawn (waiting up to `wait` s
+        for it); return where the search stands. Raises Cancelled when `cancel` is set or a gallery has taken the search's place."""
         if self.search is None:
             raise Cancelled("the symbol search gave way to a gallery")
         with self._threads():
-            self.search.step(cancel, batch=batch, wait=wait)
+            self.search.step(cancel, batch=batch or SEARCH_STEP, wait=wait)
         return self._search_state()
 
     @staticmethod
