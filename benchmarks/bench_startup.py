@@ -42,7 +42,7 @@ def child(settings_dir: str) -> None:
     app, window = app_main.start(["glyphs", "--settings-dir", settings_dir])
     from PySide6.QtCore import QTimer
 
-    from app.session import AREA
+    from engine.units import OMNIGLOT_STROKE_AREA as AREA
 
     def ranked(outcome) -> None:
         if outcome.state == "ranked" and "ranked" not in moments:

@@ -34,7 +34,10 @@ SMOKE = {
                            "--latency-chars", "20", "--latency-queries", "8", "--threads", "1", "--json"], True, True),
     "bench_fonts.py": (["--skip-whole", "--drawers", "1", "--threads", "1", "--json"], True, True),
     "stroke_renderer_fit.py": (["--fit-drawings", "4", "--framing-images", "20"], True, False),
+    "bench_faults.py": (["--only", "sweep", "link", "utf8", "names", "--json"], False, True),
 }
+# Scripts whose smoke run is a test of its own below (it checks what they print in more detail).
+OWN_TESTS = {"plot_training.py", "bench_symbol_search.py", "bench_startup.py"}
 
 
 def _run(script: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -50,7 +53,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def test_every_benchmark_script_has_a_smoke_run():
     scripts = {p.name for p in BENCHMARKS.glob("*.py")}
-    assert scripts == set(SMOKE) | {"plot_training.py"}, "a benchmark script without a smoke run here"
+    assert scripts == set(SMOKE) | OWN_TESTS, "a benchmark script without a smoke run here"
 
 
 @pytest.mark.parametrize("script", sorted(SMOKE))
@@ -94,3 +97,24 @@ def test_plot_training_writes_the_curves_png_without_matplotlib(tmp_path):
 
     image = QImage(str(out))
     assert not image.isNull() and image.width() == 600
+
+
+def run_bench(name: str, *args: str, env: dict | None = None) -> dict:
+    """Run a benchmark with `--json`; return the JSON line it ends with."""
+    done = _run(name, [*args, "--json"], _env(**(env or {})))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_bench_symbol_search_runs(make_font, tmp_path):
+    out = run_bench("bench_symbol_search.py", "--font", str(make_font()), "--sample", "4",
+                    env={"GLYPHS_CACHE_HOME": str(tmp_path / "cache")})
+    assert out["first"]["characters"] == 13 and out["first"]["first_answer_s"] <= out["first"]["all_ready_s"]
+    assert out["again"]["reopen_embedded"] == 0 and out["phases"]["embed_fused_cpu_ms_per_char"] > 0
+
+
+def test_bench_startup_runs(tmp_path):
+    out = run_bench("bench_startup.py", "--runs", "1")
+    run = out["runs"][0]
+    assert 0 < run["window"] <= run["ranked"] and run["ready"] <= run["ranked"]
+    assert {"import_torch", "read_weights", "first_rank"} <= set(out["stages"])
