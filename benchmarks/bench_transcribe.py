@@ -1,0 +1,243 @@
+"""Transcribing pages: character error rate, glyph-box recall/precision and speed, beside isolated-glyph accuracy.
+
+    python benchmarks/bench_transcribe.py [--split evaluation|validation] [--pages N] [--json] [--choose]
+
+Pages are composed from Omniglot drawings with their truth (`engine.transcribe.compose`): for each alphabet
+and page, one drawer writes the page (lines of 8-20 of the alphabet's characters, each scaled so its longer
+side is 35-60 px, random gaps of 0.3-0.7 glyph sizes, baseline jitter) and another drawer's drawings are the
+one-shot gallery (one reference per character, as Omniglot stores them). Each page is transcribed clean
+(black on white) and scan-like (grey paper, grey ink, blur, noise).
+
+Reported per condition: character error rate (edit distance between each truth line and the transcribed
+line it overlaps most, over the truth's length; transcribed lines matching no truth line count as
+insertions), glyph-box recall and precision (a box is found when a transcribed box has IoU >= 0.5 with it,
+one to one), glyphs per second (segmentation, cut-out and ranking, model and gallery embeddings ready), and
+the isolated-glyph one-shot error of the same drawings ranked as Omniglot stores them against the same
+gallery, so what segmentation and cut-out cost is visible: CER minus the isolated error.
+
+`--split validation` uses the model card's held-out background alphabets (rules are chosen there, with
+`--choose`, which sweeps the segmentation and cut-out parameters); the default, `evaluation`, is only reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.data import load_omniglot, validation_split_of  # noqa: E402
+from engine.data.splits import split_background  # noqa: E402
+from engine.gallery import Character, Gallery, Reference  # noqa: E402
+from engine.glyph import Glyph  # noqa: E402
+from engine.recognize import Recognizer  # noqa: E402
+from engine.transcribe import SegmentConfig, TranscribeConfig, transcribe  # noqa: E402
+from engine.transcribe.compose import ComposedPage, PageLayout, compose_page, scan_like  # noqa: E402
+from engine.weights import load_weights  # noqa: E402
+
+IOU_MATCH = 0.5
+
+
+def log(msg: str = "") -> None:
+    print(msg, file=sys.stderr if ARGS.json else sys.stdout, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------- pages
+
+
+def alphabet_pages(data, alphabet: int, rng: np.random.Generator, pages: int, lines: int):
+    """Yield (gallery, composed page, isolated drawings with labels) for pages of one alphabet."""
+    chars = data.alphabet_characters(alphabet)
+    for _ in range(pages):
+        writer, ref_drawer = rng.choice(np.arange(1, 21), size=2, replace=False)
+        refs = {}
+        for c in chars:
+            idx = np.flatnonzero((data.char == c) & (data.drawer == ref_drawer))
+            refs[data.char_names[c]] = data.pixels(idx[:1])[0].astype(np.float32)
+        gallery = Gallery.in_memory(data.alphabets[alphabet], [
+            Character(name, [Reference(f"{name}.png", "", px)]) for name, px in refs.items()])
+        text = []
+        for _ in range(lines):
+            n = int(rng.integers(8, 21))
+            line = []
+            for c in rng.choice(chars, size=n, replace=True):
+                idx = np.flatnonzero((data.char == c) & (data.drawer == writer))
+                line.append((data.char_names[c], data.pixels(idx[:1])[0]))
+            text.append(line)
+        yield gallery, compose_page(text, rng, PageLayout()), text
+
+
+# ---------------------------------------------------------------------------------------------- scores
+
+
+def iou(a, b) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
+
+
+def edit_distance(a: list, b: list) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def score_page(truth: ComposedPage, page) -> dict:
+    """Return edits, truth length, found boxes, truth boxes and transcribed boxes of one page."""
+    true_boxes = [b for line in truth.lines for _, b in line]
+    pred_boxes = [g.box for g in page.glyphs]
+    pairs = sorted(((iou(t, p), i, j) for i, t in enumerate(true_boxes) for j, p in enumerate(pred_boxes)
+                    if t[0] < p[2] and p[0] < t[2] and t[1] < p[3] and p[1] < t[3]), reverse=True)
+    used_t, used_p = set(), set()
+    for v, i, j in pairs:
+        if v >= IOU_MATCH and i not in used_t and j not in used_p:
+            used_t.add(i)
+            used_p.add(j)
+    # Each transcribed line goes to the truth line its glyph boxes overlap most.
+    assigned: dict[int, list[int]] = {}
+    for j, line in enumerate(page.lines):
+        best, best_v = None, 0.0
+        for i, tline in enumerate(truth.lines):
+            v = sum(iou(g.box, b) for g in line.glyphs for _, b in tline)
+            if v > best_v:
+                best, best_v = i, v
+        if best is not None:
+            assigned.setdefault(best, []).append(j)
+    edits, length = 0, 0
+    matched_lines = set()
+    for i, tline in enumerate(truth.lines):
+        names = [name for name, _ in tline]
+        pred = []
+        for j in sorted(assigned.get(i, []), key=lambda j: page.lines[j].box[0]):
+            pred.extend(g.name for g in page.lines[j].glyphs)
+            matched_lines.add(j)
+        edits += edit_distance(names, pred)
+        length += len(names)
+    edits += sum(len(line.glyphs) for j, line in enumerate(page.lines) if j not in matched_lines)
+    return {"edits": edits, "length": length, "found": len(used_t), "truth": len(true_boxes),
+            "predicted": len(pred_boxes), "correct_boxes": len(used_p)}
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+
+def run_split(data, alphabets: list[int], loaded, config: TranscribeConfig, seed: int, pages: int, lines: int,
+              conditions=("clean", "scan-like")) -> dict:
+    totals = {c: {"edits": 0, "length": 0, "found": 0, "truth": 0, "predicted": 0, "correct_boxes": 0,
+                  "seconds": 0.0, "glyphs": 0} for c in conditions}
+    iso_wrong = iso_total = 0
+    for a in alphabets:
+        rng = np.random.default_rng([seed, a])
+        for gallery, composed, text in alphabet_pages(data, a, rng, pages, lines):
+            recognizer = Recognizer(loaded, gallery)
+            recognizer.refresh()
+            drawings = [px for line in text for _, px in line]
+            truth = [name for line in text for name, _ in line]
+            ranked = recognizer.rank_many([Glyph(px.astype(np.float32), False) for px in drawings], k=1)
+            iso_wrong += sum(r.best is None or r.best.name != t for r, t in zip(ranked, truth))
+            iso_total += len(truth)
+            for cond in conditions:
+                image = composed.luminance() if cond == "clean" else scan_like(composed, rng)
+                t0 = time.perf_counter()
+                page = transcribe(image, recognizer, config)
+                dt = time.perf_counter() - t0
+                s = score_page(composed, page)
+                tot = totals[cond]
+                for k, v in s.items():
+                    tot[k] += v
+                tot["seconds"] += dt
+                tot["glyphs"] += len(page.glyphs)
+        log(f"  {data.alphabets[a]}: " + ", ".join(
+            f"{c} CER {100 * totals[c]['edits'] / max(1, totals[c]['length']):.1f}%" for c in conditions)
+            + f", isolated error {100 * iso_wrong / max(1, iso_total):.1f}% (cumulative)")
+    out = {"isolated_error": iso_wrong / max(1, iso_total), "glyphs": iso_total}
+    for c, t in totals.items():
+        out[c] = {"cer": t["edits"] / max(1, t["length"]), "box_recall": t["found"] / max(1, t["truth"]),
+                  "box_precision": t["correct_boxes"] / max(1, t["predicted"]),
+                  "glyphs_per_s": t["glyphs"] / max(t["seconds"], 1e-9), "truth_glyphs": t["truth"]}
+    return out
+
+
+def describe(res: dict) -> str:
+    lines = [f"isolated-glyph one-shot error of the same drawings: {100 * res['isolated_error']:.2f}% "
+             f"({res['glyphs']} glyphs)"]
+    for c in ("clean", "scan-like"):
+        if c in res:
+            r = res[c]
+            lines.append(f"{c:>9}: CER {100 * r['cer']:.2f}% (isolated + {100 * (r['cer'] - res['isolated_error']):.2f}"
+                         f" points), box recall {100 * r['box_recall']:.2f}%, precision {100 * r['box_precision']:.2f}%,"
+                         f" {r['glyphs_per_s']:.1f} glyphs/s")
+    return "\n".join(lines)
+
+
+CHOICES = {
+    "default": {},
+    "context tight": {"context": 0.0},
+    "context 1.3": {"context": 1.3},
+    "context 1.8": {"context": 1.8},
+    "context 2.1": {"context": 2.1},
+    "gap 0.25": {"gap_fraction": 0.25},
+}
+
+
+def config_for(change: dict) -> TranscribeConfig:
+    seg_fields = set(SegmentConfig.__dataclass_fields__)
+    seg = replace(SegmentConfig(), **{k: v for k, v in change.items() if k in seg_fields})
+    return replace(TranscribeConfig(segment=seg), **{k: v for k, v in change.items() if k not in seg_fields})
+
+
+def main() -> int:
+    global ARGS
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--split", choices=("evaluation", "validation"), default="evaluation")
+    p.add_argument("--pages", type=int, default=1, help="pages per alphabet (default 1)")
+    p.add_argument("--lines", type=int, default=5, help="lines per page (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--conditions", nargs="+", choices=("clean", "scan-like"), default=["clean", "scan-like"])
+    p.add_argument("--choose", action="store_true", help="sweep the rules' parameters (validation split only)")
+    p.add_argument("--weights", default=None)
+    p.add_argument("--data-dir", default=os.environ.get("OMNIGLOT_DIR"))
+    p.add_argument("--json", action="store_true", help="end with one line of JSON")
+    ARGS = p.parse_args()
+    if ARGS.choose and ARGS.split != "validation":
+        p.error("--choose sweeps on the validation alphabets only: add --split validation")
+    loaded = load_weights(ARGS.weights)
+    data = load_omniglot(ARGS.data_dir, with_evaluation=ARGS.split == "evaluation")
+    if ARGS.split == "validation":
+        split = split_background(data.background, validation_split_of(loaded.card))
+        dataset, names = data.background, split.val_alphabets
+    else:
+        dataset, names = data.evaluation, list(data.evaluation.alphabets)
+    alphabets = [dataset.alphabets.index(n) for n in names]
+    load = os.getloadavg()[0]
+    log(f"{ARGS.split} alphabets ({len(alphabets)}): {', '.join(names)}; {ARGS.pages} page(s) of {ARGS.lines} lines "
+        f"each; load average {load:.1f} on {os.cpu_count()} CPUs")
+    results = {}
+    for label, change in (CHOICES.items() if ARGS.choose else [("default", {})]):
+        log(f"== {label} {change or ''}")
+        res = run_split(dataset, alphabets, loaded, config_for(change), ARGS.seed, ARGS.pages, ARGS.lines,
+                        tuple(ARGS.conditions))
+        log(describe(res))
+        results[label] = res
+    if ARGS.json:
+        print(json.dumps({"split": ARGS.split, "alphabets": names, "pages_per_alphabet": ARGS.pages,
+                          "lines_per_page": ARGS.lines, "load_average": load, "cpus": os.cpu_count(),
+                          "results": results}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
