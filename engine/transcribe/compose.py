@@ -29,10 +29,12 @@ class PageLayout:
 
 @dataclass
 class ComposedPage:
-    """A composed page: `ink` float32 (H, W) in [0, 1] (1 = ink) and the truth per line: (label, box) pairs."""
+    """A composed page: `ink` float32 (H, W) in [0, 1] (1 = ink), the truth per line ((label, box) pairs) and
+    each glyph's ink as placed (scaled), line by line."""
 
     ink: np.ndarray
     lines: list[list[tuple[str, Box]]]
+    glyphs: list[list[np.ndarray]]
 
     def luminance(self) -> np.ndarray:
         """Return the page as 8-bit grey levels, black ink on white."""
@@ -74,8 +76,9 @@ def compose_page(lines: list[list[tuple[str, np.ndarray]]], rng: np.random.Gener
     width = max(widths, default=2 * layout.margin) + layout.margin
     height = y + layout.margin
     page = np.zeros((height, width), np.float32)
-    truth = []
+    truth, glyphs = [], []
     for row in placed:
+        glyphs.append([g for _, g, _, _ in row])
         out = []
         for label, g, x, top in row:
             if rtl:
@@ -85,7 +88,7 @@ def compose_page(lines: list[list[tuple[str, np.ndarray]]], rng: np.random.Gener
             np.maximum(region, g[:region.shape[0], :region.shape[1]], out=region)
             out.append((label, _ink_box(g, x, top)))
         truth.append(out)
-    return ComposedPage(page, truth)
+    return ComposedPage(page, truth, glyphs)
 
 
 def _ink_box(g: np.ndarray, x: int, y: int) -> Box:

@@ -4,8 +4,12 @@ Each glyph is cut out as a person would cut it out by hand: a square of the page
 ink kept, neighbours' ink wiped to background), given to `engine.glyph.glyph_from_image`, the function
 that normalises any image `rank` is given (framing, stroke width, 1-bit). The square's side is
 `context` x the line's glyph size (at least the glyph's own box), so a glyph the size of its line's glyphs
-lands in the frame at about Omniglot's median ink size (68 of 105 px) and a small one (a comma, a short
-mark) stays small, as in the drawings the model was trained on. The glyphs are then ranked by
+lands in the frame at 105 / 1.3 = 81 px and a smaller one (a comma, a short mark) stays smaller, down to the
+framing's least ink size (38 px). The context was chosen on the validation alphabets
+(`benchmarks/bench_transcribe.py --split validation --choose`, clean pages, 360 glyphs): CER 5.0% at 1.3 and
+for a tight crop (every glyph framed at 91 px, its size relative to the line lost), 5.8% at 1.54 (a line-size
+glyph at Omniglot's median 68 px), 9.7% at 1.8 and 20.8% at 2.1 (glyphs small in the frame), against 4.4%
+for the same drawings ranked as Omniglot stores them. The glyphs are then ranked by
 `Recognizer.rank_many` in batches (one forward pass per batch), with the same index, views, scoring and
 "no confident match" threshold as `rank`.
 """
@@ -28,9 +32,8 @@ from .segment import GlyphSegment, SegmentConfig, Segmentation, segment_mask
 
 ProgressFn = Callable[[int, int], None]
 
-# Omniglot's median ink extent over its 105-px frame (engine.glyph.framing: 68 px): a glyph of its line's
-# size cut out in a square this many times its size lands in the frame at that extent.
-OMNIGLOT_CONTEXT = 105.0 / 68.0
+# The cut-out square's side over the line's glyph size (module docstring: chosen on the validation alphabets).
+CONTEXT = 1.3
 # A glyph this much wider than its line's glyphs are tall is probably touching glyphs that could not be split
 # ("=" or "m", the widest single characters, are under it).
 WIDE_GLYPH = 1.6
@@ -43,7 +46,7 @@ class TranscribeConfig:
     """How a page is transcribed: segmentation rules, cut-out context, candidates per glyph, batch size."""
 
     segment: SegmentConfig = field(default_factory=SegmentConfig)
-    context: float = OMNIGLOT_CONTEXT
+    context: float = CONTEXT
     top: int = 5
     batch_size: int = 64
 
