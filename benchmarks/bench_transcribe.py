@@ -40,7 +40,7 @@ from engine.data.splits import split_background  # noqa: E402
 from engine.gallery import Character, Gallery, Reference  # noqa: E402
 from engine.glyph import Glyph, glyph_from_image  # noqa: E402
 from engine.recognize import Recognizer  # noqa: E402
-from engine.transcribe import SegmentConfig, TranscribeConfig, transcribe  # noqa: E402
+from engine.transcribe import SegmentConfig, TranscribeConfig, read_page, segment_mask, transcribe  # noqa: E402
 from engine.transcribe.compose import ComposedPage, PageLayout, compose_page, scan_like  # noqa: E402
 from engine.weights import load_weights  # noqa: E402
 
@@ -97,10 +97,8 @@ def edit_distance(a: list, b: list) -> int:
     return prev[-1]
 
 
-def score_page(truth: ComposedPage, page) -> dict:
-    """Return edits, truth length, found boxes, truth boxes and transcribed boxes of one page."""
-    true_boxes = [b for line in truth.lines for _, b in line]
-    pred_boxes = [g.box for g in page.glyphs]
+def match_boxes(true_boxes: list, pred_boxes: list) -> tuple[int, int, int, int]:
+    """Return (truth boxes, truth boxes found, boxes given, boxes given that are right): IoU >= 0.5, one to one."""
     pairs = sorted(((iou(t, p), i, j) for i, t in enumerate(true_boxes) for j, p in enumerate(pred_boxes)
                     if t[0] < p[2] and p[0] < t[2] and t[1] < p[3] and p[1] < t[3]), reverse=True)
     used_t, used_p = set(), set()
@@ -108,6 +106,13 @@ def score_page(truth: ComposedPage, page) -> dict:
         if v >= IOU_MATCH and i not in used_t and j not in used_p:
             used_t.add(i)
             used_p.add(j)
+    return len(true_boxes), len(used_t), len(pred_boxes), len(used_p)
+
+
+def score_page(truth: ComposedPage, page) -> dict:
+    """Return edits, truth length, found boxes, truth boxes and transcribed boxes of one page."""
+    n_true, n_found, n_pred, n_correct = match_boxes([b for line in truth.lines for _, b in line],
+                                                     [g.box for g in page.glyphs])
     # Each transcribed line goes to the truth line its glyph boxes overlap most.
     assigned: dict[int, list[int]] = {}
     for j, line in enumerate(page.lines):
@@ -129,8 +134,8 @@ def score_page(truth: ComposedPage, page) -> dict:
         edits += edit_distance(names, pred)
         length += len(names)
     edits += sum(len(line.glyphs) for j, line in enumerate(page.lines) if j not in matched_lines)
-    return {"edits": edits, "length": length, "found": len(used_t), "truth": len(true_boxes),
-            "predicted": len(pred_boxes), "correct_boxes": len(used_p)}
+    return {"edits": edits, "length": length, "found": n_found, "truth": n_true, "predicted": n_pred,
+            "correct_boxes": n_correct}
 
 
 # ----------------------------------------------------------------------------------------------- run
@@ -178,6 +183,20 @@ def run_split(data, alphabets: list[int], loaded, config: TranscribeConfig, seed
     return out
 
 
+def boxes_only(data, alphabets: list[int], config: TranscribeConfig, seed: int, pages: int, lines: int) -> dict:
+    """Return box recall and precision of segmentation alone (no model), clean and scan-like."""
+    found = truth = correct = predicted = 0
+    for a in alphabets:
+        rng = np.random.default_rng([seed, a])
+        for _gallery, composed, _text in alphabet_pages(data, a, rng, pages, lines):
+            for image in (composed.luminance(), scan_like(composed, rng)):
+                page = read_page(image)
+                boxes = [page.to_original(g.box) for g in segment_mask(page.mask, config.segment).glyphs]
+                t, f, pr, c = match_boxes([b for line in composed.lines for _, b in line], boxes)
+                found, truth, predicted, correct = found + f, truth + t, predicted + pr, correct + c
+    return {"box_recall": found / max(1, truth), "box_precision": correct / max(1, predicted), "truth_glyphs": truth}
+
+
 def describe(res: dict) -> str:
     lines = [f"isolated-glyph one-shot error of the same drawings: {100 * res['isolated_error']:.2f}% "
              f"({res['glyphs']} glyphs); each glyph at its page scale, alone: "
@@ -191,16 +210,21 @@ def describe(res: dict) -> str:
     return "\n".join(lines)
 
 
-# What --choose compares (on the validation alphabets): the cut-out's context, the one rule that moved the numbers
-# (the gap and overlap fractions changed nothing on these pages: boxes were all found with each).
+# What --choose compares: the cut-out's context (with recognition, --split validation) and the segmentation rules
+# (boxes alone, --split training --boxes-only: more alphabets, and no model involved).
 CHOICES = {
-    "default (context 1.3)": {},
+    "default (context 1.3, gap 0.25)": {},
     "context tight": {"context": 0.0},
     "context 1.15": {"context": 1.15},
     "context 1.54": {"context": 1.54},
     "context 1.8": {"context": 1.8},
-    "gap 0.06": {"gap_fraction": 0.06},
-    "gap 0.25": {"gap_fraction": 0.25},
+    "gap 0.12": {"gap_fraction": 0.12},
+    "gap 0.2": {"gap_fraction": 0.2},
+    "gap 0.35": {"gap_fraction": 0.35},
+    "overlap 0.3": {"overlap_fraction": 0.3},
+    "dot gap 0.7": {"dot_gap": 0.7},
+    "minor 0.5": {"minor_fraction": 0.5},
+    "max width 1.8": {"max_width": 1.8},
 }
 
 
@@ -213,7 +237,9 @@ def config_for(change: dict) -> TranscribeConfig:
 def main() -> int:
     global ARGS
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--split", choices=("evaluation", "validation"), default="evaluation")
+    p.add_argument("--split", choices=("evaluation", "validation", "training"), default="evaluation",
+                   help="training: the model's training alphabets, for --boxes-only sweeps of segmentation rules")
+    p.add_argument("--boxes-only", action="store_true", help="segmentation alone: box recall and precision")
     p.add_argument("--pages", type=int, default=1, help="pages per alphabet (default 1)")
     p.add_argument("--lines", type=int, default=5, help="lines per page (default 5)")
     p.add_argument("--seed", type=int, default=0)
@@ -223,13 +249,14 @@ def main() -> int:
     p.add_argument("--data-dir", default=os.environ.get("OMNIGLOT_DIR"))
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
     ARGS = p.parse_args()
-    if ARGS.choose and ARGS.split != "validation":
-        p.error("--choose sweeps on the validation alphabets only: add --split validation")
+    if ARGS.choose and ARGS.split == "evaluation":
+        p.error("--choose sweeps on background alphabets only: add --split validation (or training with --boxes-only)")
     loaded = load_weights(ARGS.weights)
     data = load_omniglot(ARGS.data_dir, with_evaluation=ARGS.split == "evaluation")
-    if ARGS.split == "validation":
+    if ARGS.split != "evaluation":
         split = split_background(data.background, validation_split_of(loaded.card))
-        dataset, names = data.background, split.val_alphabets
+        dataset = data.background
+        names = split.val_alphabets if ARGS.split == "validation" else split.train_alphabets
     else:
         dataset, names = data.evaluation, list(data.evaluation.alphabets)
     alphabets = [dataset.alphabets.index(n) for n in names]
@@ -239,9 +266,14 @@ def main() -> int:
     results = {}
     for label, change in (CHOICES.items() if ARGS.choose else [("default", {})]):
         log(f"== {label} {change or ''}")
-        res = run_split(dataset, alphabets, loaded, config_for(change), ARGS.seed, ARGS.pages, ARGS.lines,
-                        tuple(ARGS.conditions))
-        log(describe(res))
+        if ARGS.boxes_only:
+            res = boxes_only(dataset, alphabets, config_for(change), ARGS.seed, ARGS.pages, ARGS.lines)
+            log(f"box recall {100 * res['box_recall']:.2f}%, precision {100 * res['box_precision']:.2f}% "
+                f"({res['truth_glyphs']} glyphs, clean and scan-like)")
+        else:
+            res = run_split(dataset, alphabets, loaded, config_for(change), ARGS.seed, ARGS.pages, ARGS.lines,
+                            tuple(ARGS.conditions))
+            log(describe(res))
         results[label] = res
     if ARGS.json:
         print(json.dumps({"split": ARGS.split, "alphabets": names, "pages_per_alphabet": ARGS.pages,
