@@ -17,9 +17,9 @@ from PySide6.QtGui import (QColor, QDragEnterEvent, QDropEvent, QImage, QMouseEv
                            QPalette, QPen, QTabletEvent, QUndoCommand, QUndoStack)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from engine.units import PEN_RADIUS
+from engine.units import OMNIGLOT_STROKE_AREA, PEN_RADIUS
 
-from .session import AREA
+AREA = OMNIGLOT_STROKE_AREA  # strokes are kept in glyph units, like Omniglot's stroke files
 
 PEN_DIAMETER = 2 * PEN_RADIUS  # glyph px: the pen the engine draws strokes with
 MARGIN = 8  # logical px around the square

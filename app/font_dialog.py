@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -22,11 +22,15 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QGridLayout
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.chars import describe_char
+from engine.workspace import galleries_dir, unique_folder
 
 from . import dialogs
 from .images import glyph_pixmap
-from .session import EngineSession, describe_error, galleries_dir, unique_folder
-from .workers import Task, TaskContext, TaskRunner
+from .session import EngineSession
+from .workers import Task, TaskContext, TaskRunner, describe_error
+
+if TYPE_CHECKING:
+    from engine.gallery.fonts import FontFace, FontImport
 
 PREVIEW_MAX = 240  # characters drawn in the preview grid (the import itself takes all that are chosen)
 PREVIEW_SIDE = 44
@@ -38,7 +42,7 @@ FONT_FILTER = "Fonts (*.ttf *.otf *.ttc *.otc);;All files (*)"
 class FontSummary:
     """What the dialog shows about a font: the face, its blocks with drawable counts."""
 
-    face: Any  # engine.gallery.fonts.FontFace
+    face: FontFace
     blocks: dict[str, int]
 
     @property
@@ -60,7 +64,7 @@ def _summarise(path: Path, index: int) -> FontSummary:
     return FontSummary(face, block_counts(face.drawable()))
 
 
-def _preview(ctx: TaskContext, face: Any, text: str, blocks: list[str]) -> tuple[list[tuple[str, np.ndarray]], int]:
+def _preview(ctx: TaskContext, face: FontFace, text: str, blocks: list[str]) -> tuple[list[tuple[str, np.ndarray]], int]:
     """Return up to PREVIEW_MAX (character, uint8 glyph) and how many characters the choice holds."""
     from engine.font_render import FaceRenderer
     from engine.gallery.fonts import select_characters
@@ -314,7 +318,7 @@ class FontImportDialog(QDialog):
         face = self.summary.face
         target = Path(self.session.snapshot.path) if add else unique_folder(galleries_dir(), name)
 
-        def job(ctx: TaskContext) -> Any:
+        def job(ctx: TaskContext) -> FontImport:
             from engine.gallery.fonts import import_font
 
             return import_font(face, None if add else target, text=text or None, blocks=blocks, name=name,
@@ -338,7 +342,7 @@ class FontImportDialog(QDialog):
             self.progress.setRange(0, total)
             self.progress.setValue(done)
 
-    def _imported(self, result: Any, target: Path, add: bool) -> None:
+    def _imported(self, result: FontImport, target: Path, add: bool) -> None:
         summary = result.skipped_summary()
         if add:
             characters = result.gallery.characters

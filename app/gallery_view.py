@@ -11,9 +11,10 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont, QIcon, QPainter, Q
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QListWidget,
                                QListWidgetItem, QToolBar, QVBoxLayout, QWidget)
 
+from engine.workspace import GallerySnapshot
+
 from .images import glyph_pixmap
 from .layouts import narrow_combo
-from .session import GallerySnapshot
 
 THUMB = 56
 CELL_MIN, CELL_MAX = THUMB + 34, 124  # a grid cell's width: as wide as the longest name needs, within these

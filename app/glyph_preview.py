@@ -1,4 +1,5 @@
-"""The 105x105 glyph given to the model, as rendered by the engine from the canvas (so both always agree)."""
+"""The 105x105 glyph exactly as the model's encoder got it: the engine's rendering of the canvas (or the opened
+image's glyph) after the ink centring the model's card asks for, taken from the ranking itself (so both always agree)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ class GlyphPreview(QWidget):
         self.picture.setFixedSize(SIDE + 2, SIDE + 2)
         self.picture.setFrameShape(QFrame.Shape.Box)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.picture.setToolTip("The 105×105 glyph given to the model, rendered by the engine from your strokes "
-                                "(a model may read it smaller: the shipped one resizes it to 88×88)")
+        self.picture.setToolTip("The 105×105 glyph given to the model: rendered by the engine from your strokes, its "
+                                "ink centred as the model asks (a model may read it smaller: the shipped one "
+                                "resizes it to 88×88)")
         caption = QLabel("Glyph\n105×105")
         caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         caption.setEnabled(False)  # drawn in the palette's dimmed text colour

@@ -15,14 +15,15 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
+from engine.gallery.history import characters_text
 from engine.glyph import IMAGE_SUFFIXES, STROKE_SUFFIX
+from engine.workspace import GallerySnapshot, ModelInfo
 
 from . import dialogs
-from .gallery_history import characters_text
 from .icons import app_icon, icon
 from .message_bar import MessageBar
 from .recognise_tab import RecogniseTab
-from .session import EngineSession, GallerySnapshot, ModelInfo
+from .session import EngineSession
 from .settings import AppSettings
 from .status import StatusBar
 from .undo_actions import CANVAS, GALLERY, UndoActions, shortcut_text

@@ -18,6 +18,9 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QResizeEvent
 from PySide6.QtWidgets import (QHBoxLayout, QPushButton, QSizePolicy, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
+from engine.glyph import Glyph
+from engine.workspace import GallerySnapshot, RankOutcome
+
 from . import dialogs
 from .canvas import DrawingCanvas
 from .gallery_view import GalleryView
@@ -25,7 +28,8 @@ from .glyph_preview import GlyphPreview
 from .icons import icon
 from .references_dialog import ReferencesDialog
 from .results_view import ResultsView
-from .session import EngineSession, RankOutcome, describe_error
+from .session import EngineSession
+from .workers import describe_error
 
 
 MIDDLE_MIN_WIDTH = 260  # the ranking column's minimum: fixed, so that no text in it can take width from the canvas
@@ -68,7 +72,7 @@ class RecogniseTab(QWidget):
         self.session = session
         self.drawing_id = 0
         self.outcome: RankOutcome | None = None
-        self._image_glyph = None
+        self._image_glyph: Glyph | None = None
         self._references: ReferencesDialog | None = None
         self._build()
         self._connect()
@@ -98,7 +102,8 @@ class RecogniseTab(QWidget):
         middle.setMinimumWidth(MIDDLE_MIN_WIDTH)
         mid = QVBoxLayout(middle)
         mid.addWidget(self.results, 1)
-        # The model's input sits by the enrol buttons: it is exactly what they add to the gallery.
+        # The model's input sits by the enrol buttons: they add the glyph it was made from to the gallery (the
+        # gallery keeps drawings as drawn; each model centres them its own way when it embeds them).
         enrol = QHBoxLayout()
         enrol.addWidget(self.preview)
         buttons = QVBoxLayout()
@@ -156,11 +161,13 @@ class RecogniseTab(QWidget):
         if outcome.request_id != self.drawing_id:
             return  # the drawing changed since: a newer result is on its way
         self.outcome = outcome
-        self.preview.set_pixels(None if outcome.glyph is None else outcome.glyph.pixels)
+        # What the encoder got; before a model or gallery is there to rank with, the glyph as drawn.
+        shown = outcome.model_input if outcome.model_input is not None else outcome.glyph
+        self.preview.set_pixels(shown.pixels if isinstance(shown, Glyph) else shown)
         self.results.show_outcome(outcome)
         self.update_buttons()
 
-    def _on_gallery_changed(self, snapshot) -> None:
+    def _on_gallery_changed(self, snapshot: GallerySnapshot | None) -> None:
         self.request_rank()
         self.update_buttons()
         if self._references is not None and snapshot is not None:
@@ -187,7 +194,7 @@ class RecogniseTab(QWidget):
             "error", f"Could not use “{path.name}” as a drawing: {describe_error(exc)} "
                      "Drop or open an image file (PNG, JPEG, BMP, GIF…) showing one character."))
 
-    def _show_image(self, path: Path, glyph) -> None:
+    def _show_image(self, path: Path, glyph: Glyph) -> None:
         if glyph.no_ink:
             self.message.emit("error", f"“{path.name}” looks blank: no character was found in it. Open an image "
                                        "with one dark character on a light background (or light on dark).")
@@ -203,7 +210,7 @@ class RecogniseTab(QWidget):
 
     # ------------------------------------------------------------------ enrolment
 
-    def current_glyph(self):
+    def current_glyph(self) -> Glyph | None:
         """Return the glyph ranked for the drawing on screen, or None if none (yet) or it has no ink."""
         o = self.outcome
         if o is None or o.request_id != self.drawing_id or o.glyph is None or o.glyph.no_ink:

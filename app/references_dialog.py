@@ -8,9 +8,10 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QListView, QLi
 
 from PySide6.QtGui import QIcon
 
+from engine.workspace import CharacterView
+
 from .icons import icon
 from .images import glyph_pixmap
-from .session import CharacterView
 
 THUMB = 84
 

@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QPushB
                                QWidget)
 
 from engine.chars import describe_char
+from engine.workspace import TOP_K, MatchView, RankOutcome
 
 from .images import glyph_pixmap
-from .session import TOP_K, MatchView, RankOutcome
 
 THUMB = 52
 CHAR_SCALE = 2.4  # the known character is shown this many times the normal text size

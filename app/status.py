@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
+from engine.workspace import GallerySnapshot, ModelInfo
+
 from .icons import icon
-from .session import GallerySnapshot, ModelInfo
 from .workers import Task
 
 

@@ -10,9 +10,10 @@ import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 
-from .gallery_history import HistoryState
+from engine.workspace import GallerySnapshot, HistoryState
+
 from .icons import icon
-from .session import EngineSession, GallerySnapshot
+from .session import EngineSession
 
 CANVAS, GALLERY = "canvas", "gallery"
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFrame, QHB
 
 from . import dialogs
 from .icons import app_icon, icon
-from .session import describe_error
+from .workers import describe_error
 from .workers import Task, TaskContext, TaskRunner
 
 PREFERRED_ALPHABETS = ("Tengwar", "Atlantean", "Glagolitic", "Angelic")

@@ -28,15 +28,12 @@ from PySide6.QtCore import (QCoreApplication, QElapsedTimer, QEventLoop, QObject
                             Slot)
 
 from engine.cancel import Cancelled
+from engine.workspace import describe_error  # noqa: F401 - the app's widgets import it from here
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress updates a second reach the UI
 EVENTS_INTERVAL_S = 0.1  # held events (a Trainer's steps: hundreds a second on a GPU) go out in batches this often
 
 
-def describe_error(exc: BaseException) -> str:
-    """Return an exception as one readable sentence (its message, or its type when it has none)."""
-    text = str(exc).strip()
-    return text if text else type(exc).__name__
 
 
 class Throttle:

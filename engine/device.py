@@ -1,7 +1,10 @@
-"""Choosing the compute device: CUDA, then Apple MPS, then CPU, unless the user names one."""
+"""Choosing the compute device: CUDA, then Apple MPS, then CPU, unless the user names one; and how many CPU threads
+torch uses for a piece of work."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -56,3 +59,17 @@ def describe_device(device: torch.device | str) -> str:
 def autocast(device: torch.device, enabled: bool = True):
     """Return a bf16 autocast context on CUDA (a no-op elsewhere)."""
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with `n` torch intra-op threads on this thread, then restore the previous number.
+
+    With OpenMP (PyTorch's CPU builds) the setting belongs to the calling thread, so a worker ranking with one
+    thread leaves the threads of training, running beside it, as they were."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

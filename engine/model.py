@@ -4,7 +4,8 @@ similarity(a, b) = sigmoid(sum_j alpha_j * |h(a)_j - h(b)_j| + bias)
 
 The default head is monotone: alpha_j = -softplus(w_j) < 0, so moving two embeddings apart in any coordinate can
 only lower their similarity, and a glyph compared with itself gets the highest score the model can give,
-sigmoid(bias). The paper's head (any sign of alpha) is kept as the "signed" head for older weights files.
+sigmoid(bias). The paper's head (any sign of alpha) is the "signed" head: the v1 and v2 weights files in
+resources/models use it (v1 teaches the shipped model), so it stays while a shipped or trained file names it.
 `embed` and `score` are separate so that a gallery embeds each reference once and a query is one forward pass
 plus one vectorised comparison. The head is symmetric by construction: score(a, b) == score(b, a).
 """
@@ -39,12 +40,13 @@ class ModelConfig:
     kind: str  # "koch" (the paper's net) or "vgg" (conv-BN blocks)
     widths: tuple[int, ...] = ()
     embedding_dim: int = 512
-    head: str = "monotone"  # "monotone" (alpha <= 0) or "signed" (the paper's; weights files made before it)
+    head: str = "monotone"  # "monotone" (alpha <= 0) or "signed" (the paper's: v1 and v2's weights files)
 
     def to_dict(self) -> dict:
         """Return the config as JSON-ready data."""
         data = asdict(self)
-        if data["head"] == "signed":  # as files made before the monotone head say it: their fingerprints hold
+        if data["head"] == "signed":  # a config without "head" means signed (v1 and v2's files name none), so
+            # a signed config writes none and their fingerprints, computed from this dict, stay what they are
             del data["head"]
         return data
 
@@ -53,7 +55,7 @@ class ModelConfig:
         """Return a config rebuilt from `to_dict` output."""
         data = dict(data)
         data["widths"] = tuple(data.get("widths", ()))
-        data.setdefault("head", "signed")  # files written before the monotone head have the paper's
+        data.setdefault("head", "signed")  # no "head" means the paper's (see to_dict)
         return ModelConfig(**data)
 
 
@@ -169,7 +171,7 @@ def _signed_l1(a_pos: torch.Tensor, a_neg: torch.Tensor, b_pos: torch.Tensor, b_
 
 
 class KochHead(WeightedL1Head):
-    """The paper's head: free weights alpha of either sign (older weights files)."""
+    """The paper's head: free weights alpha of either sign (the v1 and v2 weights files use it)."""
 
     def __init__(self, dim: int):
         super().__init__()
@@ -268,8 +270,10 @@ def fast_encoder(model: SiameseNet) -> Callable[[torch.Tensor], torch.Tensor]:
     """
     try:
         fast = _ChannelsLast(_fuse(copy.deepcopy(model.encoder)).eval())
-        device = next(model.parameters()).device
-        x = torch.rand(2, 1, model.config.input_size, model.config.input_size, device=device)
+        param = next(model.parameters())
+        # Its own generator: building the encoder leaves the global random stream (a training run's) untouched.
+        x = torch.rand(2, 1, model.config.input_size, model.config.input_size,
+                       generator=torch.Generator().manual_seed(0)).to(param.device, param.dtype)
         with torch.inference_mode():
             was = model.training
             model.eval()

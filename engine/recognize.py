@@ -11,8 +11,9 @@ model card's ``rank_threshold``, else `DEFAULT_THRESHOLD`, calibrated for the sh
 
 Speed: reference embeddings (with their views) are computed once per model and cached beside the gallery
 (engine.gallery.cache); in memory they are kept as the head prepares them, so that a query costs one or two
-L1 distance sweeps (`torch.cdist`, p=1) over the store and no per-query rescaling of it (engine.index). The query's encoder is a copy of the model's with each convolution and its batch norm
-folded into one, in channels-last layout (checked equal to the model at start-up; `fast_encoder`).
+L1 distance sweeps (`torch.cdist`, p=1) over the store and no per-query rescaling of it (engine.index).
+References and queries are embedded by the same `GlyphEncoder` (engine.embedding: ink centring, resize, views,
+the folded inference encoder, float32), so the two sides of every comparison are computed alike.
 `benchmarks/bench_recognition.py` measures it.
 """
 
@@ -22,31 +23,28 @@ import math
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
-from .centering import center_ink
-from .embedding import embed_glyph_views
+from .embedding import GlyphEncoder
 from .index import ReferenceIndex
 from .gallery import Gallery
 from .gallery.cache import cache_path, read_embeddings, write_embeddings
 from .glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph
-from .model import fast_encoder, model_fingerprint
-from .views import ViewConfig, card_views, embed_views, reference_rows
+from .model import model_fingerprint
+from .views import ViewConfig, card_views, reference_rows
 from .weights import LoadedModel, load_weights
 
-# "No confident match" below this score. Calibrated for the shipped model "Glyphs compact v3" (fingerprint
-# 88350236fe549154, with the 8 reference views its card names) by `python benchmarks/bench_recognition.py
-# --calibrate` on the background set's 4 held-out validation alphabets (Asomtavruli, Early_Aramaic, Futurama, Latin;
-# the evaluation alphabets were not used): one-shot galleries of a whole alphabet (1 reference per character, 5
-# choices of reference drawer), 10,830 queries from the other drawers, each also scored as if its own character
-# were not enrolled (its best score over the other characters). Rule: the highest threshold that keeps >= 95% of
-# the right top-1 answers confident. At 0.66: 95.1% of right answers kept (one-shot top-1 90.5%), 71.7% of
-# queries whose character is not in the gallery rejected (same-alphabet look-alikes, the hardest case).
-# v2 (the paper's signed head) calibrated to 0.83 and v1 to 0.85 the same way; their cards say so.
-# A model card's "rank_threshold" overrides it: recalibrate and set that when shipping another model.
+# "No confident match" below this score when a model's card names no "rank_threshold" (every shipped card names
+# one: "Glyphs compact v3" says 0.60, calibrated with its own choice, no views and the ink centred). Calibrating
+# means `python benchmarks/bench_recognition.py --calibrate` on the background set's 4 held-out validation
+# alphabets (never the evaluation alphabets): one-shot galleries of a whole alphabet, queries from the other
+# drawers, each also scored as if its own character were not enrolled; the threshold is the highest that keeps
+# >= 95% of the right top-1 answers confident. 0.66 is that rule's result for the same network with 8 reference
+# views and no centring (95.1% of right answers kept, 71.7% of unknown characters rejected): a model nobody
+# calibrated gets a value of its kind. Recalibrate and set the card's "rank_threshold" when shipping a model.
 DEFAULT_THRESHOLD = 0.66
 CARD_THRESHOLD_KEY = "rank_threshold"
 EMBED_CHUNK = 256  # references embedded per step of `refresh` (bounds memory; progress and cancel per step)
@@ -74,6 +72,7 @@ class RankResult:
     no_confident_match: bool
     matches: list[Match] = field(default_factory=list)
     threshold: float = DEFAULT_THRESHOLD
+    model_input: np.ndarray | None = None  # the glyph as the encoder got it (`rank_many(keep_inputs=True)`)
 
     @property
     def best(self) -> Match | None:
@@ -120,7 +119,7 @@ class Recognizer:
         self.views = views if views is not None else card_views(loaded.card)
         self.fingerprint = loaded.fingerprint or model_fingerprint(loaded.model)
         self._stored = self.views  # the views the stored reference embeddings have (see `_refresh`)
-        self._embed = fast_encoder(loaded.model)
+        self.encoder = GlyphEncoder(loaded.model)  # references and queries alike
         self._device = next(loaded.model.parameters()).device
         self._known: dict[str, torch.Tensor] = {}  # pixel digest -> embedding (D,)
         self._cache_read = False
@@ -170,8 +169,8 @@ class Recognizer:
         for start in range(0, total, EMBED_CHUNK):
             chunk = refs[start:start + EMBED_CHUNK]
             pixels = np.stack([r.pixels for r in chunk])
-            views = embed_glyph_views(self.loaded.model, pixels, self._stored.reference_views, self._stored.seed,
-                                      batch_size=EMBED_CHUNK, cancel=cancel, center=self._stored.center)
+            views = self.encoder.embed(pixels, self._stored.reference_views, self._stored.seed, self._stored.center,
+                                       batch_size=EMBED_CHUNK, cancel=cancel)
             for r, e in zip(chunk, reference_rows(views, self._stored)):
                 self._known[r.key] = e  # (rows per reference, D)
             self.embedded_count += len(chunk)
@@ -232,13 +231,15 @@ class Recognizer:
 
     # -- ranking
 
+    def query_inputs(self, pixels: np.ndarray) -> torch.Tensor:
+        """Return glyph pixels (n, 105, 105) as the encoder gets them (`GlyphEncoder.inputs`: ink centred when
+        the views say so)."""
+        return self.encoder.inputs(pixels, self.views.center)
+
     @torch.inference_mode()
     def embed_queries(self, pixels: np.ndarray) -> torch.Tensor:
-        """Return embeddings (n, 1 + query views, D) of glyph pixels (n, 105, 105) with the inference encoder."""
-        px = np.ascontiguousarray(pixels, dtype=np.float32)
-        x = torch.from_numpy(px if px.flags.writeable else px.copy()).to(self._device)
-        x = center_ink(x.unsqueeze(1)) if self.views.center else x
-        return embed_views(self._embed, self.loaded.model.prepare(x), self.views.query_views, self.views.seed)
+        """Return embeddings (n, 1 + query views, D) of glyph pixels (n, 105, 105), as references are embedded."""
+        return self.encoder.embed_inputs(self.query_inputs(pixels), self.views.query_views, self.views.seed)
 
     def rank(self, glyph: Glyph | np.ndarray, k: int | None = 5) -> RankResult:
         """Return the `k` best characters for a glyph (all if k is None), best first.
@@ -248,20 +249,24 @@ class Recognizer:
         return self.rank_many([glyph], k)[0]
 
     @torch.inference_mode()
-    def rank_many(self, glyphs: Sequence[Glyph | np.ndarray], k: int | None = 5,
-                  batch_size: int = 64) -> list[RankResult]:
-        """Return a RankResult per glyph, like `rank`, embedding the queries in batches."""
+    def rank_many(self, glyphs: Sequence[Glyph | np.ndarray], k: int | None = 5, batch_size: int = 64,
+                  keep_inputs: bool = False) -> list[RankResult]:
+        """Return a RankResult per glyph, like `rank`, embedding the queries in one forward pass per
+        `batch_size` glyphs. With `keep_inputs`, each ranked result's `model_input` is its glyph as the encoder
+        got it (off by default: 44 KB a glyph)."""
         queries = [query_pixels(g) for g in glyphs]
         results: list[RankResult | None] = [RankResult(True, True, [], self.threshold) if no_ink else None
                                             for _, no_ink in queries]
         todo = [i for i, r in enumerate(results) if r is None]
-        if todo and len(self._current_index()) == 0:
-            todo = []  # empty gallery: nothing to compare with, no need to run the model
+        empty = bool(todo) and len(self._current_index()) == 0  # nothing to compare with: the model need not run
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            emb = self.embed_queries(np.stack([queries[i][0] for i in batch]))
-            for i, result in zip(batch, self.rank_embeddings(emb, k)):
-                results[i] = result
+            inputs = self.query_inputs(np.stack([queries[i][0] for i in batch]))
+            ranked = ([RankResult(False, True, [], self.threshold) for _ in batch] if empty else
+                      self.rank_embeddings(self.encoder.embed_inputs(inputs, self.views.query_views,
+                                                                     self.views.seed), k))
+            for i, x, result in zip(batch, inputs, ranked):
+                results[i] = replace(result, model_input=x.cpu().numpy()) if keep_inputs else result
         return [r or RankResult(False, True, [], self.threshold) for r in results]
 
     @torch.inference_mode()

@@ -9,5 +9,5 @@ GLYPH_SIZE = 105  # pixels a side: Omniglot's images, the glyph every model is g
 OMNIGLOT_STROKE_AREA = 105.0
 
 # Radius of the round pen strokes are drawn with, in glyph pixels; calibrated against Omniglot's stroke/image pairs
-# (see engine/glyph.py and benchmarks/stroke_renderer_fit.py).
+# (engine/glyph/pen.py says how; benchmarks/stroke_renderer_fit.py does it).
 PEN_RADIUS = 2.475

@@ -87,9 +87,11 @@ def test_add_as_another_example_of_the_top_result(empty_gallery_window, qtbot, m
     tab.add_example.click()
     qtbot.waitUntil(lambda: len(window.session.snapshot.character(name).references) == 2, timeout=20_000)
     # Clicking a result shows all that character's references.
+    from app.references_dialog import ReferencesDialog
+
     tab.results.character_clicked.emit(name)
-    dialog = tab._references
-    assert dialog is not None and dialog.grid.count() == 2
+    dialog = tab.findChild(ReferencesDialog)
+    assert dialog is not None and dialog.isVisible() and dialog.grid.count() == 2
     dialog.close()
 
 

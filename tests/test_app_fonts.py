@@ -108,8 +108,10 @@ def test_results_show_the_character_and_copy_it(make_window, qtbot, make_font, t
     second = outcome.matches[1]
     qtbot.mouseClick(results.rows[1], Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
-    if window.recognise._references is not None:
-        window.recognise._references.close()
+    from app.references_dialog import ReferencesDialog
+
+    for dialog in window.recognise.findChildren(ReferencesDialog):  # the click may have opened it
+        dialog.close()
     assert results.copy_button.text() == f"Copy {second.char}"
     results.copy_button.click()
     assert QGuiApplication.clipboard().text() == second.char

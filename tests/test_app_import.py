@@ -222,7 +222,7 @@ def test_names_agree_and_an_import_never_repeats_a_shown_name(make_window, qtbot
 
 
 def test_grid_labels_show_whole_names(make_window, qtbot, tmp_path):
-    from app.session import CharacterView, GallerySnapshot
+    from engine.workspace import CharacterView, GallerySnapshot
     from app.gallery_view import GalleryView
 
     import numpy as np

@@ -37,17 +37,24 @@ def test_drawing_ranks_the_matching_character_first(make_window, app_env, qtbot)
         assert tab.results.rows[0].thumb.pixmap() is not None and not tab.results.rows[0].thumb.pixmap().isNull()
 
 
-def test_preview_is_the_engines_rendering_of_the_canvas_strokes(make_window, app_env, qtbot):
+def test_preview_is_what_the_encoder_got_from_the_canvas_strokes(make_window, app_env, qtbot):
+    import torch
+
+    from engine.centering import center_ink
     from engine.glyph import render_strokes
 
     window, drawings = _window_with_gallery(make_window, app_env, qtbot)
     tab = window.recognise
     _reference, query = next(iter(drawings.values()))
     draw(qtbot, tab.canvas, query)
-    wait_ranked(qtbot, window)
+    outcome = wait_ranked(qtbot, window)
     assert tab.canvas.stroke_count() == len(query)
-    expected = render_strokes(tab.canvas.strokes(), area=105.0, frame=True).pixels
-    np.testing.assert_array_equal(tab.preview.pixels, expected)
+    rendered = render_strokes(tab.canvas.strokes(), area=105.0, frame=True).pixels
+    np.testing.assert_array_equal(outcome.glyph.pixels, rendered)  # enrolling adds the drawing as drawn
+    # The shipped card centres the ink: the preview shows the rendering centred, exactly as the encoder got it.
+    centred = center_ink(torch.from_numpy(rendered.copy())[None, None])[0, 0].numpy()
+    np.testing.assert_array_equal(tab.preview.pixels, centred)
+    np.testing.assert_array_equal(tab.preview.pixels, outcome.model_input)
     # The canvas keeps the replayed points (to the widget's pixel grid) in the 105-unit square.
     first = tab.canvas.strokes()[0].points
     assert np.abs(first[0] - np.asarray(query[0][0])).max() < 1.0
@@ -87,7 +94,7 @@ def test_empty_gallery_shows_how_to_enrol(make_window, app_env, qtbot):
 
 def test_no_confident_match_state(qtbot):
     from app.results_view import ResultsView
-    from app.session import MatchView, RankOutcome
+    from engine.workspace import MatchView, RankOutcome
 
     view = ResultsView()
     qtbot.addWidget(view)
@@ -221,10 +228,13 @@ def test_query_views_are_a_remembered_choice_that_still_ranks_right(make_window,
     window, drawings = _window_with_gallery(make_window, app_env, qtbot)
     window.act_query_views.trigger()  # on
     assert AppSettings(app_env["settings"]).query_views
-    assert window.session._recognizer.views.query_views > 0
     name, (_reference, query) = next(iter(drawings.items()))
     draw(qtbot, window.recognise.canvas, query)
-    wait_ranked(qtbot, window)
+    assert wait_ranked(qtbot, window).query_views > 0
     assert window.recognise.results.visible_matches()[0][0] == name
     window.act_query_views.trigger()  # off again
-    assert window.session._recognizer.views.query_views == 0 and not AppSettings(app_env["settings"]).query_views
+    assert not AppSettings(app_env["settings"]).query_views
+    window.recognise.canvas.clear()
+    draw(qtbot, window.recognise.canvas, query)
+    assert wait_ranked(qtbot, window).query_views == 0
+    assert window.recognise.results.visible_matches()[0][0] == name

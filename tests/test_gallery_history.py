@@ -1,4 +1,4 @@
-"""The gallery's undo history (app.gallery_history) on real engine galleries: every step undoes and redoes
+"""The gallery's undo history (engine.gallery.history) on real engine galleries: every step undoes and redoes
 exactly, and a step that cannot apply says why and changes nothing."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.gallery_history import (AddExamples, DeleteCharacters, GalleryHistory, HistoryError, MergeCharacters,
+from engine.gallery.history import (AddExamples, DeleteCharacters, GalleryHistory, HistoryError, MergeCharacters,
                                  RemoveExample, RenameCharacter)
 from engine.gallery import Gallery
 

@@ -114,13 +114,14 @@ def test_fast_encoder_equals_model_embed():
         assert torch.allclose(fast(x), model.embed(x), atol=1e-5)
 
 
-def test_no_ink_does_not_run_the_model(shapes_gallery):
+def test_no_ink_does_not_run_the_model(shapes_gallery, monkeypatch):
     rec = Recognizer(pooling_model(), shapes_gallery)
+    rec.refresh()  # the references are embedded; from now on only a query could run the encoder
 
     def forbidden(x):
         raise AssertionError("the model ran on a blank glyph")
 
-    rec._embed = forbidden
+    monkeypatch.setattr(rec.encoder, "encode", forbidden)
     blank = np.zeros((S, S), np.float32)
     blank[0, 0] = 1  # a speck is still "nothing drawn"
     result = rec.rank(blank)

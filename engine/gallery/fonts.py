@@ -34,7 +34,7 @@ from fontTools import unicodedata as ucd
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
 from ..chars import describe_char
-from ..embedding import Cancelled
+from ..cancel import Cancelled
 from ..font_render import RenderCancelled, render_codepoints, unpack_glyph
 from .files import INDEX_NAME, FontSource, GalleryError, check_name
 from .importing import _Sink

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..atomic import write_bytes_atomic
-from ..embedding import Cancelled
+from ..cancel import Cancelled
 from ..glyph import GlyphError
 from .files import IMAGES_DIR, INDEX_NAME, GalleryError, as_pixels, check_name, decode_png, encode_png, \
     index_json, parse_index, pixels_digest, slug, staging_dir

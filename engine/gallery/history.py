@@ -1,12 +1,12 @@
 """Undo and redo of gallery edits, one history per gallery.
 
 Every change of a gallery (add a character, add or remove an example, add images, merge, delete, rename) is a
-`Step` that can be undone and redone. Steps run inside the session's serial tasks, against the engine's
-`Gallery`, so each one sees the gallery exactly as the previous step left it. Before changing anything a step
-checks that it can apply whole; if not (the gallery was changed elsewhere, a name is taken now), it raises
+`Step` that can be undone and redone. Steps run one at a time against a `Gallery` (the workspace's calls, which
+the app runs on its serial task lane), so each one sees the gallery exactly as the previous step left it.
+Before changing anything a step checks that it can apply whole; if not (the gallery was changed elsewhere, a name is taken now), it raises
 `HistoryError` saying why, the gallery is unchanged and the step stays where it was in the history.
 
-Plain Python (no Qt): the session owns one `GalleryHistory` per gallery folder and publishes its `HistoryState`
+The workspace (engine.workspace) owns one `GalleryHistory` per gallery folder and publishes its `HistoryState`
 with every gallery snapshot.
 """
 
@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from .store import Character, DeletedCharacter, Gallery
 
 HISTORY_LIMIT = 100  # steps kept per gallery: deleted characters keep their pixels in memory for undo
 
@@ -44,7 +45,7 @@ def characters_text(names: Sequence[str]) -> str:
     return quoted(names[0]) if len(names) == 1 else f"{len(names)} characters"
 
 
-def _digests(gallery: Any, name: str) -> list[str]:
+def _digests(gallery: Gallery, name: str) -> list[str]:
     return [r.key for r in gallery.character(name).references]
 
 
@@ -54,7 +55,7 @@ class Step:
 
     text = ""
 
-    def apply(self, gallery: Any) -> str:
+    def apply(self, gallery: Gallery) -> str:
         """Make this change on `gallery` for the first time; return the message to show (raises HistoryError,
         changing nothing, when it cannot apply)."""
         problem = self.redo_problem(gallery)
@@ -62,41 +63,41 @@ class Step:
             raise HistoryError(f"Cannot {self.text[:1].lower()}{self.text[1:]}: {problem}. Nothing was changed.")
         return self._redo(gallery)
 
-    def undo(self, gallery: Any) -> str:
+    def undo(self, gallery: Gallery) -> str:
         """Revert this step on `gallery`; return the message to show (raises HistoryError, changing nothing)."""
         problem = self.undo_problem(gallery)
         if problem:
             raise HistoryError(f"Cannot undo {self.text}: {problem}. Nothing was changed.")
         return self._undo(gallery)
 
-    def redo(self, gallery: Any) -> str:
+    def redo(self, gallery: Gallery) -> str:
         """Apply this step again on `gallery`; return the message to show (raises HistoryError, changing nothing)."""
         problem = self.redo_problem(gallery)
         if problem:
             raise HistoryError(f"Cannot redo {self.text}: {problem}. Nothing was changed.")
         return self._redo(gallery)
 
-    def undo_problem(self, gallery: Any) -> str:
+    def undo_problem(self, gallery: Gallery) -> str:
         """Return why this step cannot be undone now ("" when it can)."""
         return ""
 
-    def redo_problem(self, gallery: Any) -> str:
+    def redo_problem(self, gallery: Gallery) -> str:
         """Return why this step cannot be redone now ("" when it can)."""
         return ""
 
-    def _undo(self, gallery: Any) -> str:
+    def _undo(self, gallery: Gallery) -> str:
         raise NotImplementedError
 
-    def _redo(self, gallery: Any) -> str:
+    def _redo(self, gallery: Gallery) -> str:
         raise NotImplementedError
 
 
-def _missing(gallery: Any, names: Sequence[str]) -> str:
+def _missing(gallery: Gallery, names: Sequence[str]) -> str:
     gone = [n for n in names if n not in gallery.names()]
     return f"{characters_text(gone)} {'is' if len(gone) == 1 else 'are'} no longer in the gallery" if gone else ""
 
 
-def _taken(gallery: Any, names: Sequence[str]) -> str:
+def _taken(gallery: Gallery, names: Sequence[str]) -> str:
     there = [n for n in names if n in gallery.names()]
     if not there:
         return ""
@@ -110,19 +111,19 @@ class DeleteCharacters(Step):
     def __init__(self, names: Sequence[str]) -> None:
         self.names = list(dict.fromkeys(names))
         self.text = f"Delete {characters_text(self.names)}"
-        self.tokens: list[Any] = []
+        self.tokens: list[DeletedCharacter] = []
 
-    def redo_problem(self, gallery: Any) -> str:
+    def redo_problem(self, gallery: Gallery) -> str:
         return _missing(gallery, self.names)
 
-    def undo_problem(self, gallery: Any) -> str:
+    def undo_problem(self, gallery: Gallery) -> str:
         return _taken(gallery, self.names)
 
-    def _redo(self, gallery: Any) -> str:
+    def _redo(self, gallery: Gallery) -> str:
         self.tokens = [gallery.delete(name) for name in self.names]
         return f"Deleted {characters_text(self.names)}."
 
-    def _undo(self, gallery: Any) -> str:
+    def _undo(self, gallery: Gallery) -> str:
         for token in reversed(self.tokens):  # reversed: each goes back to the position it was deleted from
             gallery.restore(token)
         return f"Restored {characters_text(self.names)}."
@@ -135,17 +136,17 @@ class RenameCharacter(Step):
         self.old, self.new = old, new
         self.text = f"Rename {quoted(old)} to {quoted(new)}"
 
-    def redo_problem(self, gallery: Any) -> str:
+    def redo_problem(self, gallery: Gallery) -> str:
         return _missing(gallery, [self.old]) or _taken(gallery, [self.new])
 
-    def undo_problem(self, gallery: Any) -> str:
+    def undo_problem(self, gallery: Gallery) -> str:
         return _missing(gallery, [self.new]) or _taken(gallery, [self.old])
 
-    def _redo(self, gallery: Any) -> str:
+    def _redo(self, gallery: Gallery) -> str:
         gallery.rename(self.old, self.new)
         return f"Renamed {quoted(self.old)} to {quoted(self.new)}."
 
-    def _undo(self, gallery: Any) -> str:
+    def _undo(self, gallery: Gallery) -> str:
         gallery.rename(self.new, self.old)
         return f"Renamed {quoted(self.new)} back to {quoted(self.old)}."
 
@@ -168,12 +169,12 @@ class AddExamples(Step):
     added: list[_Added] = field(default_factory=list)
 
     @staticmethod
-    def record(gallery: Any, name: str, new: bool) -> _Added:
+    def record(gallery: Gallery, name: str, new: bool) -> _Added:
         """Return the record of the example just added as the last one of `name` (for `added`)."""
         ref = gallery.character(name).references[-1]
         return _Added(name, np.array(ref.pixels), ref.key, new)
 
-    def undo_problem(self, gallery: Any) -> str:
+    def undo_problem(self, gallery: Gallery) -> str:
         names = list(dict.fromkeys(a.name for a in self.added))
         problem = _missing(gallery, names)
         if problem:
@@ -189,12 +190,12 @@ class AddExamples(Step):
                 return f"{quoted(name)} has examples added since"
         return ""
 
-    def redo_problem(self, gallery: Any) -> str:
+    def redo_problem(self, gallery: Gallery) -> str:
         new = [a.name for a in self.added if a.new]
         old = list(dict.fromkeys(a.name for a in self.added if not a.new))
         return _taken(gallery, new) or _missing(gallery, old)
 
-    def _undo(self, gallery: Any) -> str:
+    def _undo(self, gallery: Gallery) -> str:
         for a in reversed(self.added):
             if a.new:
                 gallery.delete(a.name)
@@ -204,7 +205,7 @@ class AddExamples(Step):
                 gallery.remove_reference(a.name, last)
         return f"Undone: {self.text}."
 
-    def _redo(self, gallery: Any) -> str:
+    def _redo(self, gallery: Gallery) -> str:
         for a in self.added:
             if a.new:
                 gallery.add_character(a.name, [a.pixels])  # at the end, where it was: later steps are undone
@@ -220,7 +221,7 @@ class RemoveExample(Step):
         self.name, self.index, self.pixels, self.digest = name, index, np.array(pixels), digest
         self.text = f"Remove an example of {quoted(name)}"
 
-    def redo_problem(self, gallery: Any) -> str:
+    def redo_problem(self, gallery: Gallery) -> str:
         problem = _missing(gallery, [self.name])
         if problem:
             return problem
@@ -229,14 +230,14 @@ class RemoveExample(Step):
             return f"{quoted(self.name)} no longer holds that example"
         return "it is the character's only example" if len(digests) == 1 else ""
 
-    def undo_problem(self, gallery: Any) -> str:
+    def undo_problem(self, gallery: Gallery) -> str:
         return _missing(gallery, [self.name])
 
-    def _redo(self, gallery: Any) -> str:
+    def _redo(self, gallery: Gallery) -> str:
         gallery.remove_reference(self.name, self.index)
         return f"Removed an example of {quoted(self.name)}."
 
-    def _undo(self, gallery: Any) -> str:
+    def _undo(self, gallery: Gallery) -> str:
         index = min(self.index, len(gallery.character(self.name).references))
         gallery.add_reference(self.name, self.pixels, index)
         return f"Put the example of {quoted(self.name)} back."
@@ -245,19 +246,19 @@ class RemoveExample(Step):
 class MergeCharacters(Step):
     """Merge characters into one; undo splits them again, each with its own examples at its own place."""
 
-    def __init__(self, gallery: Any, names: Sequence[str], into: str) -> None:
+    def __init__(self, gallery: Gallery, names: Sequence[str], into: str) -> None:
         self.names, self.into = list(dict.fromkeys(names)), into
         self.text = f"Merge {len(self.names)} characters into {quoted(into)}"
         # The characters as they were (pixels in memory) with their positions, read before the merge.
-        self.before = sorted(((gallery.names().index(n), gallery.character(n).detached()) for n in self.names),
+        self.before: list[tuple[int, Character]] = sorted(((gallery.names().index(n), gallery.character(n).detached()) for n in self.names),
                              key=lambda item: item[0])
         self.merged: list[str] = []
 
-    def redo_problem(self, gallery: Any) -> str:
+    def redo_problem(self, gallery: Gallery) -> str:
         others = [] if self.into in self.names else [self.into]
         return _missing(gallery, self.names) or _taken(gallery, others)
 
-    def undo_problem(self, gallery: Any) -> str:
+    def undo_problem(self, gallery: Gallery) -> str:
         problem = _missing(gallery, [self.into])
         if problem:
             return problem
@@ -265,14 +266,12 @@ class MergeCharacters(Step):
             return f"{quoted(self.into)} was changed since"
         return _taken(gallery, [n for n in self.names if n != self.into])
 
-    def _redo(self, gallery: Any) -> str:
+    def _redo(self, gallery: Gallery) -> str:
         gallery.merge(self.names, self.into)
         self.merged = _digests(gallery, self.into)
         return f"Merged {len(self.names)} characters into {quoted(self.into)}."
 
-    def _undo(self, gallery: Any) -> str:
-        from engine.gallery import DeletedCharacter
-
+    def _undo(self, gallery: Gallery) -> str:
         gallery.delete(self.into)
         for position, character in self.before:  # ascending positions rebuild the original order
             gallery.restore(DeletedCharacter(character, position))
@@ -280,7 +279,7 @@ class MergeCharacters(Step):
 
 
 class GalleryHistory:
-    """The undo and redo lists of one gallery (touched only inside the session's serial tasks)."""
+    """The undo and redo lists of one gallery (changed by one caller at a time: the workspace's)."""
 
     def __init__(self, limit: int = HISTORY_LIMIT) -> None:
         self._undo: list[Step] = []
@@ -293,7 +292,7 @@ class GalleryHistory:
         del self._undo[:-self._limit]
         self._redo.clear()
 
-    def undo(self, gallery: Any) -> str:
+    def undo(self, gallery: Gallery) -> str:
         """Undo the last step on `gallery`; return its message (HistoryError: nothing changed, history kept)."""
         if not self._undo:
             raise HistoryError("There is nothing to undo in this gallery.")
@@ -301,7 +300,7 @@ class GalleryHistory:
         self._redo.append(self._undo.pop())
         return message
 
-    def redo(self, gallery: Any) -> str:
+    def redo(self, gallery: Gallery) -> str:
         """Redo the last undone step on `gallery`; return its message (HistoryError: nothing changed)."""
         if not self._redo:
             raise HistoryError("There is nothing to redo in this gallery.")
@@ -320,12 +319,12 @@ class Histories:
     def __init__(self) -> None:
         self._by_path: dict[Path, GalleryHistory] = {}
 
-    def of(self, gallery: Any) -> GalleryHistory:
+    def of(self, gallery: Gallery) -> GalleryHistory:
         """Return the history of `gallery` (a new, empty one for a gallery not seen before)."""
         key = Path(gallery.path).resolve() if gallery.path is not None else Path(f"memory:{id(gallery)}")
         return self._by_path.setdefault(key, GalleryHistory())
 
-    def forget(self, gallery: Any) -> None:
+    def forget(self, gallery: Gallery) -> None:
         """Drop the history of `gallery` (a fresh import into a reused folder starts with none)."""
         if gallery.path is not None:
             self._by_path.pop(Path(gallery.path).resolve(), None)
