@@ -38,7 +38,7 @@ class TranscribedGlyph:
 
     `alternatives` holds the top-k candidates, best first; `confident` is the card's rule (the best score is
     at least the threshold). `wide`: the glyph is much wider than its line's glyphs (touching glyphs that
-    could not be split, best effort).
+    could not be split, best effort). `confirmed`: a person confirmed its name (`alternatives` is then that name).
     """
 
     box: Box
@@ -46,6 +46,7 @@ class TranscribedGlyph:
     alternatives: list[Alternative] = field(default_factory=list)
     confident: bool = False
     wide: bool = False
+    confirmed: bool = False  # a person said what it is (engine.transcribe.corrections)
 
     @property
     def best(self) -> Alternative | None:
@@ -123,3 +124,42 @@ def page_json(page: Page, image: str | None = None) -> dict:
     return {"image": image if image is not None else page.image,
             "lines": [{"box": list(line.box), "glyphs": [glyph_json(g) for g in line.glyphs]} for line in page.lines],
             "text": page.text}
+
+
+CSV_FIELDS = ("line", "position", "x0", "y0", "x1", "y1", "name", "char", "score", "confident")
+
+
+def page_csv(page: Page) -> str:
+    """Return the page as CSV: one row per glyph in reading order (line and position from 1, box, best match)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for n, line in enumerate(page.lines, start=1):
+        for k, g in enumerate(line.glyphs, start=1):
+            writer.writerow([n, k, *g.box, g.name or "", g.char or "",
+                             f"{g.score:.{SCORE_DIGITS}f}" if g.score is not None else "", int(g.confident)])
+    return out.getvalue()
+
+
+def read_page_json(data: dict) -> list[list[dict]]:
+    """Return the glyphs of a page's JSON (`page_json`) line by line as plain dicts, checking the schema.
+
+    Raises ValueError naming what is missing, so an export that does not read back says so.
+    """
+    lines = data.get("lines")
+    if not isinstance(lines, list) or not isinstance(data.get("text"), str):
+        raise ValueError("not a transcription: it needs \"lines\" (a list) and \"text\"")
+    out = []
+    for line in lines:
+        glyphs = line.get("glyphs") if isinstance(line, dict) else None
+        if not isinstance(glyphs, list) or len(line.get("box", ())) != 4:
+            raise ValueError("each line needs a \"box\" of 4 numbers and \"glyphs\"")
+        for g in glyphs:
+            missing = {"box", "name", "char", "score", "confident", "alternatives"} - set(g)
+            if missing:
+                raise ValueError(f"a glyph lacks {', '.join(sorted(missing))}")
+        out.append(glyphs)
+    return out
