@@ -20,12 +20,11 @@ import sys
 from dataclasses import replace
 
 from ..device import select_device
-from ..gallery import load_gallery
 from ..glyph import GlyphError
 from ..recognize import Recognizer
 from ..transcribe import SegmentConfig, TranscribeConfig, page_json, transcribe
 from ..weights import load_weights
-from .common import add_device, add_views, add_weights, info, views_from_args
+from .common import add_gallery_ranking, gallery_recognizer, info
 from .progress import bar, callback_for
 
 # Pages with more glyphs than this show a progress bar while they are ranked.
@@ -37,18 +36,10 @@ def add_parser(sub) -> None:
                        description="Find every glyph of each IMAGE (a scan, a photo, a written line), rank each "
                                    "against a gallery and print the text, one line per text line.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="page images (PNG, JPEG, BMP, GIF, WebP, TIFF)")
-    p.add_argument("--gallery", required=True, help="gallery folder, or anything `gallery import` takes "
-                                                    "(imported on the fly, nothing written)")
     p.add_argument("--top", type=int, default=5, metavar="K", help="alternatives listed per glyph in --json "
                                                                    "(default 5, best first)")
     p.add_argument("--rtl", action="store_true", help="lines read right to left")
-    p.add_argument("--threshold", type=float, help="score under which a glyph is not confident "
-                                                   "(default: the model's calibrated one)")
-    add_views(p)
-    p.add_argument("--json", action="store_true", help="one line of JSON per image on stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_weights(p)
-    add_device(p)
+    add_gallery_ranking(p, "one line of JSON per image on stdout")
     p.set_defaults(func=run)
 
 
@@ -58,14 +49,11 @@ def run(args) -> int:
     loaded = load_weights(args.weights, select_device(args.device))
     quiet = args.quiet or not sys.stderr.isatty()
     try:
-        gallery = load_gallery(args.gallery)
-        recognizer = Recognizer(loaded, gallery, threshold=args.threshold, views=views_from_args(args, loaded.card))
-        with bar(0, "embedding references", unit="ref", quiet=quiet) as b:
-            recognizer.refresh(progress=callback_for(b))
+        recognizer = gallery_recognizer(args, loaded)
     except (OSError, ValueError) as exc:  # GalleryError is a ValueError
         info(f"error: cannot use the gallery {args.gallery}: {exc}")
         return 1
-    failed = len(gallery) == 0
+    failed = len(recognizer.gallery) == 0
     config = TranscribeConfig(segment=replace(SegmentConfig(), rtl=args.rtl), top=args.top)
     for path in args.images:
         failed |= not _transcribe_one(path, recognizer, config, args, quiet, len(args.images) > 1)
