@@ -1,6 +1,7 @@
 """Transcribing pages: character error rate, glyph-box recall/precision and speed, beside isolated-glyph accuracy.
 
-    python benchmarks/bench_transcribe.py [--split evaluation|validation] [--pages N] [--json] [--choose]
+    python benchmarks/bench_transcribe.py [--split evaluation|validation|training] [--pages N] [--json] [--choose]
+                                          [--boxes-only] [--speed]
 
 Pages are composed from Omniglot drawings with their truth (`engine.transcribe.compose`): for each alphabet
 and page, one drawer writes the page (lines of 8-20 of the alphabet's characters, each scaled so its longer
@@ -197,6 +198,21 @@ def boxes_only(data, alphabets: list[int], config: TranscribeConfig, seed: int, 
     return {"box_recall": found / max(1, truth), "box_precision": correct / max(1, predicted), "truth_glyphs": truth}
 
 
+def speed(data, alphabet: int, loaded, config: TranscribeConfig, seed: int, lines: int, repeats: int = 3) -> dict:
+    """Return glyphs per second transcribing one clean page (model and gallery ready), best and median of runs."""
+    gallery, composed, _text = next(alphabet_pages(data, alphabet, np.random.default_rng([seed, alphabet]), 1, lines))
+    recognizer = Recognizer(loaded, gallery)
+    recognizer.refresh()
+    image = composed.luminance()
+    transcribe(image, recognizer, config)  # warm-up
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        page = transcribe(image, recognizer, config)
+        rates.append(len(page.glyphs) / (time.perf_counter() - t0))
+    return {"glyphs": len(page.glyphs), "glyphs_per_s_best": max(rates), "glyphs_per_s_median": float(np.median(rates))}
+
+
 def describe(res: dict) -> str:
     lines = [f"isolated-glyph one-shot error of the same drawings: {100 * res['isolated_error']:.2f}% "
              f"({res['glyphs']} glyphs); each glyph at its page scale, alone: "
@@ -240,6 +256,7 @@ def main() -> int:
     p.add_argument("--split", choices=("evaluation", "validation", "training"), default="evaluation",
                    help="training: the model's training alphabets, for --boxes-only sweeps of segmentation rules")
     p.add_argument("--boxes-only", action="store_true", help="segmentation alone: box recall and precision")
+    p.add_argument("--speed", action="store_true", help="only time transcribing one page of 10 lines (first alphabet)")
     p.add_argument("--pages", type=int, default=1, help="pages per alphabet (default 1)")
     p.add_argument("--lines", type=int, default=5, help="lines per page (default 5)")
     p.add_argument("--seed", type=int, default=0)
@@ -264,7 +281,12 @@ def main() -> int:
     log(f"{ARGS.split} alphabets ({len(alphabets)}): {', '.join(names)}; {ARGS.pages} page(s) of {ARGS.lines} lines "
         f"each; load average {load:.1f} on {os.cpu_count()} CPUs")
     results = {}
-    for label, change in (CHOICES.items() if ARGS.choose else [("default", {})]):
+    if ARGS.speed:
+        res = speed(dataset, alphabets[0], loaded, TranscribeConfig(), ARGS.seed, 10)
+        log(f"{res['glyphs']} glyphs: {res['glyphs_per_s_median']:.1f} glyphs/s (median of 3; best "
+            f"{res['glyphs_per_s_best']:.1f}); load average {os.getloadavg()[0]:.1f}")
+        results["speed"] = res
+    for label, change in (CHOICES.items() if ARGS.choose else [] if ARGS.speed else [("default", {})]):
         log(f"== {label} {change or ''}")
         if ARGS.boxes_only:
             res = boxes_only(dataset, alphabets, config_for(change), ARGS.seed, ARGS.pages, ARGS.lines)
