@@ -34,7 +34,7 @@ def confirm(workspace: Workspace, page: Page, index: int, name: str) -> tuple[Pa
     edited = (workspace.add_reference(name, glyph.glyph) if known else workspace.add_character(name, glyph.glyph))
     chars = {c.name: c.char for c in workspace.gallery.characters}
     pinned = replace(glyph, alternatives=[Alternative(name, 1.0, chars.get(name))], confident=True, confirmed=True)
-    return rerank(workspace, _replaced(page, index, pinned)), edited
+    return rerank(workspace, with_glyph(page, index, pinned)), edited
 
 
 def rerank(workspace: Workspace, page: Page, top: int = 5) -> Page:
@@ -44,12 +44,12 @@ def rerank(workspace: Workspace, page: Page, top: int = 5) -> Page:
     for i, outcome in zip(todo, outcomes):
         old = page.glyphs[i]
         alts = [Alternative(m.name, m.score, m.char) for m in outcome.matches]
-        page = _replaced(page, i, replace(old, alternatives=alts,
+        page = with_glyph(page, i, replace(old, alternatives=alts,
                                           confident=bool(alts) and not outcome.no_confident_match))
     return page
 
 
-def _replaced(page: Page, index: int, glyph: TranscribedGlyph) -> Page:
+def with_glyph(page: Page, index: int, glyph: TranscribedGlyph) -> Page:
     """Return a copy of `page` with glyph `index` (reading order) replaced."""
     lines, i = [], 0
     for line in page.lines:
