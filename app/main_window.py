@@ -45,7 +45,7 @@ class WorkTab(Protocol):
 
 
 def _import_work_tabs() -> tuple[type, type, type]:
-    """Return the TrainTab, EvaluateTab and TranscribeTab classes (their modules import torch and pyqtgraph: seconds)."""
+    """Return the TrainTab, EvaluateTab and TranscribeTab classes (their modules import torch, pyqtgraph: seconds)."""
     from .evaluate_tab import EvaluateTab
     from .train_tab import TrainTab
     from .transcribe_tab import TranscribeTab
@@ -120,8 +120,8 @@ class MainWindow(QMainWindow):
         task.failed.connect(self._work_tabs_failed)
 
     def _work_tabs_failed(self, exc: BaseException) -> None:
-        self.show_message("error", f"The Train and Evaluate tabs could not be loaded: {describe_error(exc)}. "
-                                   "Recognition works as usual.")
+        self.show_message("error", f"The Transcribe, Train and Evaluate tabs could not be loaded: "
+                                   f"{describe_error(exc)}. Recognition works as usual.")
         self._replace_placeholders({})
 
     def _build_work_tabs(self, classes: tuple[type, type]) -> None:

@@ -221,7 +221,8 @@ def describe(res: dict) -> str:
         if c in res:
             r = res[c]
             lines.append(f"{c:>9}: CER {100 * r['cer']:.2f}% (isolated + {100 * (r['cer'] - res['isolated_error']):.2f}"
-                         f" points), box recall {100 * r['box_recall']:.2f}%, precision {100 * r['box_precision']:.2f}%,"
+                         f" points), box recall {100 * r['box_recall']:.2f}%, "
+                         f"precision {100 * r['box_precision']:.2f}%,"
                          f" {r['glyphs_per_s']:.1f} glyphs/s")
     return "\n".join(lines)
 

@@ -229,11 +229,13 @@ def page_shapes() -> dict[str, np.ndarray]:
     w = 7
     return {
         "ring": _shape(lambda d: d.ellipse([22, 22, 82, 82], outline=0, width=w)),
-        "cross": _shape(lambda d: (d.line([20, 52, 84, 52], fill=0, width=w), d.line([52, 20, 52, 84], fill=0, width=w))),
+        "cross": _shape(lambda d: (d.line([20, 52, 84, 52], fill=0, width=w),
+                                   d.line([52, 20, 52, 84], fill=0, width=w))),
         "wedge": _shape(lambda d: d.line([22, 24, 52, 82, 82, 24], fill=0, width=w, joint="curve")),
         "zed": _shape(lambda d: d.line([24, 24, 80, 24, 24, 80, 80, 80], fill=0, width=w, joint="curve")),
         "ell": _shape(lambda d: d.line([30, 20, 30, 82, 78, 82], fill=0, width=w, joint="curve")),
         "tee": _shape(lambda d: (d.line([22, 24, 82, 24], fill=0, width=w), d.line([52, 24, 52, 84], fill=0, width=w))),
         "dotted": _shape(lambda d: (d.line([52, 44, 52, 84], fill=0, width=w), d.ellipse([46, 18, 58, 30], fill=0))),
-        "equals": _shape(lambda d: (d.line([22, 38, 82, 38], fill=0, width=w), d.line([22, 66, 82, 66], fill=0, width=w))),
+        "equals": _shape(lambda d: (d.line([22, 38, 82, 38], fill=0, width=w),
+                                    d.line([22, 66, 82, 66], fill=0, width=w))),
     }

@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
 from app_helpers import TIMEOUT_MS, wait_gallery, wait_idle
 from engine.gallery import Gallery
@@ -48,7 +50,14 @@ def test_a_page_is_transcribed_corrected_re_ranked_and_exported(qtbot, window_wi
     assert [g.confident for g in tab.page.glyphs] == [True, False, True, False]
     assert len(tab.view.boxes) == 4 and tab.text.toPlainText().startswith("[ring][")
     # Click the first zed: its alternatives are listed; type its name and confirm.
-    tab.show_glyph(1)
+    tab.resize(1000, 600)
+    tab.show()
+    qtbot.waitExposed(tab)
+    tab.view.fit()
+    x0, y0, x1, y1 = tab.page.glyphs[1].box
+    point = tab.view.mapFromScene((x0 + x1) / 2, (y0 + y1) / 2)
+    QTest.mouseClick(tab.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+    assert tab.view.selected == 1
     assert tab.alternatives.count() == 1 + len(tab.page.glyphs[1].alternatives)
     tab.name_edit.setText("zed")
     assert tab.confirm_selected() is not None

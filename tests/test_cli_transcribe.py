@@ -1,4 +1,5 @@
-"""`python -m engine transcribe`: the text, the JSON schema, right to left, galleries as `rank` takes them, bad input."""
+"""`python -m engine transcribe`: the text, the JSON schema, right to left, galleries as `rank` takes them, bad
+input."""
 
 from __future__ import annotations
 

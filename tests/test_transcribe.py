@@ -113,8 +113,10 @@ def test_alternatives_are_the_top_k_best_first_and_the_json_follows_the_schema(r
 
 
 def test_unicode_characters_and_unconfident_glyphs_in_the_text(shipped_model):
-    gallery = Gallery.in_memory("Two", [Character("ring", [Reference("r.png", "", SHAPES["ring"].astype(np.float32))], "o"),
-                                        Character("cross", [Reference("c.png", "", SHAPES["cross"].astype(np.float32))])])
+    def ref(name: str) -> Reference:
+        return Reference(f"{name}.png", "", SHAPES[name].astype(np.float32))
+
+    gallery = Gallery.in_memory("Two", [Character("ring", [ref("ring")], "o"), Character("cross", [ref("cross")])])
     composed = compose([["ring", "cross", "zed"]])
     page = transcribe(composed.luminance(), Recognizer(shipped_model, gallery))
     ring, cross, zed = page.glyphs

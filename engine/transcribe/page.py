@@ -96,7 +96,8 @@ def segment_page(source: ImageSource | PageImage, config: TranscribeConfig | Non
 
 def rank_glyphs(recognizer: Recognizer, glyphs: Sequence[Glyph], top: int = 5, batch_size: int = 64,
                 progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> list[RankResult]:
-    """Return a RankResult per glyph, ranked in batches; `progress(done, total)` per batch, `cancel` raises Cancelled."""
+    """Return a RankResult per glyph, ranked in batches; `progress(done, total)` per batch; `cancel` raises
+    Cancelled."""
     results: list[RankResult] = []
     total = len(glyphs)
     for start in range(0, total, batch_size):
