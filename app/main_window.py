@@ -31,7 +31,7 @@ from .welcome import WelcomeDialog
 from .workers import Task, TaskRunner, describe_error
 
 SHUTDOWN_TIMEOUT_MS = 30_000  # cancellable work stops within a chunk; loading torch cannot be interrupted
-WORK_TABS = ("Train", "Evaluate")  # after Recognise, in this order
+WORK_TABS = ("Transcribe", "Train", "Evaluate")  # after Recognise, in this order
 
 
 class WorkTab(Protocol):
@@ -44,12 +44,13 @@ class WorkTab(Protocol):
         """Stop the tab's background work (training saves a checkpoint); return True once all of it ended."""
 
 
-def _import_work_tabs() -> tuple[type, type]:
-    """Return the TrainTab and EvaluateTab classes (their modules import torch and pyqtgraph: seconds)."""
+def _import_work_tabs() -> tuple[type, type, type]:
+    """Return the TrainTab, EvaluateTab and TranscribeTab classes (their modules import torch, pyqtgraph: seconds)."""
     from .evaluate_tab import EvaluateTab
     from .train_tab import TrainTab
+    from .transcribe_tab import TranscribeTab
 
-    return TrainTab, EvaluateTab
+    return TrainTab, EvaluateTab, TranscribeTab
 
 
 def _scrolling(tab: QWidget) -> QScrollArea:
@@ -113,6 +114,7 @@ class MainWindow(QMainWindow):
         # start as placeholders; their modules are imported in a worker after the first model load.
         self.train_tab = None
         self.evaluate_tab = None
+        self.transcribe_tab = None
         self._placeholders: dict[str, QWidget] = {}
         if not self._work_tabs:
             return
@@ -132,24 +134,26 @@ class MainWindow(QMainWindow):
         task.failed.connect(self._work_tabs_failed)
 
     def _work_tabs_failed(self, exc: BaseException) -> None:
-        self.show_message("error", f"The Train and Evaluate tabs could not be loaded: {describe_error(exc)}. "
-                                   "Recognition works as usual.")
+        self.show_message("error", f"The Transcribe, Train and Evaluate tabs could not be loaded: "
+                                   f"{describe_error(exc)}. Recognition works as usual.")
         self._replace_placeholders({})
 
     def _build_work_tabs(self, classes: tuple[type, type]) -> None:
         """Replace the placeholders by the real tabs."""
         if self._closing:
             return
-        train_class, evaluate_class = classes
+        train_class, evaluate_class, transcribe_class = classes
         folder = self.settings.dataset_folder
         data_dir = folder if folder is not None and folder.is_dir() else None
         self.train_tab = train_class(self, data_dir=data_dir)
         self.evaluate_tab = evaluate_class(self, data_dir=data_dir)
+        self.transcribe_tab = transcribe_class(self.session)
         for tab in (self.train_tab, self.evaluate_tab):
             tab.dataset.dataset_changed.connect(self._on_dataset_checked)
         self.train_tab.model_ready.connect(self.use_model)
         self.train_tab.run_started.connect(lambda run: setattr(self.settings, "last_run", run))
-        self._replace_placeholders({"Train": self.train_tab, "Evaluate": self.evaluate_tab})
+        self._replace_placeholders({"Train": self.train_tab, "Evaluate": self.evaluate_tab,
+                                    "Transcribe": self.transcribe_tab})
         if self.settings.last_run is not None:
             self.train_tab.reopen_run(self.settings.last_run)  # Start then continues it from its checkpoint
 
@@ -166,7 +170,7 @@ class MainWindow(QMainWindow):
 
     def work_tabs(self) -> list[WorkTab]:
         """Return the Train and Evaluate tabs that are built (none while they load, or with work_tabs=False)."""
-        return [t for t in (self.train_tab, self.evaluate_tab) if t is not None]
+        return [t for t in (self.train_tab, self.evaluate_tab, self.transcribe_tab) if t is not None]
 
     def _on_dataset_checked(self, status) -> None:
         """A tab's panel found a usable Omniglot folder: it becomes the app's one Omniglot folder."""

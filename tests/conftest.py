@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from synthetic import (SYNTHETIC_CHARACTERS, SYNTHETIC_LAYOUT, SyntheticOmniglot, SyntheticRuns, write_folder_set,
@@ -317,3 +318,23 @@ def tiny_weights(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
     return save_weights(build_model(replace(get_preset("tiny"), head="signed")), path, {"name": "test tiny"})
+
+
+@pytest.fixture(scope="session")
+def shipped_model():
+    """The shipped model (resources/models/glyphs-default.safetensors) on the CPU, loaded once per session."""
+    from engine.weights import load_weights
+
+    return load_weights(None, "cpu")
+
+
+@pytest.fixture(scope="session")
+def shapes_gallery():
+    """An in-memory gallery of `synthetic.page_shapes()`, one reference each, exactly as drawn."""
+    from engine.gallery import Gallery
+    from synthetic import page_shapes
+
+    gallery = Gallery.in_memory("Shapes")
+    for name, ink in page_shapes().items():
+        gallery.add_character(name, [ink.astype(np.float32)])
+    return gallery

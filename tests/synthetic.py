@@ -209,3 +209,33 @@ def write_runs(folder: Path, ink: dict[tuple[str, str, int], np.ndarray], wrong:
             for rel, data in files:
                 zf.writestr(f"all_runs/{rel}", data)
     return folder
+
+
+# --- pages to transcribe ------------------------------------------------------------------------------------------
+
+
+def _shape(draw_fn) -> np.ndarray:
+    img = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 255)
+    draw_fn(ImageDraw.Draw(img))
+    return (np.asarray(img) < 128).astype(np.uint8)
+
+
+def page_shapes() -> dict[str, np.ndarray]:
+    """Return {name: (105, 105) uint8 ink} of clearly different characters drawn with a 7-px pen.
+
+    All are one connected piece except "dotted" (a stem with a dot 14 px above it: one glyph of two pieces)
+    and "equals" (two bars one above the other: one glyph of two pieces, overlapping along the line).
+    """
+    w = 7
+    return {
+        "ring": _shape(lambda d: d.ellipse([22, 22, 82, 82], outline=0, width=w)),
+        "cross": _shape(lambda d: (d.line([20, 52, 84, 52], fill=0, width=w),
+                                   d.line([52, 20, 52, 84], fill=0, width=w))),
+        "wedge": _shape(lambda d: d.line([22, 24, 52, 82, 82, 24], fill=0, width=w, joint="curve")),
+        "zed": _shape(lambda d: d.line([24, 24, 80, 24, 24, 80, 80, 80], fill=0, width=w, joint="curve")),
+        "ell": _shape(lambda d: d.line([30, 20, 30, 82, 78, 82], fill=0, width=w, joint="curve")),
+        "tee": _shape(lambda d: (d.line([22, 24, 82, 24], fill=0, width=w), d.line([52, 24, 52, 84], fill=0, width=w))),
+        "dotted": _shape(lambda d: (d.line([52, 44, 52, 84], fill=0, width=w), d.ellipse([46, 18, 58, 30], fill=0))),
+        "equals": _shape(lambda d: (d.line([22, 38, 82, 38], fill=0, width=w),
+                                    d.line([22, 66, 82, 66], fill=0, width=w))),
+    }

@@ -208,7 +208,7 @@ def test_welcome_download_can_be_cancelled(make_window, qtbot, monkeypatch):
     wait_idle(qtbot, window)
 
 
-def test_train_and_evaluate_tabs_are_added(make_window, qtbot):
+def test_transcribe_train_and_evaluate_tabs_are_added(make_window, qtbot):
     window = make_window(work_tabs=True)
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Recognise", "Train", "Evaluate"]
+    assert titles == ["Recognise", "Transcribe", "Train", "Evaluate"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import data, distill, embed, evaluate, gallery, rank, train
+from . import data, distill, embed, evaluate, gallery, rank, train, transcribe
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = (train, distill, evaluate, embed, data, gallery, rank)
+COMMANDS = (train, distill, evaluate, embed, data, gallery, rank, transcribe)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,3 +53,31 @@ def print_json_line(data: dict) -> None:
 def info(message: str) -> None:
     """Print a human-readable line on stderr (stdout stays clean for --json)."""
     print(message, file=sys.stderr, flush=True)
+
+
+def add_gallery_ranking(p: argparse.ArgumentParser, json_help: str) -> None:
+    """Add what ranking against a gallery takes: --gallery, --threshold, the views, --json, --quiet, --weights,
+    --device."""
+    p.add_argument("--gallery", required=True, help="gallery folder, or anything `gallery import` takes "
+                                                    "(imported on the fly, nothing written)")
+    p.add_argument("--threshold", type=float, help="score under which a match is not confident "
+                                                   "(default: the model's calibrated one)")
+    add_views(p)
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_weights(p)
+    add_device(p)
+
+
+def gallery_recognizer(args, loaded):
+    """Return a Recognizer of `args.gallery` (opened, or imported in memory) with its references embedded (a
+    progress bar on stderr unless --quiet). Raises OSError or ValueError (GalleryError) when it cannot be used."""
+    from ..gallery import load_gallery
+    from ..recognize import Recognizer
+    from .progress import bar, callback_for
+
+    gallery = load_gallery(args.gallery)
+    recognizer = Recognizer(loaded, gallery, threshold=args.threshold, views=views_from_args(args, loaded.card))
+    with bar(0, "embedding references", unit="ref", quiet=args.quiet or not sys.stderr.isatty()) as b:
+        recognizer.refresh(progress=callback_for(b))
+    return recognizer

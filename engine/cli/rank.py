@@ -13,15 +13,13 @@ stdout holds exactly one JSON line per query, in the order given:
 from __future__ import annotations
 
 import json
-import sys
 
 from ..device import select_device
-from ..gallery import load_gallery, read_glyph
+from ..gallery import read_glyph
 from ..glyph import GlyphError
-from ..recognize import RankResult, Recognizer
+from ..recognize import RankResult
 from ..weights import load_weights
-from .common import add_device, add_views, add_weights, info, views_from_args
-from .progress import bar, callback_for
+from .common import add_gallery_ranking, gallery_recognizer, info
 
 
 def add_parser(sub) -> None:
@@ -29,16 +27,8 @@ def add_parser(sub) -> None:
                        description="Rank each IMAGE (any image file, or an Omniglot stroke file .txt drawn like "
                                    "the canvas) against a gallery, best character first.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or Omniglot stroke files (.txt)")
-    p.add_argument("--gallery", required=True, help="gallery folder, or anything `gallery import` takes "
-                                                    "(imported on the fly, nothing written)")
     p.add_argument("--top", type=int, default=5, metavar="K", help="characters to list per image (default 5)")
-    p.add_argument("--threshold", type=float, help="score under which a match is not confident "
-                                                   "(default: the model's calibrated one)")
-    add_views(p)
-    p.add_argument("--json", action="store_true", help="one line of JSON per image on stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_weights(p)
-    add_device(p)
+    add_gallery_ranking(p, "one line of JSON per image on stdout")
     p.set_defaults(func=run)
 
 
@@ -46,11 +36,8 @@ def run(args) -> int:
     loaded = load_weights(args.weights, select_device(args.device))
     recognizer, gallery_error, chars = None, None, {}
     try:
-        gallery = load_gallery(args.gallery)
-        chars = {c.name: c.char for c in gallery.characters}  # "char": the Unicode character, when known
-        recognizer = Recognizer(loaded, gallery, threshold=args.threshold, views=views_from_args(args, loaded.card))
-        with bar(0, "embedding references", unit="ref", quiet=args.quiet or not sys.stderr.isatty()) as b:
-            recognizer.refresh(progress=callback_for(b))
+        recognizer = gallery_recognizer(args, loaded)
+        chars = {c.name: c.char for c in recognizer.gallery.characters}  # "char": the Unicode character, when known
     except (OSError, ValueError) as exc:  # GalleryError is a ValueError
         gallery_error = f"cannot use the gallery {args.gallery}: {exc}"
     if gallery_error and not args.json:

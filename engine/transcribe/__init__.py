@@ -1,0 +1,24 @@
+"""Transcribing a page: every glyph of a scan, a photo or a written line found, ranked and written as text.
+
+- `segment`: ink to glyphs in text lines, in reading order (the rules and their reasons);
+- `ink`: decoding a page and finding its ink the way single images do;
+- `page`: cutting each glyph out, normalising it like any image given to `rank`, ranking them in batches;
+- `corrections`: a confirmed correction enrols the glyph (undoable) and re-ranks the others;
+- `result`: the typed result (pages, lines, glyphs with box, best match, score, confidence, alternatives),
+  its text, JSON and CSV.
+"""
+
+from __future__ import annotations
+
+from .ink import PageImage, read_page
+from .page import Segmented, TranscribeConfig, build_page, cut_out, rank_glyphs, segment_page, transcribe
+from .corrections import confirm, rerank
+from .result import (Alternative, Page, TranscribedGlyph, TranscribedLine, glyph_json, page_csv, page_json,
+                     read_page_json)
+from .segment import SegmentConfig, Segmentation, segment_mask
+
+__all__ = [
+    "Alternative", "Page", "PageImage", "SegmentConfig", "Segmentation", "Segmented", "TranscribeConfig",
+    "TranscribedGlyph", "TranscribedLine", "build_page", "confirm", "cut_out", "glyph_json", "page_csv", "page_json",
+    "rank_glyphs", "read_page", "read_page_json", "rerank", "segment_mask", "segment_page", "transcribe",
+]

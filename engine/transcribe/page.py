@@ -1,0 +1,154 @@
+"""Transcribing a page: segment it, cut each glyph out, rank every glyph through the single-glyph pipeline.
+
+Each glyph is cut out as a person would cut it out by hand: a square of the page around it (only its own
+ink kept, neighbours' ink wiped to background), given to `engine.glyph.glyph_from_image`, the function
+that normalises any image `rank` is given (framing, stroke width, 1-bit). The square's side is
+`context` x the line's glyph size (at least the glyph's own box), so a glyph the size of its line's glyphs
+lands in the frame at 105 / 1.3 = 81 px and a smaller one (a comma, a short mark) stays smaller, down to the
+framing's least ink size (38 px). The context was chosen on the validation alphabets
+(`benchmarks/bench_transcribe.py --split validation --choose`, clean pages, 360 glyphs): CER 5.0% at 1.3 and
+for a tight crop (every glyph framed at 91 px, its size relative to the line lost), 5.8% at 1.54 (a line-size
+glyph at Omniglot's median 68 px), 9.7% at 1.8 and 20.8% at 2.1 (glyphs small in the frame), against 4.4%
+for the same drawings ranked as Omniglot stores them. The glyphs are then ranked by
+`Recognizer.rank_many` in batches (one forward pass per batch), with the same index, views, scoring and
+"no confident match" threshold as `rank`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from ..cancel import Cancelled
+from ..glyph import Glyph, ImageSource, glyph_from_image
+from ..recognize import RankResult, Recognizer
+from .ink import PageImage, read_page
+from .result import Alternative, Page, TranscribedGlyph, TranscribedLine
+from .segment import GlyphSegment, SegmentConfig, Segmentation, segment_mask
+
+ProgressFn = Callable[[int, int], None]
+
+# The cut-out square's side over the line's glyph size (module docstring: chosen on the validation alphabets).
+CONTEXT = 1.3
+# A glyph this much wider than its line's glyphs are tall is probably touching glyphs that could not be split
+# ("=" or "m", the widest single characters, are under it).
+WIDE_GLYPH = 1.6
+# Ink kept around a glyph's own pixels: its soft edge (antialiasing, blur) that fell under the half-ink mask.
+EDGE_PX = 2
+
+
+@dataclass(frozen=True)
+class TranscribeConfig:
+    """How a page is transcribed: segmentation rules, cut-out context, candidates per glyph, batch size."""
+
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    context: float = CONTEXT
+    top: int = 5
+    batch_size: int = 64
+
+
+@dataclass
+class Segmented:
+    """A page segmented and its glyphs cut out, ready to rank (or re-rank after a gallery edit)."""
+
+    page: PageImage
+    segmentation: Segmentation
+    glyphs: list[Glyph]  # one per segment, in reading order
+
+    @property
+    def count(self) -> int:
+        return len(self.glyphs)
+
+
+def cut_out(page: PageImage, labels: np.ndarray, segment: GlyphSegment, line_size: float,
+            context: float) -> Glyph:
+    """Return the normalised glyph of one segment: its own ink cut out in a square, through `glyph_from_image`."""
+    x0, y0, x1, y1 = segment.box
+    side = int(round(max(x1 - x0, y1 - y0, context * line_size))) + 2 * EDGE_PX
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    sx0, sy0 = cx - side // 2, cy - side // 2
+    h, w = labels.shape
+    ax0, ay0, ax1, ay1 = max(sx0, 0), max(sy0, 0), min(sx0 + side, w), min(sy0 + side, h)
+    sub_labels = labels[ay0:ay1, ax0:ax1]
+    own = np.isin(sub_labels, segment.labels)
+    keep = ndimage.binary_dilation(own, iterations=EDGE_PX) & ((sub_labels == 0) | own)
+    crop = np.ones((side, side), np.float32)  # the cut-out: dark ink on white
+    crop[ay0 - sy0:ay1 - sy0, ax0 - sx0:ax1 - sx0] = np.where(keep, 1.0 - page.ink[ay0:ay1, ax0:ax1], 1.0)
+    return glyph_from_image(crop)
+
+
+def segment_page(source: ImageSource | PageImage, config: TranscribeConfig | None = None) -> Segmented:
+    """Return a page segmented into glyphs in reading order, each cut out and normalised.
+
+    `source` is anything `glyph_from_image` reads (path, bytes, PIL image, array) or a `PageImage`. Raises
+    GlyphError for an unreadable image.
+    """
+    config = config or TranscribeConfig()
+    page = source if isinstance(source, PageImage) else read_page(source)
+    seg = segment_mask(page.mask, config.segment)
+    glyphs = [cut_out(page, seg.labels, g, line.size, config.context) for line in seg.lines for g in line.glyphs]
+    return Segmented(page, seg, glyphs)
+
+
+def rank_glyphs(recognizer: Recognizer, glyphs: Sequence[Glyph], top: int = 5, batch_size: int = 64,
+                progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> list[RankResult]:
+    """Return a RankResult per glyph, ranked in batches; `progress(done, total)` per batch; `cancel` raises
+    Cancelled."""
+    results: list[RankResult] = []
+    total = len(glyphs)
+    for start in range(0, total, batch_size):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("transcription cancelled")
+        results.extend(recognizer.rank_many(glyphs[start:start + batch_size], k=top, batch_size=batch_size))
+        if progress:
+            progress(len(results), total)
+    return results
+
+
+def build_page(segmented: Segmented, results: Sequence[RankResult], chars: dict[str, str | None],
+               gallery_empty: bool = False) -> Page:
+    """Return the transcribed Page of a segmented page and its glyphs' rankings (in reading order)."""
+    page, seg = segmented.page, segmented.segmentation
+    notes = list(seg.notes)
+    if page.ink is None:
+        notes.append("no ink found: the page is blank (or has too little contrast)")
+    elif not segmented.glyphs:
+        notes.append("no glyphs found: only specks of ink")
+    if gallery_empty and segmented.glyphs:
+        notes.append("the gallery has no characters: glyphs were found but cannot be named")
+    lines, i = [], 0
+    for line in seg.lines:
+        out = []
+        for g in line.glyphs:
+            r = results[i]
+            alts = [Alternative(m.name, m.score, chars.get(m.name)) for m in r.matches]
+            wide = (g.box[2] - g.box[0]) > WIDE_GLYPH * line.glyph_height
+            out.append(TranscribedGlyph(page.to_original(g.box), segmented.glyphs[i], alts,
+                                        confident=not r.no_confident_match and not r.no_ink, wide=wide))
+            i += 1
+        lines.append(TranscribedLine(page.to_original(line.box), out))
+    wide = sum(g.wide for l in lines for g in l.glyphs)
+    if wide:
+        notes.append(f"{wide} glyph box(es) much wider than their line's glyphs: probably touching glyphs that "
+                     f"could not be split (best effort)")
+    return Page(page.name, page.original_size, lines, notes)
+
+
+def transcribe(source: ImageSource | PageImage, recognizer: Recognizer, config: TranscribeConfig | None = None,
+               progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> Page:
+    """Return the transcription of a page image against the recognizer's gallery (see the module docstring).
+
+    `progress(done, total)` counts glyphs ranked; `cancel` (set from another thread) raises Cancelled.
+    Raises GlyphError for an unreadable image. Nothing is written anywhere.
+    """
+    config = config or TranscribeConfig()
+    segmented = segment_page(source, config)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("transcription cancelled")
+    results = rank_glyphs(recognizer, segmented.glyphs, config.top, config.batch_size, progress, cancel)
+    chars = {c.name: c.char for c in recognizer.gallery.characters}
+    return build_page(segmented, results, chars, gallery_empty=len(recognizer.gallery) == 0)
