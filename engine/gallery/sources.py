@@ -15,11 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-from PIL import Image
-
-from ..glyph import (GLYPH_SIZE, IMAGE_SUFFIXES, STROKE_SUFFIX, Glyph, GlyphError, glyph_from_image,
-                     glyph_from_omniglot_png, open_image, render_strokes)
+from ..glyph import IMAGE_SUFFIXES, STROKE_SUFFIX, Glyph, GlyphError, glyph_from_image, open_image, render_strokes
 from ..glyph import decode
 from .files import INDEX_NAME, GalleryError
 
