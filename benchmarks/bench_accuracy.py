@@ -1,10 +1,13 @@
 """What each recognition technique gives, side by side: one-shot accuracy with and without reference views
 and query views, on the validation alphabets, on seeded evaluation tasks, on Lake's 20 official runs, on a
-typeface's a-z against Omniglot's handwritten Latin, and the query latency at 1,000 characters.
+typeface's a-z against Omniglot's handwritten Latin, and the query latency at 1,000 characters; then each
+image normalisation (`engine.glyph.Normalisation`) on the checks of other sources (`other_sources.py`: other
+pens and sizes, scans, typefaces as image folders).
 
     python benchmarks/bench_accuracy.py [--weights A.safetensors B.safetensors] [--font FONT.ttf] [--json]
                                         [--val-tasks 2000] [--eval-tasks 2000] [--no-official-runs]
-                                        [--latency-chars 1000] [--latency-queries 40]
+                                        [--latency-chars 1000] [--latency-queries 40] [--check-tasks 100]
+    python benchmarks/bench_accuracy.py --quick          # small task counts, for a busy machine
 
 Each model embeds every image once with the most views any configuration uses (view i is the same distortion
 whatever the count, engine.views), and every configuration is scored from those embeddings through the same
@@ -30,13 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_recognition import load_average, random_drawings, time_calls  # noqa: E402
+from other_sources import Checks  # noqa: E402
 from engine.data import load_omniglot, validation_split_of  # noqa: E402
 from engine.data.locate import find_runs  # noqa: E402
 from engine.data.splits import split_background  # noqa: E402
 from engine.evaluate import OneShotConfig, choose, embed_for_views, episode_images, make_episodes, score_episodes  # noqa: E402,E501
 from engine.gallery import Gallery  # noqa: E402
 from engine.gallery.fonts import import_font  # noqa: E402
-from engine.glyph import render_strokes  # noqa: E402
+from engine.glyph import DEFAULT_NORMALISATION, Normalisation, render_strokes  # noqa: E402
 from engine.index import ReferenceIndex  # noqa: E402
 from engine.official_runs import read_runs  # noqa: E402
 from engine.recognize import Recognizer  # noqa: E402
@@ -50,6 +54,15 @@ CONFIGS = {
     "ref views 8, max, centred": ViewConfig(8, center=True),
     "ref views 8, prototype, centred": ViewConfig(8, rule="prototype", center=True),
     "ref views 8 + query views 4, centred": ViewConfig(8, 4, center=True),
+}
+# Image normalisations compared on the other-source checks: framing (Omniglot's 38-91 px, or at least 58) and the
+# pen redraw, each on and off; the one equal to engine.glyph.DEFAULT_NORMALISATION is marked shipped.
+NORMALISATIONS = {
+    "38-91 px, redraw out-of-range widths (before)": Normalisation(extent=(38, 91), redraw=False),
+    "38-91 px, always redraw": Normalisation(extent=(38, 91), redraw=True),
+    "58-91 px, redraw out-of-range widths": Normalisation(extent=(58, 91), redraw=False),
+    "58-91 px, always redraw": Normalisation(extent=(58, 91), redraw=True),
+    "58 px, always redraw": Normalisation(extent=(58, 58), redraw=True),
 }
 LATIN = "Latin"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"  # Omniglot's Latin characters 1-26, in this order
@@ -140,6 +153,9 @@ def measure(weights: str | None, data_dir: str | None) -> dict:
         log(f"  {column}: " + ", ".join(f"{n} {x:.1%}" if column != "p50_ms" else f"{n} {x:.1f}"
                                           for n, x in values.items()))
 
+    if ARGS.only_other_sources:
+        return {"model": loaded.name, "weights": str(loaded.path), "validation_alphabets": split.val_alphabets,
+                "rows": {}, "other_sources": other_sources(model, bg, split.val_alphabets, data_dir)}
     t = time.perf_counter()
     counts = np.bincount(bg.char_alphabet[split.val_chars])
     put("validation", seeded(model, bg, split.val_chars, ARGS.val_tasks, min(20, int(counts.max()))))
@@ -154,8 +170,25 @@ def measure(weights: str | None, data_dir: str | None) -> dict:
                            ViewConfig(), batch_size=64)[:, 0]
     put("p50_ms", latency(loaded, real, ARGS.latency_chars, ARGS.latency_queries))
     log(f"  ({time.perf_counter() - t:.0f} s)")
+    other = other_sources(model, bg, split.val_alphabets, data_dir) if ARGS.check_tasks else {}
     return {"model": loaded.name, "weights": str(loaded.path), "validation_alphabets": split.val_alphabets,
-            "rows": rows}
+            "rows": rows, "other_sources": other}
+
+
+def other_sources(model, bg, val_alphabets: list[str], data_dir: str | None) -> dict[str, dict[str, float]]:
+    """{normalisation: {check: accuracy}} on the other-source checks (ink centred, no views)."""
+    t = time.perf_counter()
+    checks = Checks(model, bg, val_alphabets, Path(data_dir or ""), ARGS.check_tasks)
+    named = {name + (" (shipped)" if n == DEFAULT_NORMALISATION else ""): n for name, n in NORMALISATIONS.items()}
+    out: dict[str, dict[str, float]] = {name: {} for name in named}
+    for column, check in checks.columns().items():
+        for name, normalisation in named.items():
+            value = check(normalisation)
+            if value is not None:
+                out[name][column] = value
+        log(f"  {column}: " + ", ".join(f"{n} {out[n][column]:.1%}" for n in named if column in out[n]))
+    log(f"  ({time.perf_counter() - t:.0f} s)")
+    return out
 
 
 def table(result: dict) -> str:
@@ -165,6 +198,15 @@ def table(result: dict) -> str:
     for name, row in result["rows"].items():
         cells = [("" if c not in row else f"{row[c]:.1f} ms" if c == "p50_ms" else f"{row[c]:.1%}") for c in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    other = result.get("other_sources") or {}
+    cols = list(dict.fromkeys(c for row in other.values() for c in row))
+    if cols:
+        lines += ["", f"other sources ({ARGS.check_tasks} tasks a pen or scan check; typefaces: 520 Latin drawings)",
+                  "| normalisation | " + " | ".join(cols) + " | mean |", "|---" * (len(cols) + 2) + "|"]
+        for name, row in other.items():
+            cells = [f"{row[c]:.1%}" if c in row else "" for c in cols]
+            mean = f"{np.mean([row[c] for c in cols if c in row]):.1%}" if row else ""
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean} |")
     return "\n".join(lines)
 
 
@@ -180,9 +222,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="skip Lake's official runs even when all_runs.zip is found")
     p.add_argument("--latency-chars", type=int, default=1000, help="gallery size of the latency column")
     p.add_argument("--latency-queries", type=int, default=40, help="timed queries per configuration")
+    p.add_argument("--check-tasks", type=int, default=100, help="20-way tasks per pen and scan check of other "
+                                                                 "sources (0: skip them)")
+    p.add_argument("--only-other-sources", action="store_true", help="only the checks of other sources (the "
+                                                                        "normalisation does not touch the others)")
+    p.add_argument("--quick", action="store_true", help="300 validation and evaluation tasks, 25 a check")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--json", action="store_true", help="end with one line of JSON (tables to stderr)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.val_tasks, args.eval_tasks, args.check_tasks = 300, 300, 25
+    return args
 
 
 def main() -> None:

@@ -13,11 +13,12 @@ little.
 A mark smaller than `MIN_INK_EM` of the em (``.``, ``'``) is framed as if it were that size, so it stays
 small and `glyph_from_image` only brings it up to Omniglot's smallest framing.
 
-Pen. `glyph_from_image` keeps strokes whose width is already within Omniglot's range and thins the others to
-centre lines redrawn with the calibrated pen. A typeface's stems can fall either way (a light face's at 2-3
-px, a regular one's near the upper bound), which left light faces drawn with hairlines (DejaVu Sans
-ExtraLight: 60.6% on the Latin check). So strokes narrower than `REDRAW_WIDTH` at the glyph's scale are
-first thickened (a max filter), and every face comes out with the same pen.
+Pen. The character goes through `glyph_from_image`, the normalisation of every image, which thins it to centre
+lines and redraws them with Omniglot's pen, so every face, light or bold, comes out with the same pen. (Before
+images were redrawn too, strokes were first thickened past Omniglot's width range to force the redraw; a light
+face's 2-3 px stems were otherwise kept, DejaVu Sans ExtraLight reaching 60.6% on the Latin check.) The only
+difference from an image file is the framing range: the framing above already brought the character to 0.55
+of the frame, and a small mark keeps its smallness (Omniglot's framing range, `FONT_NORMALISATION`).
 
 This module imports only numpy and Pillow (not torch, not the gallery package), because a large selection
 is rendered by worker processes running it (`python -m engine.font_render`), which start fast only when
@@ -38,14 +39,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .glyph import GLYPH_SIZE, WIDTH_RANGE, glyph_from_image
+from .glyph import FRAME_EXTENT_RANGE, GLYPH_SIZE, Normalisation, glyph_from_image
 
 RENDER_EM_PX = 160  # px per em: ~1.7x the glyph's resolution for a full-size letter
 INK_FILL = 0.55  # the ink's longer side over the canvas side (see the module docstring)
 MIN_INK_EM = 0.4  # marks smaller than this (in ems) keep their smallness
-# Strokes are thickened to at least this width in glyph pixels, above what `glyph_from_image` keeps as drawn
-# (WIDTH_RANGE), so that every face is thinned and redrawn with Omniglot's pen (see the module docstring).
-REDRAW_WIDTH = WIDTH_RANGE[1] + 1.0
+# Redrawn with Omniglot's pen like any image, within Omniglot's framing range (see the module docstring).
+FONT_NORMALISATION = Normalisation(extent=FRAME_EXTENT_RANGE, redraw=True)
 POOL_MIN = 300  # fewer characters than this render in-process (starting a worker costs ~0.5 s)
 CHUNK = 48  # characters per work item: progress and cancel act at this grain
 
@@ -81,36 +81,11 @@ class FaceRenderer:
             return None
         h, w = ink.shape
         side = int(np.ceil(max(h, w, MIN_INK_EM * RENDER_EM_PX) / INK_FILL))
-        grow = _grow_px(ink >= 128, REDRAW_WIDTH * side / GLYPH_SIZE)
-        pad = grow + 1
-        canvas = np.zeros((side + 2 * pad, side + 2 * pad), np.uint8)
-        y, x = (side - h) // 2 + pad, (side - w) // 2 + pad
+        canvas = np.zeros((side, side), np.uint8)
+        y, x = (side - h) // 2, (side - w) // 2
         canvas[y:y + h, x:x + w] = ink
-        canvas = _max_filter(canvas, grow)
-        glyph = glyph_from_image(255 - canvas[pad:pad + side, pad:pad + side])
+        glyph = glyph_from_image(255 - canvas, FONT_NORMALISATION)
         return None if glyph.no_ink else glyph.pixels
-
-
-def _grow_px(mask: np.ndarray, want: float) -> int:
-    """Return how many pixels to grow strokes by on each side to make them at least `want` pixels wide."""
-    m = np.pad(mask, 1).astype(np.int8)
-    edges = np.count_nonzero(np.diff(m, axis=0)) + np.count_nonzero(np.diff(m, axis=1))
-    # Mean stroke width = 2 * area / perimeter (pixel-edge perimeter, corrected by pi/4 for oblique edges).
-    width = 2.0 * np.count_nonzero(mask) / (edges * np.pi / 4) if edges else want
-    return max(0, int(np.ceil((want - width) / 2)))
-
-
-def _max_filter(ink: np.ndarray, r: int) -> np.ndarray:
-    """Return `ink` grown by `r` pixels in every direction (a (2r+1)-square max filter, done separably)."""
-    out = ink
-    for axis in (0, 1):
-        grown = out.copy()
-        for d in range(1, r + 1):
-            # np.roll wraps around; the canvas has a margin of more than r blank pixels, so nothing wraps onto ink.
-            np.maximum(grown, np.roll(out, d, axis=axis), out=grown)
-            np.maximum(grown, np.roll(out, -d, axis=axis), out=grown)
-        out = grown
-    return out
 
 
 def unpack_glyph(packed: np.ndarray) -> np.ndarray:
@@ -293,7 +268,7 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-__all__ = ["CHUNK", "INK_FILL", "MIN_INK_EM", "POOL_MIN", "REDRAW_WIDTH", "RENDER_EM_PX", "FaceRenderer",
+__all__ = ["CHUNK", "FONT_NORMALISATION", "INK_FILL", "MIN_INK_EM", "POOL_MIN", "RENDER_EM_PX", "FaceRenderer",
            "RenderCancelled", "RenderStream", "available_cores", "pack_glyph", "render_codepoints", "unpack_glyph"]
 
 

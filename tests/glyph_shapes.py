@@ -30,3 +30,36 @@ def shape(kind: str, dx: int = 0, dy: int = 0) -> np.ndarray:
     else:
         raise ValueError(kind)
     return np.roll(g, (dy, dx), axis=(0, 1))
+
+
+DRAWN_SHAPES = ("triangle", "circle", "cross", "square", "zigzag")
+
+
+def drawn_shape(kind: str, size: int, width: int, antialias: bool) -> "Image.Image":
+    """Return a simple shape drawn with PIL (black lines `width` image px wide on white) in a `size`-px image;
+    antialiased shapes are drawn 4x larger and shrunk with Lanczos, two-level ones drawn directly."""
+    from PIL import Image, ImageDraw
+
+    k = 4 if antialias else 1
+    side = size * k
+    im = Image.new("L", (side, side), 255)
+    d = ImageDraw.Draw(im)
+    w = width * k
+
+    def at(*p: float) -> list[float]:
+        return [v * side for v in p]
+
+    if kind == "triangle":
+        d.line(at(0.5, 0.2, 0.8, 0.75, 0.2, 0.75, 0.5, 0.2), fill=0, width=w, joint="curve")
+    elif kind == "circle":
+        d.ellipse(at(0.22, 0.22, 0.78, 0.78), outline=0, width=w)
+    elif kind == "cross":
+        d.line(at(0.25, 0.25, 0.75, 0.75), fill=0, width=w)
+        d.line(at(0.75, 0.25, 0.25, 0.75), fill=0, width=w)
+    elif kind == "square":
+        d.rectangle(at(0.25, 0.25, 0.75, 0.75), outline=0, width=w)
+    elif kind == "zigzag":
+        d.line(at(0.2, 0.3, 0.4, 0.7, 0.6, 0.3, 0.8, 0.7), fill=0, width=w, joint="curve")
+    else:
+        raise ValueError(kind)
+    return im.resize((size, size), Image.Resampling.LANCZOS) if antialias else im

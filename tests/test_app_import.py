@@ -70,14 +70,15 @@ def test_images_dropped_on_the_gallery_join_it(make_window, qtbot, tmp_path):
 
 
 def test_an_omniglot_image_added_to_a_gallery_keeps_its_pixels(make_window, qtbot, tmp_path):
-    """Added images are read like gallery import reads them: an Omniglot-style image is not re-framed."""
+    """Added images are read like gallery import reads them: an Omniglot-style image (two levels, Omniglot's
+    stroke width, ink spanning at least Omniglot's smallest framing) is not re-framed, even off-centre."""
     import numpy as np
     from PIL import Image
 
     from engine.gallery import load_gallery
 
     ink = np.zeros((105, 105), bool)
-    ink[8:40, 10:14] = ink[36:40, 10:30] = True  # a small "L" near the top-left corner, as drawn
+    ink[8:50, 10:14] = ink[46:50, 10:30] = True  # an "L" near the top-left corner, as drawn
     Image.fromarray(np.where(ink, 0, 255).astype(np.uint8)).convert("1").save(tmp_path / "ell.png")
     window = make_window()
     window.session.create_gallery("Mine")

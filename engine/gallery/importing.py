@@ -8,13 +8,14 @@ Accepted layouts (a zip of any of them too, optionally wrapped in one top folder
 - a flat folder of images: one character per file, named by the file name (``alpha.png`` -> "alpha";
   files with the same name and different extensions become references of one character).
 
-Images go through `glyph_from_bytes`: Omniglot-style images are kept pixel for pixel, anything else is
-normalised to Omniglot's framing. Blank images, and files whose name cannot name a character (empty, or
-longer than 200 characters), are skipped (listed in `Gallery.import_skipped`, with the reason in
-`Gallery.skip_reasons`); a name with undecodable bytes keeps them as U+FFFD. An image that cannot be
-read stops the import with an error naming it. Files of a folder are read up to the size zip members
-may have (64 MiB). Import reports progress and can be cancelled; it builds the gallery in a hidden folder
-beside `dest` and renames it into place at the end, so a cancelled or failed import leaves nothing behind.
+Images go through `glyph_from_bytes` (`engine.glyph.glyph_from_image`): images that are Omniglot drawings (two
+levels, Omniglot's stroke width and framing) are kept pixel for pixel, anything else is framed and redrawn
+with Omniglot's pen. Blank images, and files whose name cannot name a character (empty, or longer than 200
+characters), are skipped (listed in `Gallery.import_skipped`, with the reason in `Gallery.skip_reasons`); a
+name with undecodable bytes keeps them as U+FFFD. An image that cannot be read stops the import with an error
+naming it. Files of a folder are read up to the size zip members may have (64 MiB). Import reports progress
+and can be cancelled; it builds the gallery in a hidden folder beside `dest` and renames it into place at the
+end, so a cancelled or failed import leaves nothing behind.
 """
 
 from __future__ import annotations

@@ -15,11 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-from PIL import Image
-
-from ..glyph import (GLYPH_SIZE, IMAGE_SUFFIXES, STROKE_SUFFIX, Glyph, GlyphError, glyph_from_image,
-                     glyph_from_omniglot_png, open_image, render_strokes)
+from ..glyph import IMAGE_SUFFIXES, STROKE_SUFFIX, Glyph, GlyphError, glyph_from_image, open_image, render_strokes
 from ..glyph import decode
 from .files import INDEX_NAME, GalleryError
 
@@ -142,24 +138,15 @@ def natural_key(text: str) -> list:
 # ------------------------------------------------------------------------------------------- decoding
 
 
-def _is_omniglot_like(img: Image.Image) -> bool:
-    """True for a 105x105 two-level image with a white background: an Omniglot image, or one we saved."""
-    if img.size != (GLYPH_SIZE, GLYPH_SIZE) or "transparency" in img.info or "A" in img.mode:
-        return False
-    gray = np.asarray(img.convert("L"))
-    return bool(np.isin(gray, (0, 255)).all() and np.median(gray) == 255)
-
-
 def glyph_from_bytes(data: bytes, label: str) -> Glyph:
     """Return the glyph of an encoded image (PNG, JPEG, BMP, GIF, WebP, TIFF), or raise GlyphError naming `label`.
 
-    Omniglot-style images (105x105, black on white, two levels) are taken exactly as they are; anything
-    else goes through `glyph_from_image`, which brings its framing and stroke width into Omniglot's range.
+    Every image goes through `glyph_from_image`, the one normalisation: an image that already is an Omniglot
+    drawing (in its stroke width and framing, not only its size) is taken exactly as it is, anything else is
+    framed and redrawn with Omniglot's pen.
     """
     img = open_image(data, label, reduce_to=decode.WORKING_SIDE)
     try:
-        if _is_omniglot_like(img):
-            return glyph_from_omniglot_png(img)
         return glyph_from_image(img)
     except GlyphError as exc:
         raise GlyphError(f"{label}: {exc}") from exc

@@ -13,7 +13,9 @@ One idea per module:
   formats only, sizes bounded before decoding;
 - `framing`: Omniglot's ink framing and stroke width, and the rule bringing ink into them;
 - `thinning`: stroke width and centre lines of ink masks;
-- `normalise`: images to glyphs (`glyph_from_image`, `glyph_from_omniglot_png`).
+- `normalise`: images to glyphs. `glyph_from_image` is THE normalisation of any image (file, drop, paste,
+  import, font, a glyph cut out of a scan) into what the model gets; `looks_like_omniglot` says which images
+  it keeps as they are; `glyph_from_omniglot_png` takes an image known to be Omniglot's as it is.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from .base import GLYPH_SIZE, MIN_INK_PIXELS, Glyph, GlyphError
 from .decode import (IMAGE_SUFFIXES, MAX_DECODE_BYTES, MAX_DECODE_PIXELS, RASTER_FORMATS, STROKE_SUFFIX,
                      ImageSizeError, ImageSource, open_image, read_gray)
 from .framing import FRAME_CENTER_X_RANGE, FRAME_CENTER_Y_RANGE, FRAME_EXTENT_RANGE, WIDTH_RANGE
-from .normalise import MIN_CONTRAST, MIN_INK_EXTENT, glyph_from_image, glyph_from_omniglot_png
+from .normalise import (DEFAULT_NORMALISATION, MIN_CONTRAST, MIN_INK_EXTENT, Normalisation, glyph_from_image,
+                        glyph_from_omniglot_png, looks_like_omniglot)
 from .pen import OMNIGLOT_STROKE_AREA, PEN_RADIUS, PEN_WIDTH, STROKE_OFFSET
 from .render import MAX_PEN_PATH, render_strokes
 
@@ -31,5 +34,6 @@ __all__ = [
     "MIN_INK_EXTENT", "MIN_CONTRAST", "FRAME_EXTENT_RANGE", "FRAME_CENTER_X_RANGE", "FRAME_CENTER_Y_RANGE",
     "WIDTH_RANGE", "IMAGE_SUFFIXES", "STROKE_SUFFIX", "RASTER_FORMATS", "MAX_DECODE_PIXELS", "MAX_DECODE_BYTES",
     "MAX_PEN_PATH", "Glyph", "GlyphError", "ImageSizeError", "ImageSource", "render_strokes", "glyph_from_image",
-    "glyph_from_omniglot_png", "open_image", "read_gray",
+    "glyph_from_omniglot_png", "open_image", "read_gray", "Normalisation", "DEFAULT_NORMALISATION",
+    "looks_like_omniglot",
 ]

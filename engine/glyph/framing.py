@@ -27,17 +27,18 @@ FRAME_MARGIN = 0.0  # Omniglot's own ink touches the edge at times; only keep it
 WIDTH_RANGE = (3.0, 7.1)
 
 
-def framing(path_box: tuple[float, float, float, float], pen: float) -> tuple[float, tuple[float, float],
-                                                                                 tuple[float, float]]:
+def framing(path_box: tuple[float, float, float, float], pen: float,
+            extent: tuple[float, float] = FRAME_EXTENT_RANGE) -> tuple[float, tuple[float, float], tuple[float, float]]:
     """Return (scale, centre, new centre) bringing a drawing's ink framing into Omniglot's range.
 
     `path_box` is the (x0, y0, x1, y1) extent of the pen path in glyph pixels at its natural scale and `pen`
     the width of the pen that will draw it, so the ink box is the path box grown by `pen`. The scale is 1
     and the centre unchanged when the ink already lies within Omniglot's 2.5th-97.5th percentile framing.
+    `extent` is the range the ink's longer side is clamped into (glyph px; Omniglot's by default).
     """
     x0, y0, x1, y1 = path_box
     path_ext = max(x1 - x0, y1 - y0)
-    lo, hi = FRAME_EXTENT_RANGE
+    lo, hi = extent
     ink_ext = path_ext + pen
     target = min(max(ink_ext, lo), hi)
     # Exactly 1 when no clamping is needed, so in-range input is resampled 1:1 (Omniglot images unchanged).
