@@ -29,10 +29,10 @@ OFFICIAL = "official"  # the benchmark choice for Lake's 20 official runs
 from engine.data import find_runs, split_background, validation_split_of
 from engine.data.omniglot import OmniglotSet
 from engine.device import available_devices
-from engine.evaluate import PUBLISHED, OneShotConfig, OneShotResult, evaluate_one_shot, score_runs
-from engine.official_runs import PROTOCOL, SEEDED_PROTOCOL_NOTE, RunsSummary, read_runs
+from engine.evaluation.evaluate import PUBLISHED, OneShotConfig, OneShotResult, evaluate_one_shot, score_runs
+from engine.evaluation.official_runs import PROTOCOL, SEEDED_PROTOCOL_NOTE, RunsSummary, read_runs
 from engine.paths import SHIPPED_WEIGHTS
-from engine.views import card_views
+from engine.recognition.views import card_views
 from engine.weights import WeightsError, load_weights, read_metadata
 
 from .layouts import chooser_row, controls_beside, narrow_combo

@@ -36,7 +36,7 @@ from .settings import AppSettings
 from .workers import Task, TaskContext, TaskRunner, describe_error
 
 if TYPE_CHECKING:
-    from engine.gallery.fonts import FontFace, FontImport
+    from engine.fonts.faces import FontFace, FontImport
 
 PREVIEW_MAX = 240  # characters drawn in the preview grid (the import itself takes all that are chosen)
 PREVIEW_SIDE = 44
@@ -58,13 +58,13 @@ class FontSummary:
 
 
 def _list_fonts(_ctx: TaskContext) -> list:
-    from engine.gallery.font_files import installed_fonts
+    from engine.fonts.files import installed_fonts
 
     return installed_fonts()
 
 
 def _summarise(path: Path, index: int) -> FontSummary:
-    from engine.gallery.fonts import block_counts, open_font
+    from engine.fonts.faces import block_counts, open_font
 
     face = open_font(path, index)
     return FontSummary(face, block_counts(face.drawable()))
@@ -72,8 +72,8 @@ def _summarise(path: Path, index: int) -> FontSummary:
 
 def _preview(ctx: TaskContext, face: FontFace, text: str, blocks: list[str]) -> tuple[list[tuple[str, np.ndarray]], int]:
     """Return up to PREVIEW_MAX (character, uint8 glyph) and how many characters the choice holds."""
-    from engine.font_render import FaceRenderer
-    from engine.gallery.fonts import select_characters
+    from engine.fonts.render import FaceRenderer
+    from engine.fonts.faces import select_characters
 
     selection = select_characters(face, text or None, blocks)
     renderer = FaceRenderer(str(face.path), face.index)
@@ -370,7 +370,7 @@ class FontImportDialog(QDialog):
         target = Path(self.session.snapshot.path) if add else unique_folder(galleries_dir(), name)
 
         def job(ctx: TaskContext) -> FontImport:
-            from engine.gallery.fonts import import_font
+            from engine.fonts.faces import import_font
 
             return import_font(face, None if add else target, text=text or None, blocks=blocks, name=name,
                                progress=ctx.progress, cancel=ctx.cancel)

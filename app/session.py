@@ -27,7 +27,7 @@ from .gallery_watch import GalleryWatch
 from .workers import Task, TaskContext, TaskRunner, describe_error
 
 if TYPE_CHECKING:
-    from engine.gallery.fonts import FontFace
+    from engine.fonts.faces import FontFace
 
 T = TypeVar("T")
 

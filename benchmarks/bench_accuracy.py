@@ -10,7 +10,7 @@ pens and sizes, scans, typefaces as image folders).
     python benchmarks/bench_accuracy.py --quick          # small task counts, for a busy machine
 
 Each model embeds every image once with the most views any configuration uses (view i is the same distortion
-whatever the count, engine.views), and every configuration is scored from those embeddings through the same
+whatever the count, engine.recognition.views), and every configuration is scored from those embeddings through the same
 functions `engine evaluate`, `engine rank` and the app use. Choices are made on the validation alphabets (the
 model card's held-out background alphabets) and the typeface check (Latin is one of them); the evaluation
 alphabets and the official runs are only reported.
@@ -37,14 +37,14 @@ from other_sources import Checks  # noqa: E402
 from engine.data import load_omniglot, validation_split_of  # noqa: E402
 from engine.data.locate import find_runs  # noqa: E402
 from engine.data.splits import split_background  # noqa: E402
-from engine.evaluate import OneShotConfig, choose, embed_for_views, episode_images, make_episodes, score_episodes  # noqa: E402,E501
+from engine.evaluation.evaluate import OneShotConfig, choose, embed_for_views, episode_images, make_episodes, score_episodes  # noqa: E402,E501
 from engine.gallery import Gallery  # noqa: E402
-from engine.gallery.fonts import import_font  # noqa: E402
+from engine.fonts.faces import import_font  # noqa: E402
 from engine.glyph import DEFAULT_NORMALISATION, Normalisation, render_strokes  # noqa: E402
-from engine.index import ReferenceIndex  # noqa: E402
-from engine.official_runs import read_runs  # noqa: E402
-from engine.recognize import Recognizer  # noqa: E402
-from engine.views import ViewConfig  # noqa: E402
+from engine.recognition.index import ReferenceIndex  # noqa: E402
+from engine.evaluation.official_runs import read_runs  # noqa: E402
+from engine.recognition.recognize import Recognizer  # noqa: E402
+from engine.recognition.views import ViewConfig  # noqa: E402
 from engine.weights import load_weights  # noqa: E402
 
 CONFIGS = {
@@ -106,7 +106,7 @@ def official_runs(model, runs_path: Path) -> dict[str, float]:
 
 
 def typeface_glyphs(font_path: str) -> np.ndarray:
-    """Return a-z of a font as the app's font import enrols them (engine.gallery.fonts): (26, 105, 105)."""
+    """Return a-z of a font as the app's font import enrols them (engine.fonts.faces): (26, 105, 105)."""
     gallery = import_font(font_path, None, text=LETTERS).gallery
     by_char = {c.char: c.references[0].pixels for c in gallery.characters}
     return np.stack([by_char[ch] for ch in LETTERS])

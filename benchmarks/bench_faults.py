@@ -105,7 +105,7 @@ def adders_reopening(tmp: Path) -> tuple[bool, int, str]:
 
 
 def installed_dejavu() -> Path | None:
-    from engine.gallery.font_files import find_installed
+    from engine.fonts.files import find_installed
 
     found = find_installed("DejaVu Sans")
     return found.path if found is not None else None
@@ -246,7 +246,7 @@ def cache_bomb(tmp: Path) -> tuple[bool, int, str]:
 
 
 def replaced_png(tmp: Path) -> tuple[bool, int, str]:
-    from engine.recognize import Recognizer
+    from engine.recognition.recognize import Recognizer
     from engine.weights import load_weights
 
     g = Gallery.create(tmp / "g", "G")

@@ -38,10 +38,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.data import load_omniglot  # noqa: E402
-from engine.font_render import available_cores  # noqa: E402
+from engine.fonts.render import available_cores  # noqa: E402
 from engine.gallery import Gallery  # noqa: E402
-from engine.gallery.fonts import import_font, open_font  # noqa: E402
-from engine.recognize import Recognizer  # noqa: E402
+from engine.fonts.faces import import_font, open_font  # noqa: E402
+from engine.recognition.recognize import Recognizer  # noqa: E402
 from engine.weights import load_weights  # noqa: E402
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")

@@ -35,13 +35,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.embedding import embed_glyphs  # noqa: E402
+from engine.recognition.embedding import embed_glyphs  # noqa: E402
 from engine.gallery import Gallery  # noqa: E402
 from engine.glyph import glyph_from_omniglot_png, render_strokes  # noqa: E402
-from engine.evaluate import character_logits, embed_for_views  # noqa: E402
-from engine.index import ReferenceIndex  # noqa: E402
-from engine.views import card_views, describe_views  # noqa: E402
-from engine.recognize import Recognizer  # noqa: E402
+from engine.evaluation.evaluate import character_logits, embed_for_views  # noqa: E402
+from engine.recognition.index import ReferenceIndex  # noqa: E402
+from engine.recognition.views import card_views, describe_views  # noqa: E402
+from engine.recognition.recognize import Recognizer  # noqa: E402
 from engine.strokes import Stroke, iter_omniglot_stroke_pairs  # noqa: E402
 from engine.weights import load_weights  # noqa: E402
 

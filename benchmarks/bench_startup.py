@@ -83,7 +83,7 @@ def stages() -> dict[str, float]:
     import numpy as np
 
     from engine.gallery import Gallery
-    from engine.recognize import Recognizer
+    from engine.recognition.recognize import Recognizer
     gallery = Gallery.in_memory("bench")
     glyph = np.zeros((105, 105), np.float32)
     glyph[20:80, 30:36] = 1
@@ -105,7 +105,7 @@ def make_gallery(folder: Path) -> Path:
 
     dejavu = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
     if dejavu.is_file():
-        from engine.gallery.fonts import import_font
+        from engine.fonts.faces import import_font
 
         return import_font(dejavu, folder, text="ABCDEFGHIJ").gallery.path
     import numpy as np

@@ -5,7 +5,7 @@
 1. Where the time goes: one core's time per character to render (FreeType + `glyph_from_image`) and to embed
    (a batch of the font's glyphs through `model.embed`, and through the folded encoder the search uses on a
    CPU), measured on a sample of the font's characters.
-2. The pipeline as the app runs it (`engine.font_search.FontSearch`, steps of `--step` characters, torch with
+2. The pipeline as the app runs it (`engine.fonts.search.FontSearch`, steps of `--step` characters, torch with
    `--threads` threads like the app's ranking thread): seconds from the start (the click) to the first ranked
    answer, characters ready after 10, 30 and 60 s, seconds until all are ready, and the CPU seconds spent
    (worker processes included). The cache starts empty (a temporary folder).
@@ -33,15 +33,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.centering import center_ink  # noqa: E402
-from engine.embedding import embed_glyph_views  # noqa: E402
-from engine.font_render import FaceRenderer, available_cores  # noqa: E402
-from engine.font_search import FontSearch  # noqa: E402
+from engine.recognition.centering import center_ink  # noqa: E402
+from engine.recognition.embedding import embed_glyph_views  # noqa: E402
+from engine.fonts.render import FaceRenderer, available_cores  # noqa: E402
+from engine.fonts.search import FontSearch  # noqa: E402
 from engine.gallery import Gallery  # noqa: E402
-from engine.gallery.fonts import open_font, select_characters  # noqa: E402
+from engine.fonts.faces import open_font, select_characters  # noqa: E402
 from engine.model import fast_encoder  # noqa: E402
-from engine.recognize import Recognizer  # noqa: E402
-from engine.views import card_views  # noqa: E402
+from engine.recognition.recognize import Recognizer  # noqa: E402
+from engine.recognition.views import card_views  # noqa: E402
 from engine.weights import load_weights  # noqa: E402
 
 DEJAVU_SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")

@@ -40,7 +40,7 @@ from engine.data import load_omniglot, validation_split_of  # noqa: E402
 from engine.data.splits import split_background  # noqa: E402
 from engine.gallery import Character, Gallery, Reference  # noqa: E402
 from engine.glyph import Glyph, glyph_from_image  # noqa: E402
-from engine.recognize import Recognizer  # noqa: E402
+from engine.recognition.recognize import Recognizer  # noqa: E402
 from engine.transcribe import SegmentConfig, TranscribeConfig, read_page, segment_mask, transcribe  # noqa: E402
 from engine.transcribe.compose import ComposedPage, PageLayout, compose_page, scan_like  # noqa: E402
 from engine.weights import load_weights  # noqa: E402

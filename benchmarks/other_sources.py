@@ -3,7 +3,7 @@ stroke files redrawn with other pens and at small sizes, typefaces as image fold
 
 Every check ranks queries that went through the one normalisation (`engine.glyph.glyph_from_image`, with the
 `Normalisation` under test) against Omniglot's images (taken as they are), through the shipped pipeline's
-scoring (`engine.evaluate.choose`, ink centred as the model card says). Only background-set alphabets are used:
+scoring (`engine.evaluation.evaluate.choose`, ink centred as the model card says). Only background-set alphabets are used:
 
 - pens: the stroke files (`strokes_background_subset.zip`: Japanese (katakana), Sanskrit, Tagalog, which are
   training alphabets of the shipped model, so the absolute figures are optimistic; what counts is the
@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from engine.evaluate import OneShotConfig, choose, embed_for_views, make_episodes
+from engine.evaluation.evaluate import OneShotConfig, choose, embed_for_views, make_episodes
 from engine.glyph import glyph_from_image
 from engine.glyph.normalise import Normalisation
 from engine.glyph.pen import STROKE_OFFSET
 from engine.strokes import parse_omniglot_strokes
-from engine.views import ViewConfig
+from engine.recognition.views import ViewConfig
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")

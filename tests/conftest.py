@@ -295,7 +295,7 @@ def exact_match_weights(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def installed_font() -> Path:
     """An installed TrueType font (DejaVu Sans where present), or skip the test."""
-    from engine.gallery.font_files import installed_fonts
+    from engine.fonts.files import installed_fonts
 
     fonts = [f for f in installed_fonts() if f.path.suffix.lower() == ".ttf"]
     if not fonts:

@@ -16,7 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from app.evaluate_tab import EvaluateTab, glyph_pixmap  # noqa: E402
 from app_helpers import in_view  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
-from engine.evaluate import PUBLISHED  # noqa: E402
+from engine.evaluation.evaluate import PUBLISHED  # noqa: E402
 from engine.model import build_model  # noqa: E402
 from engine.paths import SHIPPED_WEIGHTS  # noqa: E402
 from engine.weights import save_weights  # noqa: E402
@@ -252,7 +252,7 @@ def test_the_tab_scores_with_the_views_the_models_card_names(synthetic_data, tmp
     import torch
 
     from app.evaluate_tab import run_benchmark
-    from engine.evaluate import OneShotConfig
+    from engine.evaluation.evaluate import OneShotConfig
 
     torch.manual_seed(0)
     weights = save_weights(build_model("tiny"), tmp_path / "viewed.safetensors",

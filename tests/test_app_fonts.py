@@ -48,7 +48,7 @@ def test_import_from_font_shows_blocks_and_preview_then_imports(make_window, qtb
 
 
 def test_a_second_font_adds_examples_to_the_open_gallery(make_window, qtbot, monkeypatch, make_font, tmp_path):
-    from engine.gallery.fonts import import_font
+    from engine.fonts.faces import import_font
 
     import_font(make_font("One.ttf", family="One"), tmp_path / "g", text="AB")
     window = make_window()
@@ -82,7 +82,7 @@ def test_cancelled_font_import_changes_nothing(make_window, qtbot, monkeypatch, 
 def test_symbol_search_ranks_against_what_is_ready_then_opens_as_a_gallery(make_window, qtbot, monkeypatch,
                                                                            make_font, tmp_path):
     from engine.workspace import workspace as workspace_module
-    from engine.gallery.fonts import import_font
+    from engine.fonts.faces import import_font
 
     chars = "ABCDEFGHжщᚠᚢᚦ"
     import_font(make_font("Old.ttf", chars="XY", family="Old"), tmp_path / "old")
@@ -127,7 +127,7 @@ def test_symbol_search_ranks_against_what_is_ready_then_opens_as_a_gallery(make_
 def test_stopping_a_symbol_search_or_opening_a_gallery_ends_it(make_window, qtbot, monkeypatch, make_font,
                                                                  tmp_path, app_env):
     from engine.workspace import workspace as workspace_module
-    from engine.gallery.fonts import import_font, open_font
+    from engine.fonts.faces import import_font, open_font
 
     monkeypatch.setattr(workspace_module, "SEARCH_STEP", 2)
     import_font(make_font("Old.ttf", chars="XY", family="Old"), tmp_path / "old")
@@ -165,7 +165,7 @@ def test_a_bad_font_file_is_explained_and_cannot_be_imported(make_window, qtbot,
 
 
 def test_results_show_the_character_and_copy_it(make_window, qtbot, make_font, tmp_path):
-    from engine.gallery.fonts import import_font
+    from engine.fonts.faces import import_font
 
     gallery = import_font(make_font(), tmp_path / "g", text="ABCжщᚠ").gallery
     query = tmp_path / "g" / gallery.character("ж").references[0].file

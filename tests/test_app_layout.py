@@ -41,7 +41,7 @@ def _cut_off(root: QWidget) -> list[str]:
 @pytest.fixture
 def font_gallery_window(make_window, qtbot, make_font, tmp_path):
     """A window with the Train and Evaluate tabs and a font's gallery open (results with Unicode names)."""
-    from engine.gallery.fonts import import_font
+    from engine.fonts.faces import import_font
 
     import_font(make_font(), tmp_path / "g", text="ABCжщᚠ")
     window = make_window(work_tabs=True)

@@ -40,7 +40,7 @@ def test_drawing_ranks_the_matching_character_first(make_window, app_env, qtbot)
 def test_preview_is_what_the_encoder_got_from_the_canvas_strokes(make_window, app_env, qtbot):
     import torch
 
-    from engine.centering import center_ink
+    from engine.recognition.centering import center_ink
     from engine.glyph import render_strokes
 
     window, drawings = _window_with_gallery(make_window, app_env, qtbot)

@@ -118,7 +118,7 @@ def test_embed_gives_the_embeddings_rank_and_the_app_use(tmp_path):
     from PIL import Image
 
     from engine.gallery import Gallery, read_glyph
-    from engine.recognize import Recognizer
+    from engine.recognition.recognize import Recognizer
 
     ink = np.zeros((105, 105), bool)
     ink[20:70, 25:31] = ink[64:70, 25:61] = True  # an "L", and the same drawn 12 px lower and further right

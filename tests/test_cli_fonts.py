@@ -94,7 +94,7 @@ def test_progress_counts_characters_not_steps(make_font, tmp_path, capsys):
 
 def test_import_font_counts_agree_from_choice_to_gallery(make_font, tmp_path, capsys):
     # The font maps one character that renders blank: chosen (what a preview counts) is one more than made.
-    from engine.gallery.fonts import open_font
+    from engine.fonts.faces import open_font
 
     font = make_font()
     drawable = len(open_font(font).drawable())

@@ -11,7 +11,7 @@ import torch
 
 from engine.cli import main
 from engine.model import build_model, model_fingerprint
-from engine.embedding import embed_glyphs
+from engine.recognition.embedding import embed_glyphs
 from engine.train.distill import Distiller, DistillConfig, DistillStep, distill_loss, matched_bias, student_of
 from engine.train.events import FinishedEvent, ValidationEvent
 from engine.train.schedule import lr_factor

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from engine.data import OmniglotSet
-from engine.embedding import Cancelled
-from engine.evaluate import OneShotConfig, evaluate_one_shot, evaluate_runs, load_raw_glyph, make_episodes
+from engine.recognition.embedding import Cancelled
+from engine.evaluation.evaluate import OneShotConfig, evaluate_one_shot, evaluate_runs, load_raw_glyph, make_episodes
 from engine.model import ModelConfig, SiameseNet, build_model
 from synthetic import write_png
 

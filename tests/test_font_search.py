@@ -8,11 +8,11 @@ import threading
 
 import pytest
 
-from engine.embedding import Cancelled
-from engine.font_search import FontSearch, spread_order
+from engine.recognition.embedding import Cancelled
+from engine.fonts.search import FontSearch, spread_order
 from engine.gallery import Gallery
-from engine.gallery.fonts import block_of, open_font
-from engine.recognize import Recognizer
+from engine.fonts.faces import block_of, open_font
+from engine.recognition.recognize import Recognizer
 from engine.weights import load_weights
 
 CHARS = "ABCDEFGHжщᚠᚢᚦ"
@@ -53,7 +53,7 @@ def test_ranks_against_what_is_ready_then_everything(make_font, loaded, tmp_path
 def test_a_second_search_of_the_same_font_and_model_is_ready_at_once(make_font, loaded, tmp_path, monkeypatch):
     path = make_font()
     FontSearch(loaded, open_font(path), cache_folder=tmp_path / "cache").build().close()
-    import engine.font_search as fs
+    import engine.fonts.search as fs
 
     monkeypatch.setattr(fs, "RenderStream", lambda *a, **k: pytest.fail("rendered again"))
     again = FontSearch(loaded, open_font(path), cache_folder=tmp_path / "cache")
@@ -93,7 +93,7 @@ def test_the_saved_gallery_opens_without_embedding_and_ranks_the_same(make_font,
 
 def test_the_search_embeds_like_a_gallery_of_the_same_characters(make_font, loaded, tmp_path):
     # Its faster encoder (conv and batch norm folded) ranks as the recogniser's own embeddings of the references do.
-    from engine.gallery.fonts import import_font
+    from engine.fonts.faces import import_font
 
     font = make_font()
     search = FontSearch(loaded, open_font(font), cache_folder=tmp_path / "cache").build()
@@ -108,7 +108,7 @@ def test_the_search_embeds_like_a_gallery_of_the_same_characters(make_font, load
 
 
 def test_a_failing_renderer_is_an_error_not_a_wait(make_font, loaded, tmp_path, monkeypatch):
-    import engine.font_search as fs
+    import engine.fonts.search as fs
 
     class Broken:
         def __init__(self, *_a, **_k):

@@ -12,11 +12,11 @@ import threading
 import numpy as np
 import pytest
 
-from engine.embedding import Cancelled
-from engine.font_render import render_codepoints
+from engine.recognition.embedding import Cancelled
+from engine.fonts.render import render_codepoints
 from engine.gallery import Gallery, GalleryError, import_gallery
 from engine.gallery.files import FORMAT_VERSION
-from engine.gallery.fonts import (BLANK, COMBINING, CONTROL, NOT_IN_FONT, NOTDEF, SPACE, FontError, block_counts,
+from engine.fonts.faces import (BLANK, COMBINING, CONTROL, NOT_IN_FONT, NOTDEF, SPACE, FontError, block_counts,
                                   describe_char, import_font, open_font, parse_range, select_characters)
 
 LATIN = "ABCDEFGH"
@@ -208,7 +208,7 @@ def test_worker_processes_render_exactly_like_the_app(make_font):
     alone, blank, _ = render_codepoints(str(path), 0, codepoints, workers=1)
     assert blank == [] and [cp for cp, _ in alone] == codepoints
     # POOL_MIN keeps small selections in-process; force the pool through its private entry point.
-    from engine import font_render
+    from engine.fonts import render as font_render
 
     chunks = [codepoints[i:i + 4] for i in range(0, len(codepoints), 4)]
     results = [None] * len(chunks)
@@ -240,7 +240,7 @@ def test_an_installed_font_imports_a_script(installed_font, tmp_path):
 
 
 def test_installed_fonts_are_found_in_the_font_folders(make_font, tmp_path, monkeypatch):
-    from engine.gallery import font_files
+    from engine.fonts import files as font_files
 
     folder = tmp_path / "fonts"
     make_font("Sub/Runes.ttf", family="Runes Test", style="Bold")
@@ -259,7 +259,7 @@ def test_installed_fonts_are_found_in_the_font_folders(make_font, tmp_path, monk
 
 
 def test_without_fc_list_the_folders_are_searched(make_font, tmp_path, monkeypatch):
-    from engine.gallery import font_files
+    from engine.fonts import files as font_files
 
     make_font("Plain.ttf", family="Plain Test")
     monkeypatch.setattr(font_files.shutil, "which", lambda _name: None)
@@ -277,7 +277,7 @@ def test_a_folder_that_is_not_a_gallery_is_refused_before_rendering(make_font, t
 
 
 def test_a_block_the_font_lacks_names_the_installed_fonts_that_have_it(make_font, tmp_path, monkeypatch):
-    from engine.gallery import font_files
+    from engine.fonts import files as font_files
 
     runic = make_font("Runes.ttf", family="Rune Sans")  # maps ᚠᚢᚦ
     latin = make_font("Plain.ttf", chars="ABC", family="Plain Sans")
@@ -294,7 +294,7 @@ def test_a_block_the_font_lacks_names_the_installed_fonts_that_have_it(make_font
 
 
 def test_fontconfig_finds_the_installed_fonts_drawing_a_character():
-    from engine.gallery.font_files import find_installed, fonts_drawing
+    from engine.fonts.files import find_installed, fonts_drawing
 
     sans = find_installed("DejaVu Sans")
     if sans is None:

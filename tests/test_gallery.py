@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.embedding import Cancelled
+from engine.recognition.embedding import Cancelled
 from engine.gallery import Gallery, GalleryError, import_gallery, import_omniglot_alphabet, load_gallery
 from engine.gallery.files import FORMAT_VERSION, pixels_digest
 from engine.data.omniglot import OmniglotSet

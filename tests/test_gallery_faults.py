@@ -19,7 +19,7 @@ from engine.cli import main
 from engine.gallery import Gallery, GalleryError, import_gallery
 from engine.gallery.cache import cache_path, read_embeddings, write_embeddings
 from engine.gallery.files import encode_png
-from engine.recognize import Recognizer
+from engine.recognition.recognize import Recognizer
 from engine.weights import load_weights
 
 from glyph_shapes import shape

@@ -160,7 +160,7 @@ def test_the_raster_formats_are_read_and_every_other_format_is_refused_by_conten
 
 def test_every_reader_of_images_refuses_postscript(tmp_path, cross_gallery, no_postscript_reader):
     from engine.data.omniglot import DataError, load_set
-    from engine.evaluate import load_raw_glyph
+    from engine.evaluation.evaluate import load_raw_glyph
 
     reference = cross_gallery.path / cross_gallery.character("ell").references[0].file
     reference.write_bytes(EPS)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.official_runs import RunResult, RunsError, RunsMissing, RunsSummary, read_runs
+from engine.evaluation.official_runs import RunResult, RunsError, RunsMissing, RunsSummary, read_runs
 
 
 def same_runs(a, b) -> bool:

@@ -75,7 +75,7 @@ def test_the_readme_gallery_example_runs_as_written(synthetic_omniglot, tmp_path
 
 
 def _installed(family: str) -> bool:
-    from engine.gallery.font_files import find_installed
+    from engine.fonts.files import find_installed
 
     return find_installed(family) is not None
 

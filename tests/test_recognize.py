@@ -16,13 +16,13 @@ import pytest
 import torch
 from torch import nn
 
-from engine.embedding import Cancelled
+from engine.recognition.embedding import Cancelled
 from engine.gallery import Gallery
 from engine.glyph import Glyph
 from engine.model import KochHead, ModelConfig, SiameseNet, build_model, model_fingerprint
-from engine.index import ReferenceIndex
+from engine.recognition.index import ReferenceIndex
 from engine.model import fast_encoder
-from engine.recognize import Recognizer, rank
+from engine.recognition.recognize import Recognizer, rank
 from engine.weights import LoadedModel
 
 from glyph_shapes import S, shape

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-import engine.evaluate as evaluate_module
+import engine.evaluation.evaluate as evaluate_module
 from engine.data import OmniglotSet, Split, SplitConfig, split_background
 from engine.pairs import BatchConfig
 from engine.train import Trainer

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from engine.data.splits import SplitConfig
-from engine.evaluate import OneShotConfig, evaluate_one_shot
+from engine.evaluation.evaluate import OneShotConfig, evaluate_one_shot
 from engine.pairs import BatchConfig
 from engine.train import (CheckpointEvent, FailedEvent, FinishedEvent, StepEvent, TrainConfig, Trainer,
                           TrainingError, ValidationEvent, preset_defaults)

@@ -16,7 +16,7 @@ from PIL import Image
 from engine.cancel import Cancelled
 from engine.gallery import Character, Gallery, Reference
 from engine.glyph import GlyphError
-from engine.recognize import Recognizer
+from engine.recognition.recognize import Recognizer
 from engine.transcribe import SegmentConfig, TranscribeConfig, page_json, transcribe
 from engine.transcribe.compose import PageLayout, compose_page, scan_like
 from synthetic import page_shapes

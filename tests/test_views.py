@@ -1,4 +1,4 @@
-"""Fixed reference and query views (engine.views): what they are, and that ranking, the cache and evaluation
+"""Fixed reference and query views (engine.recognition.views): what they are, and that ranking, the cache and evaluation
 use them the same way."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine.evaluate import OneShotConfig, evaluate_one_shot
+from engine.evaluation.evaluate import OneShotConfig, evaluate_one_shot
 from engine.gallery import Gallery
 from engine.gallery.cache import CACHE_DIR
 from engine.model import build_model
-from engine.recognize import Recognizer
-from engine.centering import center_ink, ink_shifts
-from engine.views import ViewConfig, card_views, expand_views, view_matrices
+from engine.recognition.recognize import Recognizer
+from engine.recognition.centering import center_ink, ink_shifts
+from engine.recognition.views import ViewConfig, card_views, expand_views, view_matrices
 from engine.weights import LoadedModel, load_weights
 
 from glyph_shapes import shape
@@ -110,7 +110,7 @@ def test_evaluation_states_and_uses_its_views(synthetic_data):
 
 
 def test_a_gallery_above_the_size_limit_stores_its_references_without_views(tmp_path, monkeypatch):
-    monkeypatch.setattr("engine.views.MAX_VIEWED_REFERENCES", 4)
+    monkeypatch.setattr("engine.recognition.views.MAX_VIEWED_REFERENCES", 4)
     loaded = monotone_model()
     gallery = Gallery.create(tmp_path / "g", "shapes")
     for i, kind in enumerate(KINDS[:4]):

@@ -12,7 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import save as st_save
 from safetensors.torch import save_file
 
-from engine.evaluate import OneShotConfig, evaluate_one_shot
+from engine.evaluation.evaluate import OneShotConfig, evaluate_one_shot
 from engine.model import build_model, model_fingerprint
 from engine.paths import SHIPPED_TEACHER, SHIPPED_V2, SHIPPED_WEIGHTS
 from engine.weights import LoadedModel, WeightsError, card_path, load_weights, read_metadata, save_weights

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.centering import center_ink
+from engine.recognition.centering import center_ink
 from engine.gallery import Gallery, GalleryError
 from engine.glyph import Glyph
 from engine.strokes import Stroke
@@ -25,7 +25,7 @@ def glyph(kind: str, dx: int = 0, dy: int = 0) -> Glyph:
 
 
 def centred(pixels: np.ndarray) -> np.ndarray:
-    """The glyph with its ink box moved to the middle, as the shipped card asks (engine.centering)."""
+    """The glyph with its ink box moved to the middle, as the shipped card asks (engine.recognition.centering)."""
     return center_ink(torch.from_numpy(np.array(pixels))[None, None])[0, 0].numpy()
 
 

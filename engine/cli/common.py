@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 
 from ..paths import SHIPPED_WEIGHTS
-from ..views import RULES, ViewConfig, card_views
+from ..recognition.views import RULES, ViewConfig, card_views
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
@@ -27,14 +27,14 @@ def add_weights(p: argparse.ArgumentParser) -> None:
 
 def add_views(p: argparse.ArgumentParser) -> None:
     """Add the recognition pipeline's view options (default: what the model's card chose)."""
-    g = p.add_argument_group("views", "fixed distortions embedded beside each glyph (engine.views); default: the "
+    g = p.add_argument_group("views", "fixed distortions embedded beside each glyph (engine.recognition.views); default: the "
                                       "model card's choice")
     g.add_argument("--reference-views", type=int, metavar="N", help="distortions of each reference (0: none)")
     g.add_argument("--query-views", type=int, metavar="N",
                    help="distortions of each query, their logits averaged (each costs a forward pass)")
     g.add_argument("--view-rule", choices=RULES, help="max: best view's logit; prototype: mean embedding")
     g.add_argument("--center", action=argparse.BooleanOptionalAction, default=None,
-                   help="move each glyph's ink to the middle of the frame before embedding it (engine.centering)")
+                   help="move each glyph's ink to the middle of the frame before embedding it (engine.recognition.centering)")
 
 
 def views_from_args(args, card: dict | None) -> ViewConfig:
@@ -73,7 +73,7 @@ def gallery_recognizer(args, loaded):
     """Return a Recognizer of `args.gallery` (opened, or imported in memory) with its references embedded (a
     progress bar on stderr unless --quiet). Raises OSError or ValueError (GalleryError) when it cannot be used."""
     from ..gallery import load_gallery
-    from ..recognize import Recognizer
+    from ..recognition.recognize import Recognizer
     from .progress import bar, callback_for
 
     gallery = load_gallery(args.gallery)

@@ -7,8 +7,8 @@ import argparse
 import numpy as np
 
 from ..device import select_device
-from ..embedding import embed_glyph_views
-from ..views import card_views
+from ..recognition.embedding import embed_glyph_views
+from ..recognition.views import card_views
 from ..weights import load_weights
 from .common import add_device, add_weights, info
 

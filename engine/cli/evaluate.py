@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ..data import find_runs, load_omniglot, resolve_data_dir, split_background, validation_split_of
-from ..evaluate import PUBLISHED, OneShotConfig, evaluate_one_shot, score_runs
-from ..official_runs import PROTOCOL, SEEDED_PROTOCOL_NOTE, RunsMissing, RunsSummary, read_runs, resolve_runs_source
+from ..evaluation.evaluate import PUBLISHED, OneShotConfig, evaluate_one_shot, score_runs
+from ..evaluation.official_runs import PROTOCOL, SEEDED_PROTOCOL_NOTE, RunsMissing, RunsSummary, read_runs, resolve_runs_source
 from ..weights import load_weights
 from ..device import select_device
-from ..views import describe_views
+from ..recognition.views import describe_views
 from .common import add_data_dir, add_device, add_views, add_weights, info, print_json_line, views_from_args
 from .progress import bar, callback_for
 

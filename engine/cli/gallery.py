@@ -105,7 +105,7 @@ def report_skipped(gallery: Gallery) -> None:
 
 def _font_path(font: str) -> tuple[Path, int | None]:
     """Return the file of FONT (a path, or an installed font's name) and its face when it names one."""
-    from ..gallery.font_files import find_installed, installed_fonts
+    from ..fonts.files import find_installed, installed_fonts
 
     path = Path(font)
     if path.exists():
@@ -120,7 +120,7 @@ def _font_path(font: str) -> tuple[Path, int | None]:
 
 
 def run_import_font(args) -> int:
-    from ..gallery.fonts import block_counts, import_font, open_font
+    from ..fonts.faces import block_counts, import_font, open_font
 
     path, face = _font_path(args.font)
     font = open_font(path, args.face if face is None else face)

@@ -17,7 +17,7 @@ import json
 from ..device import select_device
 from ..gallery import read_glyph
 from ..glyph import GlyphError
-from ..recognize import RankResult
+from ..recognition.recognize import RankResult
 from ..weights import load_weights
 from .common import add_gallery_ranking, gallery_recognizer, info
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from ..device import select_device
 from ..glyph import GlyphError
-from ..recognize import Recognizer
+from ..recognition.recognize import Recognizer
 from ..transcribe import SegmentConfig, TranscribeConfig, page_json, transcribe
 from ..weights import load_weights
 from .common import add_gallery_ranking, gallery_recognizer, info

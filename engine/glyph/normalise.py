@@ -49,7 +49,7 @@ MIN_INK_EXTENT = 4.0
 MIN_CONTRAST = 0.1
 WORK_PX = 3  # working pixels per glyph pixel when thinning to centre lines
 # The smallest ink extent of an image that is not an Omniglot drawing: 0.55 of the frame, as font import frames
-# a letter (`engine.font_render.INK_FILL`); a letter printed small in its picture is brought up to it.
+# a letter (`engine.fonts.render.INK_FILL`); a letter printed small in its picture is brought up to it.
 FILL_EXTENT = 58.0
 # What an Omniglot drawing is (`looks_like_omniglot`): strokes of Omniglot's pen (99.5% of its images measure
 # 3.0-8.0 px by `stroke_width`) and ink at least Omniglot's smallest framing (its 2.5th percentile, 38 px).

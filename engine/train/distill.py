@@ -35,7 +35,7 @@ from ..augment import AffineConfig, distort_batch
 from ..data.omniglot import OmniglotSet
 from ..data.splits import split_background, validation_split_of
 from ..device import select_device
-from ..embedding import embed_glyphs
+from ..recognition.embedding import embed_glyphs
 from ..model import SiameseNet, fast_encoder
 from ..weights import LoadedModel, save_weights
 from .loop import TrainingLoop

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..embedding import embed_glyphs
+from ..recognition.embedding import embed_glyphs
 from ..model import MonotoneHead, SiameseNet, WeightedL1Head
 from ..pairs import AlphabetBatchSampler, BatchConfig, training_loss
 

@@ -38,7 +38,7 @@ from .. import __version__
 from ..data.omniglot import OmniglotSet
 from ..data.splits import Split
 from ..device import describe_device
-from ..evaluate import validate_one_shot
+from ..evaluation.evaluate import validate_one_shot
 from ..model import PREPROCESSING
 from .events import FinishedEvent, ValidationEvent
 from .run_folder import RunFolder

@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from ..cancel import Cancelled
 from ..glyph import Glyph, ImageSource, glyph_from_image
-from ..recognize import RankResult, Recognizer
+from ..recognition.recognize import RankResult, Recognizer
 from .ink import PageImage, read_page
 from .result import Alternative, Page, TranscribedGlyph, TranscribedLine
 from .segment import GlyphSegment, SegmentConfig, Segmentation, segment_mask

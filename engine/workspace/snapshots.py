@@ -74,7 +74,7 @@ class RankOutcome:
     was ranked, as drawn or read (what enrolling it adds to a gallery; None when nothing was drawn).
     `model_input` is that glyph exactly as the encoder got it (float32 (105, 105), 1 = ink: after the ink
     centring the model's card asks for; the network resizes it to its input size), None when the model did not
-    run. `query_views` is how many distorted copies of the query were ranked beside it (engine.views).
+    run. `query_views` is how many distorted copies of the query were ranked beside it (engine.recognition.views).
     `coverage` is (ready, total) while a symbol search builds: the glyph was ranked against that part of the font.
     """
 

@@ -36,10 +36,10 @@ from .snapshots import (EMPTY_CANVAS, EMPTY_GALLERY, NO_GALLERY, NO_MODEL, RANKE
 if TYPE_CHECKING:
     import threading
 
-    from ..font_search import FontSearch
-    from ..gallery.fonts import FontFace
-    from ..recognize import RankResult, Recognizer
-    from ..views import ViewConfig
+    from ..fonts.search import FontSearch
+    from ..fonts.faces import FontFace
+    from ..recognition.recognize import RankResult, Recognizer
+    from ..recognition.views import ViewConfig
     from ..weights import LoadedModel
 
 TOP_K = 5  # characters a ranking returns
@@ -81,7 +81,7 @@ class Workspace:
         self.loaded: LoadedModel | None = None
         self.gallery: Gallery | None = None
         self.recognizer: Recognizer | None = None
-        self.query_views = False  # rank with engine.views.QUERY_VIEWS_OPTION query views (else: the card's choice)
+        self.query_views = False  # rank with engine.recognition.views.QUERY_VIEWS_OPTION query views (else: the card's choice)
         self.histories = Histories()
         self.rank_threads = rank_threads  # torch threads while ranking (None: leave torch's setting alone)
         self.search: FontSearch | None = None  # a symbol search being built (no gallery is current meanwhile)
@@ -106,7 +106,7 @@ class Workspace:
                          describe_device(torch_device), devices)
 
     def _views_for(self, loaded: LoadedModel) -> ViewConfig:
-        from ..views import QUERY_VIEWS_OPTION, card_views
+        from ..recognition.views import QUERY_VIEWS_OPTION, card_views
 
         views = card_views(loaded.card)
         return replace(views, query_views=QUERY_VIEWS_OPTION) if self.query_views else views
@@ -116,7 +116,7 @@ class Workspace:
         """Return a recogniser for `loaded` and `gallery` with the references embedded, or None without both."""
         if loaded is None or gallery is None:
             return None
-        from ..recognize import Recognizer
+        from ..recognition.recognize import Recognizer
 
         recognizer = Recognizer(loaded, gallery, views=self._views_for(loaded))
         _say(progress, "Embedding the gallery…")
@@ -324,9 +324,9 @@ class Workspace:
     # ---------------------------------------------------------------- symbol search
 
     def start_search(self, face: FontFace) -> SearchState:
-        """Start a symbol search of every drawable character of `face` (engine.font_search): from now on no
+        """Start a symbol search of every drawable character of `face` (engine.fonts.search): from now on no
         gallery is current and drawings rank against the characters ready so far; return where it stands."""
-        from ..font_search import FontSearch
+        from ..fonts.search import FontSearch
 
         if self.loaded is None:
             raise RuntimeError("No model is loaded, so the font's characters cannot be embedded.")
@@ -393,7 +393,7 @@ class Workspace:
         maths library's kernels (~0.4-1 s on a 2-core CPU), which the first drawing then does not wait for."""
         if self.loaded is None:
             return
-        from ..embedding import GlyphEncoder
+        from ..recognition.embedding import GlyphEncoder
 
         encoder = self.recognizer.encoder if self.recognizer is not None else GlyphEncoder(self.loaded.model)
         with self._threads():

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fonts import FONT_SUFFIXES
+from .faces import FONT_SUFFIXES
 
 FC_LIST_TIMEOUT_S = 20.0
 # Looking for the fonts that draw a character without fontconfig reads each installed font's character map:
@@ -90,7 +90,7 @@ def fonts_drawing(cp: int, use_fc_list: bool = True) -> list[InstalledFont]:
 
 
 def _scan_for(cp: int, fonts: list[InstalledFont]) -> list[InstalledFont]:
-    from .fonts import FontError, open_font
+    from .faces import FontError, open_font
 
     found, start, files = [], time.monotonic(), set()
     for font in fonts:

@@ -5,7 +5,7 @@ and names; the characters asked for (a Unicode block or script, explicit text, c
 are rendered with Pillow's FreeType renderer and go through `glyph_from_image`, the normalisation every
 imported image gets (Omniglot's framing and pen width).
 
-Rendering and framing (Omniglot's ink extent and pen, whatever the typeface) are in `engine.font_render`,
+Rendering and framing (Omniglot's ink extent and pen, whatever the typeface) are in `engine.fonts.render`,
 which worker processes import without torch, so a whole font renders on every core.
 
 Skipped, with a count per reason (`SKIP_REASONS`): characters the font does not map (asked for by text or
@@ -35,10 +35,10 @@ from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
 from ..chars import describe_char
 from ..cancel import Cancelled
-from ..font_render import RenderCancelled, render_codepoints, unpack_glyph
-from .files import INDEX_NAME, FontSource, GalleryError, check_name
-from .importing import FolderTaken, _Sink
-from .store import Character, Gallery, Reference
+from .render import RenderCancelled, render_codepoints, unpack_glyph
+from ..gallery.files import INDEX_NAME, FontSource, GalleryError, check_name
+from ..gallery.importing import FolderTaken, _Sink
+from ..gallery.store import Character, Gallery, Reference
 
 ProgressFn = Callable[[int, int], None]
 
@@ -242,7 +242,7 @@ _INVISIBLE = {"Cn", "Co", "Cc", "Cs", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"}
 def fonts_for_blocks(blocks: Sequence[str]) -> str:
     """Return a sentence naming the installed fonts that draw characters of `blocks` (their first visible
     character), or saying that none does; "" when no name is a block or script."""
-    from .font_files import fonts_drawing
+    from .files import fonts_drawing
 
     parts = []
     for name in blocks:

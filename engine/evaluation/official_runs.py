@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .data.locate import RUNS_STEM, find_runs
-from .glyph import GLYPH_SIZE, GlyphError, open_image
+from ..data.locate import RUNS_STEM, find_runs
+from ..glyph import GLYPH_SIZE, GlyphError, open_image
 
 LABELS_FILE = "class_labels.txt"
 # sha256 of the 20 labels files, normalised (run name, then one "TEST CLASS" line per item): it identifies Lake's

@@ -12,7 +12,7 @@ two runs give the same scores. How a reference's views combine into its score (`
 Query views (an option: each costs a forward pass) are combined by the mean of their logits, which averages out
 the one distortion that happens to fit a wrong character.
 
-`ViewConfig` also says whether each glyph's ink is centred before any of this (`center`, engine.centering): it is
+`ViewConfig` also says whether each glyph's ink is centred before any of this (`center`, engine.recognition.centering): it is
 part of how a model is used, so it travels with the views in model cards and names the embedding cache.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from .augment import AffineConfig, identity_matrices, random_affine_matrices, warp
+from ..augment import AffineConfig, identity_matrices, random_affine_matrices, warp
 
 RULES = ("max", "prototype")
 # Above this many references a gallery's references get no views: each view is a forward pass when a reference
@@ -43,7 +43,7 @@ class ViewConfig:
     query_views: int = 0
     rule: str = "max"
     seed: int = 0
-    center: bool = False  # move each glyph's ink box to the middle first (engine.centering)
+    center: bool = False  # move each glyph's ink box to the middle first (engine.recognition.centering)
 
     def __post_init__(self):
         if self.rule not in RULES:

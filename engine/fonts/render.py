@@ -21,7 +21,7 @@ difference from an image file is the framing range: the framing above already br
 of the frame, and a small mark keeps its smallness (Omniglot's framing range, `FONT_NORMALISATION`).
 
 This module imports only numpy and Pillow (not torch, not the gallery package), because a large selection
-is rendered by worker processes running it (`python -m engine.font_render`), which start fast only when
+is rendered by worker processes running it (`python -m engine.fonts.render`), which start fast only when
 their imports are light.
 """
 
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .glyph import FRAME_EXTENT_RANGE, GLYPH_SIZE, Normalisation, glyph_from_image
+from ..glyph import FRAME_EXTENT_RANGE, GLYPH_SIZE, Normalisation, glyph_from_image
 
 RENDER_EM_PX = 160  # px per em: ~1.7x the glyph's resolution for a full-size letter
 INK_FILL = 0.55  # the ink's longer side over the canvas side (see the module docstring)
@@ -161,7 +161,7 @@ class RenderStream:
     as a context manager (or `close` it): the workers are stopped when it ends."""
 
     def __init__(self, path: str, index: int, codepoints: Sequence[int], workers: int | None = None):
-        # Worker processes run this module (`python -m engine.font_render`), not multiprocessing: spawn would
+        # Worker processes run this module (`python -m engine.fonts.render`), not multiprocessing: spawn would
         # re-run the caller's main script in each worker, and forking a threaded app (the GUI) is unsafe.
         self.codepoints = list(codepoints)
         workers = max(1, min(workers or available_cores(), len(self.codepoints) or 1))
@@ -170,7 +170,7 @@ class RenderStream:
         self._received = 0
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [str(Path(__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]))
-        self._procs = [subprocess.Popen([sys.executable, "-m", "engine.font_render", path, str(index)],
+        self._procs = [subprocess.Popen([sys.executable, "-m", "engine.fonts.render", path, str(index)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         env=env) for part in parts if part]
         self._readers = [threading.Thread(target=_read_records, args=(p, part, self._queue), daemon=True)

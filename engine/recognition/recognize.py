@@ -4,15 +4,15 @@ Score: the siamese network's similarity sigmoid(sum_j alpha_j |q_j - r_j| + bias
 query's embedding q and a reference's r. A character with several references scores the MAXIMUM over its
 references and their views (the drawing only has to look like one way of writing it; averaging would punish
 a character for having varied examples), and `Match.reference` says which reference that was. The views (fixed
-distortions of each reference, optionally of the query; engine.views) are the model card's unless given.
+distortions of each reference, optionally of the query; engine.recognition.views) are the model card's unless given.
 
 "No confident match" is reported when the best score is below the threshold: the one given, else the
 model card's ``rank_threshold``, else `DEFAULT_THRESHOLD`, calibrated for the shipped model (see there).
 
 Speed: reference embeddings (with their views) are computed once per model and cached beside the gallery
 (engine.gallery.cache); in memory they are kept as the head prepares them, so that a query costs one or two
-L1 distance sweeps (`torch.cdist`, p=1) over the store and no per-query rescaling of it (engine.index).
-References and queries are embedded by the same `GlyphEncoder` (engine.embedding: ink centring, resize, views,
+L1 distance sweeps (`torch.cdist`, p=1) over the store and no per-query rescaling of it (engine.recognition.index).
+References and queries are embedded by the same `GlyphEncoder` (engine.recognition.embedding: ink centring, resize, views,
 the folded inference encoder, float32), so the two sides of every comparison are computed alike.
 `benchmarks/bench_recognition.py` measures it.
 """
@@ -30,12 +30,12 @@ import torch
 
 from .embedding import GlyphEncoder
 from .index import ReferenceIndex
-from .gallery import Gallery
-from .gallery.cache import cache_path, read_embeddings, write_embeddings
-from .glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph
-from .model import model_fingerprint
+from ..gallery import Gallery
+from ..gallery.cache import cache_path, read_embeddings, write_embeddings
+from ..glyph import GLYPH_SIZE, MIN_INK_PIXELS, Glyph
+from ..model import model_fingerprint
 from .views import ViewConfig, card_views, reference_rows
-from .weights import LoadedModel, load_weights
+from ..weights import LoadedModel, load_weights
 
 # "No confident match" below this score when a model's card names no "rank_threshold" (every shipped card names
 # one: "Glyphs compact v3" says 0.60, calibrated with its own choice, no views and the ink centred). Calibrating

@@ -1,8 +1,8 @@
 """The one path from glyph pixels to embeddings: references, queries, evaluation and the CLI all take it.
 
 `GlyphEncoder` does, in this order and in this one place: each glyph's ink centred on the 105-px glyph when the
-model's views say so (engine.centering), the resize to the network's input (`SiameseNet.prepare`), the fixed
-views (engine.views), then the inference encoder (`fast_encoder`: batch norm folded into the convolutions,
+model's views say so (engine.recognition.centering), the resize to the network's input (`SiameseNet.prepare`), the fixed
+views (engine.recognition.views), then the inference encoder (`fast_encoder`: batch norm folded into the convolutions,
 channels-last), in the network's own dtype (float32) on every device.
 
 Why one precision everywhere: a siamese score compares two embeddings, so a reference embedded in bf16 and a query
@@ -19,9 +19,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .cancel import Cancelled  # noqa: F401 - raised here; callers catch it from engine.cancel or from here
+from ..cancel import Cancelled  # noqa: F401 - raised here; callers catch it from engine.cancel or from here
 from .centering import center_ink
-from .model import SiameseNet, fast_encoder
+from ..model import SiameseNet, fast_encoder
 from .views import embed_views
 
 ProgressFn = Callable[[int, int], None]
@@ -52,7 +52,7 @@ class GlyphEncoder:
     @torch.no_grad()
     def embed_inputs(self, inputs: torch.Tensor, views: int = 0, seed: int = 0) -> torch.Tensor:
         """Return float32 embeddings (n, 1 + views, D) of `inputs` (from `inputs`) and `views` fixed distortions
-        of each (engine.views)."""
+        of each (engine.recognition.views)."""
         was_training = self.model.training
         self.model.eval()  # only matters when `fast_encoder` fell back to the model's own encoder
         try:
@@ -93,5 +93,5 @@ def embed_glyph_views(model: SiameseNet, glyphs: np.ndarray | torch.Tensor, view
                       batch_size: int = 512, progress: ProgressFn | None = None,
                       cancel: threading.Event | None = None, center: bool = False) -> torch.Tensor:
     """Return float32 embeddings (n, 1 + views, dim) of glyphs (n, H, W) and `views` fixed distortions of each
-    (engine.views), like `embed_glyphs`; with `center`, of the glyphs with their ink centred (engine.centering)."""
+    (engine.recognition.views), like `embed_glyphs`; with `center`, of the glyphs with their ink centred (engine.recognition.centering)."""
     return GlyphEncoder(model).embed(glyphs, views, seed, center, batch_size, progress, cancel)

@@ -1,7 +1,7 @@
 """Symbol search over a whole font: rendered and embedded in one pipeline, ranked against what is ready.
 
 A font's every character (DejaVu Sans: 5,681) takes about a minute of CPU to render and another to embed on
-a 2-core machine. A `FontSearch` starts rendering in worker processes (`engine.font_render.RenderStream`) and
+a 2-core machine. A `FontSearch` starts rendering in worker processes (`engine.fonts.render.RenderStream`) and
 each `step` embeds the characters rendered so far, in batches, so a drawing can be ranked against the part
 that is ready (`rank`, `ready` of `total`) seconds after the start while the rest follows. The characters are
 rendered in an order spread over the font's blocks (`spread_order`), so the ready part holds some of every
@@ -24,21 +24,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import atomic_path
-from .embedding import Cancelled
-from .font_render import PACKED_BYTES, FaceRenderer, RenderStream, pack_glyph, unpack_glyph
-from .gallery import Gallery
-from .gallery.fonts import FontFace, block_of, select_characters, write_font_gallery
-from .glyph import Glyph
-from .index import ReferenceIndex
-from .paths import user_cache_dir
-from .recognize import RankResult, Recognizer
-from .views import ViewConfig, card_views, reference_rows
-from .weights import LoadedModel
+from ..atomic import atomic_path
+from ..recognition.embedding import Cancelled
+from .render import PACKED_BYTES, FaceRenderer, RenderStream, pack_glyph, unpack_glyph
+from ..gallery import Gallery
+from .faces import FontFace, block_of, select_characters, write_font_gallery
+from ..glyph import Glyph
+from ..recognition.index import ReferenceIndex
+from ..paths import user_cache_dir
+from ..recognition.recognize import RankResult, Recognizer
+from ..recognition.views import ViewConfig, card_views, reference_rows
+from ..weights import LoadedModel
 
 SEARCH_BATCH = 128  # characters embedded per step: a step takes ~1-2 s on a 2-core CPU
 CACHE_VERSION = 1
-_RENDER_CODE = ("font_render.py", "glyph")  # what a rendering depends on: a change there makes a new cache file
+_RENDER_CODE = ("fonts/render.py", "glyph")  # under engine/: what a rendering depends on (a change: new cache file)
 
 
 def spread_order(codepoints: Sequence[int]) -> list[int]:
@@ -52,7 +52,7 @@ def spread_order(codepoints: Sequence[int]) -> list[int]:
 
 
 def _render_digest() -> str:
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
     for name in _RENDER_CODE:
         path = root / name

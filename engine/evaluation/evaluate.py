@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.omniglot import OmniglotSet
-from .embedding import Cancelled, embed_glyph_views
-from .index import score_characters
-from .model import SiameseNet
-from .views import ViewConfig, reference_rows
+from ..data.omniglot import OmniglotSet
+from ..recognition.embedding import Cancelled, embed_glyph_views
+from ..recognition.index import score_characters
+from ..model import SiameseNet
+from ..recognition.views import ViewConfig, reference_rows
 from .official_runs import OfficialRun, RunResult, decode_glyph, read_runs
 
 PUBLISHED = {  # 20-way 1-shot within-alphabet accuracy on Lake's 20 official runs (Koch: trials built that way)
@@ -118,7 +118,7 @@ def evaluate_one_shot(model: SiameseNet, data: OmniglotSet, config: OneShotConfi
                       cancel: threading.Event | None = None, batch_size: int = 512,
                       views: ViewConfig = ViewConfig()) -> OneShotResult:
     """Return the N-way k-shot accuracy of `model` on seeded within-alphabet tasks drawn from `data`, scored as
-    the app scores a gallery (`views`: the references' and queries' fixed views, engine.views)."""
+    the app scores a gallery (`views`: the references' and queries' fixed views, engine.recognition.views)."""
     episodes = make_episodes(data, config, chars)
     needed = episode_images(episodes)
     emb = embed_for_views(model, data.pixels(needed), views, batch_size, progress, cancel)
@@ -183,12 +183,12 @@ def embed_for_views(model: SiameseNet, glyphs: np.ndarray, views: ViewConfig, ba
                     progress: Callable[[int, int], None] | None = None,
                     cancel: threading.Event | None = None) -> torch.Tensor:
     """Return embeddings (n, 1 + max(reference, query views), D) of glyphs that serve as references or queries
-    (view i is the same distortion for both, engine.views)."""
+    (view i is the same distortion for both, engine.recognition.views)."""
     count = max(views.reference_views, views.query_views)
     return embed_glyph_views(model, glyphs, count, views.seed, batch_size, progress, cancel, views.center)
 
 
-# --- Lake's official one-shot runs (reading them: engine.official_runs) -------------------------------------------
+# --- Lake's official one-shot runs (reading them: engine.evaluation.official_runs) -------------------------------------------
 
 
 def load_raw_glyph(path: Path) -> np.ndarray:
@@ -199,7 +199,7 @@ def load_raw_glyph(path: Path) -> np.ndarray:
 def evaluate_runs(model: SiameseNet, runs_dir: str | Path, progress: Callable[[int, int], None] | None = None,
                   cancel: threading.Event | None = None, views: ViewConfig = ViewConfig()) -> list[RunResult]:
     """Return each run's error for runs in the official one-shot format: Lake's `all_runs.zip`, its extracted
-    folder of `runNN/` folders, or a folder holding either (see engine.official_runs.read_runs)."""
+    folder of `runNN/` folders, or a folder holding either (see engine.evaluation.official_runs.read_runs)."""
     return score_runs(model, read_runs(runs_dir).runs, progress, cancel, views)
 
 

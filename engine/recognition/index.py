@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .model import SiameseNet
+from ..model import SiameseNet
 
 
 class ReferenceIndex:
@@ -27,7 +27,7 @@ class ReferenceIndex:
     slower there with 2 threads, against cdist's two regions.
 
     Rows are grouped by character (`starts[c]:starts[c+1]` are character c's rows, in order), each reference
-    as `rows_per_reference` consecutive rows (its views, engine.views).
+    as `rows_per_reference` consecutive rows (its views, engine.recognition.views).
     """
 
     @torch.no_grad()
@@ -36,7 +36,7 @@ class ReferenceIndex:
         self.head = model.head
         self.store = tuple(t.contiguous() for t in self.head.split(embeddings.float()))
         self.names = list(names)
-        self.rows_per_reference = rows_per_reference  # a reference's views (engine.views) are rows side by side
+        self.rows_per_reference = rows_per_reference  # a reference's views (engine.recognition.views) are rows side by side
         counts_t = torch.as_tensor(list(counts), dtype=torch.long) * rows_per_reference
         self.starts = torch.zeros(len(self.names) + 1, dtype=torch.long)
         self.starts[1:] = torch.cumsum(counts_t, 0) if len(counts_t) else counts_t
