@@ -20,10 +20,10 @@ from PySide6.QtCore import QObject, Signal
 from engine.gallery import Gallery
 from engine.gallery.history import quoted
 from engine.glyph import Glyph
-from engine.workspace import (Edited, GallerySnapshot, HistoryError, ModelInfo, RankOutcome, SearchState, Source,
-                              Workspace)
+from engine.workspace import Edited, GallerySnapshot, HistoryError, ModelInfo, RankOutcome, Source, Workspace
 
 from .gallery_watch import GalleryWatch
+from .symbol_search import SymbolSearch
 from .workers import Task, TaskContext, TaskRunner, describe_error
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class EngineSession(QObject):
         self._rank_queued = False
         self.gallery_changed.connect(self._remember_snapshot)
         self.model_changed.connect(self._remember_model)
-        self._search_cancel = threading.Event()
+        self.symbol_search = SymbolSearch(self)
         self.watch = GalleryWatch(parent=self)  # another window or the command line may change the gallery
         self.watch.disk_changed.connect(self._reload_gallery)
 
@@ -66,7 +66,7 @@ class EngineSession(QObject):
 
     def _reload_gallery(self, _gallery: Gallery) -> Task:
         """Re-read the shown gallery after another program changed it (in the serial lane, after any edit)."""
-        return self._task("Reloading the gallery", lambda ctx: self.workspace.reload_gallery(),
+        return self.task("Reloading the gallery", lambda ctx: self.workspace.reload_gallery(),
                           lambda edited: self._publish(edited) if edited is not None else None)
 
     def _remember_model(self, info: ModelInfo) -> None:
@@ -77,8 +77,8 @@ class EngineSession(QObject):
             gc.freeze()
         self.model_info = info
 
-    def _task(self, title: str, fn: Callable[[TaskContext], T], on_done: Callable[[T], None] | None = None,
-              what: str | None = None, serial: bool = True) -> Task:
+    def task(self, title: str, fn: Callable[[TaskContext], T], on_done: Callable[[T], None] | None = None,
+             what: str | None = None, serial: bool = True) -> Task:
         """Submit `fn`; route its result to `on_done` and its failure to `error` as "<what> failed: ..."."""
         task = self.runner.submit(fn, title, serial=serial)
         if on_done is not None:
@@ -111,19 +111,19 @@ class EngineSession(QObject):
 
     def set_query_views(self, on: bool) -> Task:
         """Rank each drawing with distorted copies of it too, or as the model card says (from the next ranking)."""
-        return self._task("Changing query views", lambda _ctx: self.workspace.set_query_views(on))
+        return self.task("Changing query views", lambda _ctx: self.workspace.set_query_views(on))
 
     # ---------------------------------------------------------------- galleries
 
     def open_gallery(self, path: str | Path) -> Task:
         """Open the gallery folder `path` and make it current; reports gallery_changed."""
-        return self._task(f"Opening gallery {Path(path).name}",
+        return self.task(f"Opening gallery {Path(path).name}",
                           lambda ctx: self.workspace.open_gallery(path, ctx.progress, ctx.cancel),
                           self.gallery_changed.emit, f"Opening the gallery {path}")
 
     def create_gallery(self, name: str, path: str | Path | None = None, known: Sequence[Path] = ()) -> Task:
         """Create an empty gallery (in the user data folder unless `path`, named uniquely there) and open it."""
-        return self._task(f"Creating gallery {name}",
+        return self.task(f"Creating gallery {name}",
                           lambda ctx: self.workspace.create_gallery(name, path, known, ctx.progress, ctx.cancel),
                           self.gallery_changed.emit, "Creating the gallery")
 
@@ -131,13 +131,13 @@ class EngineSession(QObject):
         """Import a folder or zip as a new gallery in the user data folder (in parallel), then make it current;
         confirms with an info message once open."""
         source = Path(source)
-        return self._task(f"Importing {name or source.stem}",
+        return self.task(f"Importing {name or source.stem}",
                           lambda ctx: Workspace.import_gallery(source, name, known, ctx.progress, ctx.cancel),
                           self._adopt_later, f"Importing {source.name}", serial=False)
 
     def import_omniglot(self, alphabet: str, data_dir: str | Path | None = None, known: Sequence[Path] = ()) -> Task:
         """Make a gallery of one Omniglot evaluation alphabet (one reference per character) and open it."""
-        return self._task(f"Loading the {alphabet} alphabet",
+        return self.task(f"Loading the {alphabet} alphabet",
                           lambda ctx: Workspace.import_omniglot(alphabet, data_dir, known, ctx.progress, ctx.cancel),
                           self._adopt_later, f"Loading the Omniglot alphabet {alphabet}", serial=False)
 
@@ -149,12 +149,12 @@ class EngineSession(QObject):
         return self.runner.submit(lambda _ctx: gallery_names(folders), "Reading gallery names", serial=False)
 
     def _adopt_later(self, gallery: Gallery) -> None:
-        self._task(f"Opening {gallery.name}", lambda ctx: self.workspace.adopt_import(gallery, ctx.progress, ctx.cancel),
+        self.task(f"Opening {gallery.name}", lambda ctx: self.workspace.adopt_import(gallery, ctx.progress, ctx.cancel),
                    self._publish, "Opening the imported gallery")
 
     def export(self, dest: str | Path, as_zip: bool) -> Task:
         """Export the current gallery to a folder or zip; info message names the result."""
-        return self._task("Exporting the gallery", lambda _ctx: self.workspace.export(dest, as_zip),
+        return self.task("Exporting the gallery", lambda _ctx: self.workspace.export(dest, as_zip),
                           lambda p: self.info.emit(f"Exported to {p}."))
 
     # ---------------------------------------------------------------- gallery edits
@@ -162,7 +162,7 @@ class EngineSession(QObject):
     def _edit(self, title: str, edit: Callable[..., Edited], *args: object, what: str | None = None) -> Task:
         """Run the workspace edit `edit(*args)` with the task's progress and cancel; publish the new snapshot, its
         message and `edited`."""
-        return self._task(title, lambda ctx: edit(*args, progress=ctx.progress, cancel=ctx.cancel),
+        return self.task(title, lambda ctx: edit(*args, progress=ctx.progress, cancel=ctx.cancel),
                           self._publish_edit, what)
 
     def _publish(self, edited: Edited) -> None:
@@ -216,58 +216,13 @@ class EngineSession(QObject):
     # ---------------------------------------------------------------- symbol search
 
     def search_font(self, face: FontFace, name: str, dest: str | Path) -> Task:
-        """Start a symbol search of every character of `face`: a serial step at a time, so drawings rank against
-        the part ready so far between steps (`RankOutcome.coverage`, `search_progress`); once complete it is
-        saved as the gallery `name` at `dest` and opened."""
-        self._search_cancel = cancel = threading.Event()
-        label = face.full_name
-
-        def started(state: SearchState) -> None:
-            self.gallery_changed.emit(None)  # the old gallery is no longer what drawings rank against
-            self._search_stepped(state, name, Path(dest), cancel)
-
-        return self._task(f"Symbol search of {label}", lambda _ctx: self.workspace.start_search(face), started,
-                          "The symbol search")
+        """Start a symbol search of every character of `face` (app/symbol_search.py), saved as the gallery `name`
+        at `dest` and opened once complete; `search_progress` says where it stands."""
+        return self.symbol_search.start(face, name, Path(dest))
 
     def cancel_search(self) -> None:
         """Stop the symbol search being built (what is embedded stays cached for the next search of the font)."""
-        self._search_cancel.set()
-
-    def _search_stepped(self, state: SearchState, name: str, dest: Path, cancel: threading.Event) -> None:
-        self.search_progress.emit(state)  # the open drawing re-ranks against the larger part first
-        if state.ready < state.total:
-            def step(ctx: TaskContext) -> SearchState:
-                done = self.workspace.search_step(cancel)
-                ctx.progress(done.ready, done.total, f"Embedding {done.name}…")
-                return done
-
-            task = self._task(f"Symbol search of {state.name}", step,
-                              lambda s: self._search_stepped(s, name, dest, cancel), "The symbol search")
-        else:
-            search = self.workspace.search  # complete: from now on only read
-            assert search is not None
-            # Not serial: writing thousands of images takes seconds, and drawings keep being ranked meanwhile.
-            task = self._task(f"Saving {name}", lambda _ctx: Workspace.save_search(search, dest, name, cancel),
-                              lambda g: self._task(f"Opening {g.name}",
-                                                   lambda ctx: self.workspace.open_search_gallery(search, g),
-                                                   lambda snap: self._search_opened(snap, state.name)),
-                              "Saving the symbol search", serial=False)
-        task.cancelled.connect(lambda: self._search_ended(state.name, "cancelled"))
-        task.failed.connect(lambda exc: self._search_ended(state.name, describe_error(exc)))
-
-    def _search_opened(self, snapshot: GallerySnapshot | None, label: str) -> None:
-        if snapshot is None:
-            return  # another search or gallery took its place meanwhile: the saved gallery stays on disk
-        self.gallery_changed.emit(snapshot)
-        n = len(snapshot.characters)
-        self.search_progress.emit(SearchState(label, n, n, True, f"Symbol search ready: {n:,} characters of "
-                                                                f"{label} in {quoted(snapshot.name)}."))
-
-    def _search_ended(self, label: str, why: str) -> None:
-        self._task("Ending the symbol search", lambda _ctx: self.workspace.end_search())
-        text = (f"Symbol search of {label} stopped; what was embedded is kept, so searching this font again starts "
-                f"there." if why == "cancelled" else f"The symbol search of {label} failed: {why}")
-        self.search_progress.emit(SearchState(label, 0, 0, True, text))
+        self.symbol_search.cancel()
 
     # ---------------------------------------------------------------- recognition
 
@@ -281,7 +236,7 @@ class EngineSession(QObject):
             if self._rank_queued:
                 return
             self._rank_queued = True
-        self._task("Recognising", self._rank_job, self.ranked.emit, "Recognition")
+        self.task("Recognising", self._rank_job, self.ranked.emit, "Recognition")
 
     def _rank_job(self, _ctx: TaskContext) -> RankOutcome:
         with self._rank_lock:
