@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPalette
 from PySide6.QtWidgets import QCheckBox, QFileDialog, QGraphicsItem, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from engine.train import StepEvent, ValidationEvent
@@ -32,6 +32,18 @@ DRAW_BUDGET = 0.04  # the curves may use at most this fraction of the UI thread'
 SAMPLES_PER_PIXEL = 1.0
 SMOOTHING = 0.95  # EMA weight, as TensorBoard's slider; debiased so the first points are not pulled to zero
 _BLUE, _ORANGE, _GREEN, _PURPLE = "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"
+TITLE_PT = 10.0  # the plots' title size
+TITLE_HEIGHT = 30  # px: the title row of each plot (pyqtgraph's own)
+# Each plot's short title (what fits a quarter of the curves' area at the window's minimum width) and its tooltip.
+TITLES = {
+    "loss": ("Training loss", "Training loss: the pair loss on each training batch"),
+    "pair_accuracy": ("Pair accuracy", "Pair accuracy on the training batches: the share of same / different "
+                                       "pairs judged right"),
+    "val": ("Validation accuracy", "Validation one-shot accuracy on the validation alphabets, with its 95% "
+                                   "interval"),
+    "lr": ("Learning rate", "Learning rate of each step"),
+}
+Y_LABELS = {"loss": "loss", "pair_accuracy": "accuracy", "val": "accuracy", "lr": "lr"}
 
 
 def _ema(y: np.ndarray, b: float, start: float, block: int = 128) -> np.ndarray:
@@ -120,6 +132,44 @@ class Series:
         return self._s[:self.n]
 
 
+class ElidedTitle(pg.LabelItem):
+    """A plot's title that gives way: it elides its text to the width it gets (the whole title and its
+    explanation in the tooltip) instead of widening the plot past the view, as pyqtgraph's own title does."""
+
+    def __init__(self, text: str, tooltip: str, color: str, parent: pg.GraphicsItem | None = None):
+        self._full = text
+        super().__init__(" ", parent=parent, color=color)
+        font = QFont(self.item.font())
+        font.setPointSizeF(TITLE_PT)
+        self.item.setFont(font)
+        self.setToolTip(f"{text}: {tooltip}" if not tooltip.startswith(text) else tooltip)
+        self.setText(text)
+
+    def full_text(self) -> str:
+        """Return the whole title (the text shown may be elided)."""
+        return self._full
+
+    def shown_text(self) -> str:
+        """Return the title as shown (elided with "…" where the plot is narrow)."""
+        return self.text
+
+    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph override
+        super().updateMin()
+        # Any width will do (the text elides to it); pyqtgraph's minimum is the whole text's width.
+        height = self._sizeHint[Qt.SizeHint.MinimumSize][1]
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0.0, height)
+        self.setMinimumWidth(0)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        margin = 2 * self.item.document().documentMargin() + 1
+        shown = QFontMetricsF(self.item.font()).elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                                           max(0.0, self.width() - margin))
+        if shown != self.text:
+            self.setText(shown)  # calls resizeEvent again, with the text that fits
+            return
+        super().resizeEvent(ev)
+
+
 class _TimedGraphics(pg.GraphicsLayoutWidget):
     """The plots' view, remembering how long its last paint took."""
 
@@ -179,6 +229,7 @@ class TrainingCurves(QWidget):
         bar.addWidget(png_button)
         self.graphics = _TimedGraphics()
         self._style_background()
+        self.graphics.setMinimumHeight(self._minimum_plots_height())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
@@ -191,10 +242,18 @@ class TrainingCurves(QWidget):
         self.graphics.setBackground(pal.color(QPalette.Base))
         self._fg = pal.color(QPalette.Text)
 
-    def _plot(self, row: int, col: int, title: str, y_label: str) -> pg.PlotItem:
+    def _minimum_plots_height(self) -> int:
+        """Return the height two rows of plots need to show their titles, axes and rotated y labels whole (below
+        it the tab scrolls rather than clip them)."""
+        line = QFontMetricsF(self.font()).height()
+        longest = max(QFontMetricsF(self.font()).horizontalAdvance(t) for t in Y_LABELS.values())
+        plot = TITLE_HEIGHT + max(longest + 2 * line, 4 * line) + 3 * line  # title, plot area, step axis
+        return int(2 * plot + 2 * line)
+
+    def _plot(self, row: int, col: int, name: str) -> pg.PlotItem:
         plot = self.graphics.addPlot(row=row, col=col)
-        plot.setTitle(title, color=self._fg.name(), size="10pt")
-        plot.setLabel("left", y_label)
+        self._set_title(plot, *TITLES[name])
+        plot.setLabel("left", Y_LABELS[name])
         plot.setLabel("bottom", "step")
         plot.showGrid(x=True, y=True, alpha=0.25)
         # Clip to the visible x range and keep ~2 points per pixel: redraw cost no longer grows with the run.
@@ -210,6 +269,17 @@ class TrainingCurves(QWidget):
             plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         return plot
 
+    def _set_title(self, plot: pg.PlotItem, title: str, tooltip: str) -> None:
+        """Put an ElidedTitle in the plot's title row, in place of pyqtgraph's (which never elides)."""
+        plot.layout.removeItem(plot.titleLabel)
+        plot.titleLabel.setParentItem(None)
+        if plot.titleLabel.scene() is not None:
+            plot.titleLabel.scene().removeItem(plot.titleLabel)
+        plot.titleLabel = ElidedTitle(title, tooltip, self._fg.name(), parent=plot)
+        plot.layout.addItem(plot.titleLabel, 0, 1)
+        plot.titleLabel.setMaximumHeight(TITLE_HEIGHT)
+        plot.layout.setRowFixedHeight(0, TITLE_HEIGHT)
+
     def _curve(self, plot: pg.PlotItem, colour: str, width: float, alpha: int = 255) -> pg.PlotDataItem:
         c = QColor(colour)
         c.setAlpha(alpha)
@@ -219,10 +289,7 @@ class TrainingCurves(QWidget):
 
     def _build_plots(self) -> None:
         self.plots = {
-            "loss": self._plot(0, 0, "Training loss", "loss"),
-            "pair_accuracy": self._plot(0, 1, "Pair accuracy (training batches)", "accuracy"),
-            "val": self._plot(1, 0, "Validation one-shot accuracy", "accuracy"),
-            "lr": self._plot(1, 1, "Learning rate", "lr"),
+            name: self._plot(i // 2, i % 2, name) for i, name in enumerate(("loss", "pair_accuracy", "val", "lr"))
         }
         self._y_ranges: dict[str, tuple[float, float]] = {}
         for name, plot in self.plots.items():

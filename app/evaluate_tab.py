@@ -473,16 +473,17 @@ class EvaluateTab(QWidget):
         chosen = QFileDialog.getExistingDirectory(self, "Lake's official runs (the extracted all_runs folder)",
                                                   self.runs_edit.text())
         if chosen:
-            self._set_runs_source(chosen)
+            self.set_runs_source(chosen)
 
     def _choose_runs_zip(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(self, "Lake's official runs", self.runs_edit.text(),
                                                 "Zip archives (*.zip)")
         if chosen:
-            self._set_runs_source(chosen)
+            self.set_runs_source(chosen)
 
-    def _set_runs_source(self, source: str) -> None:
-        self.runs_edit.setText(source)  # textChanged updates the hint and the buttons
+    def set_runs_source(self, source: str | Path) -> None:
+        """Use Lake's official runs at `source` (all_runs.zip or its extracted folder), as if typed in the field."""
+        self.runs_edit.setText(str(source))  # textChanged updates the hint and the buttons
 
     def _say(self, text: str, error: bool = False) -> None:
         colour = "#b3261e" if error else "palette(text)"

@@ -41,6 +41,11 @@ class GalleryWatch(QObject):
             self._timer.stop()
 
     @property
+    def is_polling(self) -> bool:
+        """Return True while a gallery on disk is being polled (False with none, or an in-memory one)."""
+        return self._timer.isActive()
+
+    @property
     def gallery(self) -> Gallery | None:
         """Return the gallery being watched (None when none)."""
         return self._gallery

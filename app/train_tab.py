@@ -590,6 +590,11 @@ class TrainTab(QWidget):
         return "running" if self._thread_ready else "starting"
 
     @property
+    def resume_step(self) -> int | None:
+        """Return the step of the checkpoint in the output folder that Start continues from (None: a new run)."""
+        return self._resume_step
+
+    @property
     def task(self) -> TrainTask | None:
         """Return the running training task (its `trainer` once built, its `control`), or None when idle."""
         return self._thread

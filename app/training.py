@@ -12,13 +12,12 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from engine.cancel import Cancelled
 from engine.data.omniglot import OmniglotSet
-from engine.train import FailedEvent, StepEvent, TrainConfig, Trainer, TrainingError
+from engine.train import FailedEvent, StepEvent, TrainConfig, TrainEvent, Trainer, TrainingError
 from engine.train.loop import RunControl
 from engine.train.run_folder import RunFolder
 
@@ -72,7 +71,7 @@ class TrainTask(Task):
 
     def _train(self, ctx: TaskContext) -> None:
         """Runs on a worker thread."""
-        def report(event: Any) -> None:
+        def report(event: TrainEvent) -> None:
             ctx.send(event, hold=isinstance(event, StepEvent))
 
         try:

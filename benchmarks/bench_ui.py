@@ -209,7 +209,7 @@ def run_with_ui(config: TrainConfig, data: OmniglotSet, seconds: float, points: 
         tab.show()
         tab.dataset.set_dataset({"background": data})
         tab.open_run(run)
-        while tab._resume_step != points:  # the checkpoint (and its history) loads in a worker
+        while tab.resume_step != points:  # the checkpoint (and its history) loads in a worker
             app.processEvents()
             time.sleep(0.01)
         tab.steps_spin.setValue(2 * points + 10**6)

@@ -172,7 +172,7 @@ def test_runs_chosen_as_a_zip_or_a_folder(qtbot, evaluation_dir, synthetic_runs,
     assert tab.split_combo.currentData() == "evaluation"  # no runs there: the seeded tasks stay chosen
     tab.split_combo.setCurrentIndex(tab.split_combo.findData("official"))
     assert not tab.run_button.isEnabled()
-    tab._set_runs_source(str(synthetic_runs.zip if form == "zip" else synthetic_runs.folder))
+    tab.set_runs_source(str(synthetic_runs.zip if form == "zip" else synthetic_runs.folder))
     assert tab.run_button.isEnabled() and "Chosen by you" in tab.runs_hint.text()
     assert tab.run_benchmark()
     wait_for_runs(qtbot, tab)
@@ -210,7 +210,7 @@ def test_a_damaged_runs_zip_is_reported(qtbot, evaluation_dir, tiny_weights, tmp
     bad = tmp_path / "all_runs.zip"
     bad.write_bytes(b"PK\x03\x04 truncated")
     tab = make_tab(qtbot, evaluation_dir, tiny_weights)
-    tab._set_runs_source(str(bad))
+    tab.set_runs_source(str(bad))
     assert tab.run_official()
     qtbot.waitUntil(lambda: not tab.is_running(), timeout=60000)
     assert "not a readable zip" in tab.message_label.text() and tab.runs_outcome is None

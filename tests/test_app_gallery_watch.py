@@ -15,6 +15,7 @@ def test_the_watch_reports_another_writers_change_once_and_reload_shows_it(qtbot
     shown.add_character("bar", [shape("bar")])
     watch = GalleryWatch(interval_ms=20)
     watch.watch(shown)
+    assert watch.is_polling
     seen = []
     watch.disk_changed.connect(seen.append)
     assert not watch.check()
@@ -33,7 +34,7 @@ def test_the_watch_reports_another_writers_change_once_and_reload_shows_it(qtbot
     (tmp_path / "aside.json").rename(tmp_path / "g" / "gallery.json")
     assert not watch.check()  # back as it was: nothing to reload
     watch.watch(None)
-    assert watch.gallery is None and not watch.check()
+    assert watch.gallery is None and not watch.is_polling and not watch.check()
 
 
 def test_an_in_memory_gallery_is_not_polled(qtbot):
@@ -41,7 +42,7 @@ def test_an_in_memory_gallery_is_not_polled(qtbot):
 
     watch = GalleryWatch(interval_ms=20)
     watch.watch(Gallery.in_memory("Mem"))
-    assert not watch._timer.isActive() and not watch.check()
+    assert not watch.is_polling and not watch.check()
 
 
 def test_the_window_shows_a_gallery_another_program_changed(make_window, qtbot):

@@ -1,11 +1,13 @@
 """The window at its default and its minimum size: it fits a 1024-wide screen, never resizes itself, and no
-text in any tab is cut off (each one fits, or is elided with the whole text in its tooltip)."""
+text in any tab is cut off (each one fits, or is elided with the whole text in its tooltip), the training
+curves' titles and axis labels among them."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 import pytest
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
 
 from app_helpers import TIMEOUT_MS, draw, wait_gallery, wait_ranked
@@ -35,6 +37,36 @@ def _cut_off(root: QWidget) -> list[str]:
         elif widget.sizeHint().width() > widget.width() + 1 and widget.minimumSizeHint().width() > widget.width() + 1:
             cut.append(f"{type(widget).__name__} {text[:50]!r}: needs {widget.minimumSizeHint().width()} px, has "
                        f"{widget.width()}")
+    return cut + _plot_text_cut_off(root)
+
+
+def _plot_text_cut_off(root: QWidget) -> list[str]:
+    """Return the plot titles and axis labels under `root` that a person would see cut off: a plot reaching past
+    the view, a title wider than its plot or elided without its whole text in the tooltip, a rotated y label
+    longer than its axis, an axis with no room for its tick labels and its label."""
+    from app.curves import TrainingCurves
+
+    cut = []
+    for curves in root.findChildren(TrainingCurves):
+        if not curves.isVisible():
+            continue
+        view = curves.graphics
+        visible = view.mapToScene(view.viewport().rect()).boundingRect()
+        for name, plot in curves.plots.items():
+            title, left, bottom = plot.titleLabel, plot.getAxis("left"), plot.getAxis("bottom")
+            if not visible.adjusted(-1, -1, 1, 1).contains(plot.sceneBoundingRect()):
+                cut.append(f"plot {name}: {plot.sceneBoundingRect()} reaches past the view {visible}")
+            if title.item.boundingRect().width() > title.width() + 1:
+                cut.append(f"plot title {title.shown_text()!r}: {title.item.boundingRect().width():.0f} px of "
+                           f"text in {title.width():.0f} px")
+            if title.shown_text() != title.full_text() and title.full_text() not in title.toolTip():
+                cut.append(f"plot title {title.full_text()!r} elided without a tooltip")
+            if left.label.boundingRect().width() > left.height() + 1:
+                cut.append(f"y label {left.labelText!r} of {name}: {left.label.boundingRect().width():.0f} px "
+                           f"long on a {left.height():.0f} px axis")
+            tick_line = QFontMetricsF(bottom.style["tickFont"] or curves.font()).height()
+            if bottom.height() + 1 < tick_line + bottom.label.boundingRect().height():
+                cut.append(f"step axis of {name}: {bottom.height():.0f} px high for its ticks and label")
     return cut
 
 
@@ -87,12 +119,14 @@ def test_the_minimum_size_fits_a_1024_wide_screen_and_drawing_never_resizes_the_
     assert window.size() == size, "the window resized itself for a message"
 
 
-@pytest.mark.parametrize("at", ["default", "minimum"])
+@pytest.mark.parametrize("at", ["default", "minimum", "1053 wide"])
 def test_no_text_is_cut_off_in_any_tab(font_gallery_window, qtbot, at):
     window = font_gallery_window
     window.resize(1180, 720)
     if at == "minimum":
         window.resize(window.minimumSizeHint())
+    elif at == "1053 wide":
+        window.resize(1053, 650)
     qtbot.wait(100)
     _show_no_confident_match(window, qtbot)
     results = window.recognise.results

@@ -111,6 +111,29 @@ def test_curves_draw_two_points_per_pixel_column_and_keep_the_peaks(qtbot):
         assert raw.max() == noisy.max() and raw.min() == noisy.min()  # the spikes are still drawn
 
 
+def test_plot_titles_elide_in_a_narrow_view_with_the_whole_title_in_the_tooltip(qtbot):
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    curves.resize(900, 500)
+    curves.show()
+    qtbot.wait(50)
+    titles = {name: plot.titleLabel for name, plot in curves.plots.items()}
+    assert {n: t.shown_text() for n, t in titles.items()} == {n: t.full_text() for n, t in titles.items()}
+    curves.graphics.setFixedWidth(260)  # narrower than the curves' button bar lets the widget be
+    qtbot.wait(50)
+    view_width = curves.graphics.viewport().width()
+    for name, title in titles.items():
+        assert curves.plots[name].sceneBoundingRect().right() <= view_width + 1, name
+        assert title.item.boundingRect().width() <= title.width() + 1, name
+        assert title.full_text() in title.toolTip()
+    elided = [t for t in titles.values() if t.shown_text() != t.full_text()]
+    assert elided and all(t.shown_text().endswith("…") for t in elided)
+    curves.graphics.setMinimumWidth(0)
+    curves.graphics.setMaximumWidth(16777215)
+    qtbot.wait(50)
+    assert all(t.shown_text() == t.full_text() for t in titles.values()), "the whole titles come back"
+
+
 def test_state_line_says_what_is_happening_from_the_first_second(qtbot, micro_preset, tab, tmp_path):
     # No step is reported before 10**6 steps: what the line says between Start and the first report shows.
     tab.set_config(small_train_config(steps=10**7, log_every=10**6))
