@@ -52,3 +52,17 @@ def test_importing_every_engine_module_loads_no_qt():
     report = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("MODULES ", "QT ")))
     assert int(report["MODULES"]) >= 20, f"only {report['MODULES']} engine modules found"
     assert report["QT"].strip() == "", f"importing the engine loaded Qt modules: {report['QT']}"
+
+
+def test_each_grouped_package_names_public_parts_that_exist_and_an_unknown_name_fails():
+    import importlib
+
+    import pytest
+
+    for package in ("engine.recognition", "engine.evaluation", "engine.fonts"):
+        module = importlib.import_module(package)
+        assert module.__all__, package
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{package}.{name}"
+        with pytest.raises(AttributeError, match="no attribute 'missing'"):
+            module.missing

@@ -7,9 +7,9 @@ renders and embeds a whole font in one pipeline, ranked against what is ready (`
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
-# Public names, each from its module; imported on first use so that importing the package stays cheap.
+# Public names, each from its module (imported on first use).
 _HOMES = {
     "FontError": "faces",
     "FontFace": "faces",
@@ -25,11 +25,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str):
-    """Return the public name `name` from the module that defines it."""
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-
-
-__all__ = sorted(_HOMES)
+__getattr__, __all__ = lazy_exports(__name__, _HOMES)
