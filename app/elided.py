@@ -11,7 +11,34 @@ from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QWidget
 BUTTON_FRAME = 28  # a push button's frame and the gap between its icon and its text
 
 
-class ElidedButton(QPushButton):
+class _Elided:
+    """What elided widgets share: the whole text kept beside the shown one, elided again at each resize
+    (`_elide`, the widget's own rule)."""
+
+    _full: str
+
+    def full_text(self) -> str:
+        """Return the whole text (what `text()` shows may be elided)."""
+        return self._full
+
+    def is_elided(self) -> bool:
+        """Return True when the text shown is shorter than the whole text."""
+        return self.text() != self._full
+
+    def set_full_text(self, text: str) -> None:
+        """Show `text`, elided if the widget is too narrow for it."""
+        self._full = text
+        self._elide()
+
+    def _elide(self) -> None:
+        raise NotImplementedError
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide()
+
+
+class ElidedButton(_Elided, QPushButton):
     """A push button whose text is elided to the width it is given instead of widening its column; it is
     always wide enough for `minimum_text` (default: its first text)."""
 
@@ -24,30 +51,14 @@ class ElidedButton(QPushButton):
     def _room_for(self, text: str) -> int:
         return self.fontMetrics().horizontalAdvance(text) + self.iconSize().width() + BUTTON_FRAME + 2
 
-    def full_text(self) -> str:
-        """Return the whole text (what `text()` shows may be elided)."""
-        return self._full
-
-    def is_elided(self) -> bool:
-        """Return True when the text shown is shorter than the whole text."""
-        return self.text() != self._full
-
-    def set_full_text(self, text: str) -> None:
-        """Show `text`, elided in the middle if the button is too narrow (whole in the tooltip)."""
-        self._full = text
-        self._elide()
-
     def _elide(self) -> None:
         room = self.width() - self.iconSize().width() - BUTTON_FRAME  # icon, its gap and the button's frame
         shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(room, 40))
         super().setText(shown)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._elide()
 
 
-class ElidedLabel(QLabel):
+class ElidedLabel(_Elided, QLabel):
     """A one-line label elided at the end (…) to its width; the whole text is its tooltip when it is cut."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
@@ -57,28 +68,12 @@ class ElidedLabel(QLabel):
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.set_full_text(text)
 
-    def full_text(self) -> str:
-        """Return the whole text (what `text()` shows may be elided)."""
-        return self._full
-
-    def is_elided(self) -> bool:
-        """Return True when the text shown is shorter than the whole text."""
-        return self.text() != self._full
-
-    def set_full_text(self, text: str) -> None:
-        """Show `text`, elided if it does not fit."""
-        self._full = text
-        self._elide()
-
     def _elide(self) -> None:
         room = self.contentsRect().width()
         shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(room, 1))
         super().setText(shown)
         self.setToolTip(self._full if shown != self._full else "")
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._elide()
 
 
 class WrappedLabel(QLabel):
