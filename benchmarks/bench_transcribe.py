@@ -40,8 +40,10 @@ from engine.data import load_omniglot, validation_split_of  # noqa: E402
 from engine.data.splits import split_background  # noqa: E402
 from engine.gallery import Character, Gallery, Reference  # noqa: E402
 from engine.glyph import Glyph, glyph_from_image  # noqa: E402
+from engine.glyph.normalise import Normalisation  # noqa: E402
 from engine.recognition.recognize import Recognizer  # noqa: E402
 from engine.transcribe import SegmentConfig, TranscribeConfig, read_page, segment_mask, transcribe  # noqa: E402
+from engine.transcribe.regroup import RegroupConfig  # noqa: E402
 from engine.transcribe.compose import ComposedPage, PageLayout, compose_page, scan_like  # noqa: E402
 from engine.weights import load_weights  # noqa: E402
 
@@ -242,6 +244,12 @@ CHOICES = {
     "dot gap 0.7": {"dot_gap": 0.7},
     "minor 0.5": {"minor_fraction": 0.5},
     "max width 1.8": {"max_width": 1.8},
+    "cut-out 38-91 px, redraw out-of-range widths": {"normalisation": Normalisation(extent=(38, 91), redraw=False)},
+    "cut-out 58-91 px, redraw out-of-range widths": {"normalisation": Normalisation(extent=(58, 91), redraw=False)},
+    "cut-out 38-91 px, always redraw": {"normalisation": Normalisation(extent=(38, 91), redraw=True)},
+    "regroup off": {"regroup": RegroupConfig(enabled=False)},
+    "regroup gap 0.4": {"regroup": RegroupConfig(gap=0.4)},
+    "regroup gap 0.9": {"regroup": RegroupConfig(gap=0.9)},
 }
 
 
@@ -258,11 +266,13 @@ def main() -> int:
                    help="training: the model's training alphabets, for --boxes-only sweeps of segmentation rules")
     p.add_argument("--boxes-only", action="store_true", help="segmentation alone: box recall and precision")
     p.add_argument("--speed", action="store_true", help="only time transcribing one page of 10 lines (first alphabet)")
+    p.add_argument("--alphabets", nargs="+", metavar="NAME", help="only these alphabets of the split")
     p.add_argument("--pages", type=int, default=1, help="pages per alphabet (default 1)")
     p.add_argument("--lines", type=int, default=5, help="lines per page (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--conditions", nargs="+", choices=("clean", "scan-like"), default=["clean", "scan-like"])
     p.add_argument("--choose", action="store_true", help="sweep the rules' parameters (validation split only)")
+    p.add_argument("--only", nargs="+", metavar="CHOICE", help="with --choose: only these choices (by name)")
     p.add_argument("--weights", default=None)
     p.add_argument("--data-dir", default=os.environ.get("OMNIGLOT_DIR"))
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
@@ -277,6 +287,11 @@ def main() -> int:
         names = split.val_alphabets if ARGS.split == "validation" else split.train_alphabets
     else:
         dataset, names = data.evaluation, list(data.evaluation.alphabets)
+    if ARGS.alphabets:
+        unknown = sorted(set(ARGS.alphabets) - set(names))
+        if unknown:
+            p.error(f"--alphabets: not in the {ARGS.split} split: {', '.join(unknown)}")
+        names = [n for n in names if n in ARGS.alphabets]
     alphabets = [dataset.alphabets.index(n) for n in names]
     load = os.getloadavg()[0]
     log(f"{ARGS.split} alphabets ({len(alphabets)}): {', '.join(names)}; {ARGS.pages} page(s) of {ARGS.lines} lines "
@@ -287,7 +302,10 @@ def main() -> int:
         log(f"{res['glyphs']} glyphs: {res['glyphs_per_s_median']:.1f} glyphs/s (median of 3; best "
             f"{res['glyphs_per_s_best']:.1f}); load average {os.getloadavg()[0]:.1f}")
         results["speed"] = res
-    for label, change in (CHOICES.items() if ARGS.choose else [] if ARGS.speed else [("default", {})]):
+    choices = {k: v for k, v in CHOICES.items() if not ARGS.only or k in ARGS.only}
+    if ARGS.only and len(choices) != len(set(ARGS.only)):
+        p.error(f"--only: unknown choice; known: {'; '.join(CHOICES)}")
+    for label, change in (choices.items() if ARGS.choose else [] if ARGS.speed else [("default", {})]):
         log(f"== {label} {change or ''}")
         if ARGS.boxes_only:
             res = boxes_only(dataset, alphabets, config_for(change), ARGS.seed, ARGS.pages, ARGS.lines)

@@ -239,3 +239,9 @@ def page_shapes() -> dict[str, np.ndarray]:
         "equals": _shape(lambda d: (d.line([22, 38, 82, 38], fill=0, width=w),
                                     d.line([22, 66, 82, 66], fill=0, width=w))),
     }
+
+
+def two_part_shape() -> np.ndarray:
+    """Return a glyph of two pieces side by side with a wide gap (two bars, 28 px apart in a 60-px-tall
+    glyph), which geometry alone takes for two glyphs."""
+    return _shape(lambda d: (d.line([35, 22, 35, 82], fill=0, width=7), d.line([70, 22, 70, 82], fill=0, width=7)))

@@ -19,7 +19,8 @@ from engine.glyph import GlyphError
 from engine.recognition.recognize import Recognizer
 from engine.transcribe import SegmentConfig, TranscribeConfig, page_json, transcribe
 from engine.transcribe.compose import PageLayout, compose_page, scan_like
-from synthetic import page_shapes
+from engine.transcribe.regroup import RegroupConfig, choose_spans
+from synthetic import page_shapes, two_part_shape
 
 SHAPES = page_shapes()
 NAMES = list(SHAPES)
@@ -72,6 +73,29 @@ def test_a_dotted_glyph_and_a_two_bar_glyph_stay_one_glyph_each(recognizer):
     assert names_of(page) == truth_of(composed)
     for g, (_, box) in zip(page.glyphs, composed.lines[0]):
         assert iou(g.box, box) >= 0.9  # the box holds the dot (or both bars), not just the stem
+
+
+def test_a_glyph_in_two_separate_parts_is_one_glyph_when_the_gallery_knows_it(shipped_model):
+    shapes = {**SHAPES, "bars": two_part_shape()}
+    gallery = Gallery.in_memory("Shapes and bars", [Character(n, [Reference(f"{n}.png", "", ink.astype(np.float32))])
+                                                   for n, ink in shapes.items()])
+    recognizer = Recognizer(shipped_model, gallery)
+    line = ["ring", "bars", "cross", "ell", "bars", "wedge", "bars", "zed"]
+    composed = compose_page([[(n, shapes[n]) for n in line]], np.random.default_rng(4))
+    geometry_only = transcribe(composed.luminance(), recognizer, TranscribeConfig(regroup=RegroupConfig(enabled=False)))
+    assert len(geometry_only.glyphs) > len(line)  # the gap between the bars is wider than a gap inside a glyph
+    page = transcribe(composed.luminance(), recognizer)
+    assert names_of(page) == [line]
+    for g, (_, box) in zip(page.glyphs, composed.lines[0]):
+        assert iou(g.box, box) >= 0.9
+
+
+def test_recognition_joins_two_pieces_only_for_a_confident_match_that_beats_them_apart():
+    assert choose_spans([0.3, 0.2, 0.9], {0: (0.95, True)}) == [(0, 2), (2, 3)]
+    assert choose_spans([0.3, 0.2, 0.9], {0: (0.95, False)}) == [(0, 1), (1, 2), (2, 3)]  # not confident
+    assert choose_spans([0.97, 0.96], {0: (0.9, True)}) == [(0, 1), (1, 2)]  # each is a better match alone
+    assert choose_spans([0.2, 0.3, 0.2], {0: (0.8, True), 1: (0.99, True)}) == [(0, 1), (1, 3)]
+    assert choose_spans([], {}) == []
 
 
 def test_two_skewed_lines_come_out_in_order(recognizer):

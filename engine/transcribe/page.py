@@ -5,13 +5,19 @@ ink kept, neighbours' ink wiped to background), given to `engine.glyph.glyph_fro
 that normalises any image `rank` is given (framing, stroke width, 1-bit). The square's side is
 `context` x the line's glyph size (at least the glyph's own box), so a glyph the size of its line's glyphs
 lands in the frame at 105 / 1.3 = 81 px and a smaller one (a comma, a short mark) stays smaller, down to the
-framing's least ink size (38 px). The context was chosen on the validation alphabets
+normalisation's least ink size (58 px). The context was chosen on the validation alphabets
 (`benchmarks/bench_transcribe.py --split validation --choose`, clean pages, 360 glyphs): CER 5.0% at 1.3 and
 for a tight crop (every glyph framed at 91 px, its size relative to the line lost), 5.8% at 1.54 (a line-size
 glyph at Omniglot's median 68 px), 9.7% at 1.8 and 20.8% at 2.1 (glyphs small in the frame), against 4.4%
 for the same drawings ranked as Omniglot stores them. The glyphs are then ranked by
 `Recognizer.rank_many` in batches (one forward pass per batch), with the same index, views, scoring and
-"no confident match" threshold as `rank`.
+"no confident match" threshold as `rank`; then neighbours that may be one glyph are ranked as one too, and
+the gallery decides (`engine.transcribe.regroup`).
+
+The cut-out's normalisation is the single-image one (`TranscribeConfig.normalisation`, for measurements). On
+the validation alphabets (`--split validation --pages 3 --choose`, 881 glyphs) resampling in-range strokes
+instead of redrawing them read clean pages better (CER 7.8% against 8.7%) and scan-like ones worse (9.4%
+against 9.0%), and on training alphabets it made no difference, so the one normalisation stays.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from scipy import ndimage
 
 from ..cancel import Cancelled
 from ..glyph import Glyph, ImageSource, glyph_from_image
+from ..glyph.normalise import DEFAULT_NORMALISATION, Normalisation
 from ..recognition.recognize import RankResult, Recognizer
 from .ink import PageImage, read_page
+from .regroup import RegroupConfig, regroup_lines
 from .result import Alternative, Page, TranscribedGlyph, TranscribedLine
 from .segment import GlyphSegment, SegmentConfig, Segmentation, segment_mask
 
@@ -47,6 +55,8 @@ class TranscribeConfig:
 
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     context: float = CONTEXT
+    normalisation: Normalisation = DEFAULT_NORMALISATION
+    regroup: RegroupConfig = field(default_factory=RegroupConfig)
     top: int = 5
     batch_size: int = 64
 
@@ -65,7 +75,7 @@ class Segmented:
 
 
 def cut_out(page: PageImage, labels: np.ndarray, segment: GlyphSegment, line_size: float,
-            context: float) -> Glyph:
+            context: float, normalisation: Normalisation = DEFAULT_NORMALISATION) -> Glyph:
     """Return the normalised glyph of one segment: its own ink cut out in a square, through `glyph_from_image`."""
     x0, y0, x1, y1 = segment.box
     side = int(round(max(x1 - x0, y1 - y0, context * line_size))) + 2 * EDGE_PX
@@ -78,7 +88,7 @@ def cut_out(page: PageImage, labels: np.ndarray, segment: GlyphSegment, line_siz
     keep = ndimage.binary_dilation(own, iterations=EDGE_PX) & ((sub_labels == 0) | own)
     crop = np.ones((side, side), np.float32)  # the cut-out: dark ink on white
     crop[ay0 - sy0:ay1 - sy0, ax0 - sx0:ax1 - sx0] = np.where(keep, 1.0 - page.ink[ay0:ay1, ax0:ax1], 1.0)
-    return glyph_from_image(crop)
+    return glyph_from_image(crop, normalisation)
 
 
 def segment_page(source: ImageSource | PageImage, config: TranscribeConfig | None = None) -> Segmented:
@@ -90,7 +100,8 @@ def segment_page(source: ImageSource | PageImage, config: TranscribeConfig | Non
     config = config or TranscribeConfig()
     page = source if isinstance(source, PageImage) else read_page(source)
     seg = segment_mask(page.mask, config.segment)
-    glyphs = [cut_out(page, seg.labels, g, line.size, config.context) for line in seg.lines for g in line.glyphs]
+    glyphs = [cut_out(page, seg.labels, g, line.size, config.context, config.normalisation)
+              for line in seg.lines for g in line.glyphs]
     return Segmented(page, seg, glyphs)
 
 
@@ -107,6 +118,28 @@ def rank_glyphs(recognizer: Recognizer, glyphs: Sequence[Glyph], top: int = 5, b
         if progress:
             progress(len(results), total)
     return results
+
+
+def regroup(segmented: Segmented, results: list[RankResult], recognizer: Recognizer, config: TranscribeConfig,
+            cancel: threading.Event | None = None) -> tuple[Segmented, list[RankResult]]:
+    """Return the page regrouped by recognition (engine.transcribe.regroup) and its glyphs' rankings.
+
+    Neighbours that might be one glyph are cut out and ranked as one (one extra batch for the page); the
+    glyphs kept as they were keep their cut-out and ranking."""
+    seg, page = segmented.segmentation, segmented.page
+    cut: dict[int, Glyph] = {}
+
+    def rank_segments(items):
+        glyphs = []
+        for li, s in items:
+            cut[id(s)] = cut_out(page, seg.labels, s, seg.lines[li].size, config.context, config.normalisation)
+            glyphs.append(cut[id(s)])
+        return rank_glyphs(recognizer, glyphs, config.top, config.batch_size, cancel=cancel)
+
+    lines, chosen = regroup_lines(seg.lines, results, config.segment.max_width, config.regroup, rank_segments)
+    glyphs = [segmented.glyphs[i] if i is not None else cut[id(s)] for i, _, s in chosen]
+    new_seg = Segmentation(seg.labels, lines, seg.scale, list(seg.notes))
+    return Segmented(page, new_seg, glyphs), [r for _, r, _ in chosen]
 
 
 def build_page(segmented: Segmented, results: Sequence[RankResult], chars: dict[str, str | None],
@@ -150,5 +183,7 @@ def transcribe(source: ImageSource | PageImage, recognizer: Recognizer, config: 
     if cancel is not None and cancel.is_set():
         raise Cancelled("transcription cancelled")
     results = rank_glyphs(recognizer, segmented.glyphs, config.top, config.batch_size, progress, cancel)
+    if config.regroup.enabled and len(recognizer.gallery):
+        segmented, results = regroup(segmented, results, recognizer, config, cancel)
     chars = {c.name: c.char for c in recognizer.gallery.characters}
     return build_page(segmented, results, chars, gallery_empty=len(recognizer.gallery) == 0)
