@@ -37,10 +37,11 @@ SMOKE = {
     "stroke_renderer_fit.py": (["--fit-drawings", "4", "--framing-images", "20"], True, False),
     "bench_faults.py": (["--only", "sweep", "link", "utf8", "names", "--json"], False, True),
     "bench_transcribe.py": (["--split", "validation", "--lines", "1", "--conditions", "clean", "--json"], True, True),
+    "typeface_levers.py": (["--faces", "DejaVuSans", "--drawers", "1", "--second-model", ""], True, False),
 }
 # Scripts whose smoke run is a test of its own below (it checks what they print in more detail).
 OWN_TESTS = {"plot_training.py", "bench_symbol_search.py", "bench_startup.py"}
-LIBRARIES = {"other_sources.py"}  # imported by a script (bench_accuracy.py), not run on its own
+LIBRARIES = {"other_sources.py"}  # imported by scripts (bench_accuracy.py, typeface_levers.py), not run on its own
 
 
 def _run(script: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
