@@ -248,6 +248,7 @@ CHOICES = {
     "cut-out 58-91 px, redraw out-of-range widths": {"normalisation": Normalisation(extent=(58, 91), redraw=False)},
     "cut-out 38-91 px, always redraw": {"normalisation": Normalisation(extent=(38, 91), redraw=True)},
     "regroup off": {"regroup": RegroupConfig(enabled=False)},
+    "page reference views off": {"reference_views": 0},
     "regroup gap 0.4": {"regroup": RegroupConfig(gap=0.4)},
     "regroup gap 0.9": {"regroup": RegroupConfig(gap=0.9)},
 }

@@ -17,7 +17,7 @@ from engine.cancel import Cancelled
 from engine.gallery import Character, Gallery, Reference
 from engine.glyph import GlyphError
 from engine.recognition.recognize import Recognizer
-from engine.transcribe import SegmentConfig, TranscribeConfig, page_json, transcribe
+from engine.transcribe import SegmentConfig, TranscribeConfig, page_json, page_recognizer, transcribe
 from engine.transcribe.compose import PageLayout, compose_page, scan_like
 from engine.transcribe.regroup import RegroupConfig, choose_spans
 from synthetic import page_shapes, two_part_shape
@@ -96,6 +96,20 @@ def test_recognition_joins_two_pieces_only_for_a_confident_match_that_beats_them
     assert choose_spans([0.97, 0.96], {0: (0.9, True)}) == [(0, 1), (1, 2)]  # each is a better match alone
     assert choose_spans([0.2, 0.3, 0.2], {0: (0.8, True), 1: (0.99, True)}) == [(0, 1), (1, 3)]
     assert choose_spans([], {}) == []
+
+
+def test_pages_rank_with_reference_views_that_follow_the_gallerys_edits(shipped_model):
+    gallery = Gallery.in_memory("Some shapes", [Character(n, [Reference(f"{n}.png", "", SHAPES[n].astype(np.float32))])
+                                                for n in ("ring", "cross", "wedge")])
+    single = Recognizer(shipped_model, gallery)
+    page = page_recognizer(single)
+    assert page.views.reference_views == 8 and page.views.center == single.views.center
+    assert page.threshold == single.threshold and page.gallery is gallery
+    assert page_recognizer(single) is page  # made once: its reference embeddings are kept
+    composed = compose([["zed", "ring"]])
+    assert names_of(transcribe(composed.luminance(), single))[0][1] == "ring"
+    gallery.add_character("zed", [SHAPES["zed"].astype(np.float32)])
+    assert names_of(transcribe(composed.luminance(), single)) == [["zed", "ring"]]
 
 
 def test_two_skewed_lines_come_out_in_order(recognizer):

@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 from .ink import PageImage, read_page
-from .page import Segmented, TranscribeConfig, build_page, cut_out, rank_glyphs, segment_page, transcribe
+from .page import (Segmented, TranscribeConfig, build_page, cut_out, page_recognizer, rank_glyphs, segment_page,
+                   transcribe)
 from .corrections import confirm, rerank
 from .result import (Alternative, Page, TranscribedGlyph, TranscribedLine, glyph_json, page_csv, page_json,
                      read_page_json)
@@ -20,5 +21,6 @@ from .segment import SegmentConfig, Segmentation, segment_mask
 __all__ = [
     "Alternative", "Page", "PageImage", "SegmentConfig", "Segmentation", "Segmented", "TranscribeConfig",
     "TranscribedGlyph", "TranscribedLine", "build_page", "confirm", "cut_out", "glyph_json", "page_csv", "page_json",
+    "page_recognizer",
     "rank_glyphs", "read_page", "read_page_json", "rerank", "segment_mask", "segment_page", "transcribe",
 ]

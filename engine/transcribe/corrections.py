@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from .page import page_recognizer, rank_glyphs
 from .result import Alternative, Page, TranscribedGlyph, TranscribedLine
 
 if TYPE_CHECKING:
@@ -40,12 +41,16 @@ def confirm(workspace: Workspace, page: Page, index: int, name: str) -> tuple[Pa
 def rerank(workspace: Workspace, page: Page, top: int = 5) -> Page:
     """Return the page with every unconfirmed glyph ranked again against the workspace's open gallery."""
     todo = [i for i, g in enumerate(page.glyphs) if not g.confirmed]
-    outcomes = workspace.rank_glyphs([page.glyphs[i].glyph for i in todo], k=top)
-    for i, outcome in zip(todo, outcomes):
-        old = page.glyphs[i]
-        alts = [Alternative(m.name, m.score, m.char) for m in outcome.matches]
-        page = with_glyph(page, i, replace(old, alternatives=alts,
-                                          confident=bool(alts) and not outcome.no_confident_match))
+    if workspace.recognizer is None or workspace.gallery is None or not len(workspace.gallery):
+        ranked = [([], True) for _ in todo]  # nothing to rank against: no names
+    else:
+        recognizer = page_recognizer(workspace.recognizer)  # as the page was ranked
+        chars = {c.name: c.char for c in workspace.gallery.characters}
+        results = rank_glyphs(recognizer, [page.glyphs[i].glyph for i in todo], top)
+        ranked = [([Alternative(m.name, m.score, chars.get(m.name)) for m in r.matches],
+                   r.no_confident_match or r.no_ink) for r in results]
+    for i, (alts, unconfident) in zip(todo, ranked):
+        page = with_glyph(page, i, replace(page.glyphs[i], alternatives=alts, confident=bool(alts) and not unconfident))
     return page
 
 
