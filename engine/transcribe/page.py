@@ -210,6 +210,7 @@ def transcribe(source: ImageSource | PageImage, recognizer: Recognizer, config: 
     """
     config = config or TranscribeConfig()
     recognizer = page_recognizer(recognizer, config.reference_views)
+    recognizer.refresh(cancel=cancel)  # the page's reference views, embedded once per gallery state: cancellable
     segmented = segment_page(source, config)
     if cancel is not None and cancel.is_set():
         raise Cancelled("transcription cancelled")
