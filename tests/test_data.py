@@ -177,6 +177,23 @@ def test_a_damaged_cache_file_is_rebuilt(synthetic_omniglot, monkeypatch, privat
     assert load_set(source, "evaluation") is not None and len(decodes) == 1  # rebuilt and used again
 
 
+def test_a_damaged_cache_in_a_linked_folder_is_not_deleted_through_the_link(synthetic_omniglot, monkeypatch,
+                                                                            private_user_folders, tmp_path):
+    source = synthetic_omniglot.zip("evaluation")
+    good = load_set(source, "evaluation")
+    folder = private_user_folders["cache"] / "omniglot"
+    (cache_file,) = folder.glob("evaluation-*.npz")
+    elsewhere = tmp_path / "shared_cache"
+    folder.rename(elsewhere)
+    folder.symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / cache_file.name).write_bytes(b"not an npz file")
+    monkeypatch.setattr("engine.data.omniglot._write_cache", lambda *a: (_ for _ in ()).throw(OSError("read-only")))
+    with pytest.warns(UserWarning, match="Could not write"):
+        again = load_set(source, "evaluation")
+    assert_same_set(good, again)
+    assert (elsewhere / cache_file.name).read_bytes() == b"not an npz file"  # left where it is
+
+
 # --- damaged or unusual copies ---------------------------------------------------------------------------------------
 
 

@@ -112,7 +112,8 @@ def load_set(source: Path, name: str, cache: bool = True) -> OmniglotSet:
         try:
             return _read_cache(cache_file, name)
         except Exception:  # a damaged cache is rebuilt, never trusted
-            cache_file.unlink(missing_ok=True)
+            if not (cache_file.is_symlink() or cache_file.parent.is_symlink()):  # nothing deleted through a link
+                cache_file.unlink(missing_ok=True)
     data = _decode(source, name)
     try:
         _write_cache(cache_file, data)
