@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from engine.transcribe import Alternative, page_csv, page_json
@@ -57,6 +57,10 @@ class TranscribeTab(QWidget):
         self.copy_button = QPushButton("Copy Text")
         self.export_button = QPushButton("Export…")
         self.write_button = QPushButton("Write a Line…", checkable=True)
+        self.split_touching = QCheckBox("Cut touching glyphs")
+        self.split_touching.setToolTip("Cut boxes much wider than their line's glyphs at their thinnest columns "
+                                       "(a best effort, marked; off by default: on pages whose glyphs do not touch "
+                                       "it cuts some wide glyphs)")
         self.line_canvas = LineCanvas()
         self.line_transcribe_button = QPushButton("Transcribe the Line")
         self.line_clear_button = QPushButton("Clear")
@@ -101,7 +105,8 @@ class TranscribeTab(QWidget):
 
     def _layout(self) -> None:
         bar = QHBoxLayout()
-        for w in (self.open_button, self.write_button, self.cancel_button, self.copy_button, self.export_button):
+        for w in (self.open_button, self.write_button, self.split_touching, self.cancel_button, self.copy_button,
+                  self.export_button):
             bar.addWidget(w)
         bar.addWidget(self.progress, 1)
         line_row = QHBoxLayout(self.line_panel)
@@ -189,17 +194,18 @@ class TranscribeTab(QWidget):
 
     def _transcribe(self, source, name: str):
         """Transcribe what `source()` gives ((image source, 8-bit grey to show)) on the task lane; return the Task."""
-        from engine.transcribe import transcribe_segmented
+        from engine.transcribe import SegmentConfig, TranscribeConfig, transcribe_segmented
 
         self.cancel()
         session = self.session
+        config = TranscribeConfig(segment=SegmentConfig(split_touching=self.split_touching.isChecked()))
 
         def work(ctx):
             recognizer = session.workspace.recognizer
             if recognizer is None:
                 raise ValueError("open a gallery (with a model loaded) first")
             image, gray = source()
-            segmented, page = transcribe_segmented(image, recognizer, progress=ctx.progress, cancel=ctx.cancel)
+            segmented, page = transcribe_segmented(image, recognizer, config, ctx.progress, ctx.cancel)
             return segmented, page, gray
 
         self.task = session.runner.submit(work, f"Transcribing {name}")

@@ -239,3 +239,21 @@ def page_shapes() -> dict[str, np.ndarray]:
         "equals": _shape(lambda d: (d.line([22, 38, 82, 38], fill=0, width=w),
                                     d.line([22, 66, 82, 66], fill=0, width=w))),
     }
+
+
+def shapes_line(shapes: list[str], touching=frozenset(), gap: int = 30) -> np.ndarray:
+    """Return a page (uint8, black on white) of one line of `page_shapes()` at their drawn size, `gap` px apart;
+    a shape whose index is in `touching` is drawn overlapping the one before by 3 px, so their ink joins."""
+    drawn = page_shapes()
+    page = np.zeros((140, 60 + len(shapes) * (105 + gap)), np.float32)
+    x = 30
+    for i, name in enumerate(shapes):
+        ink = drawn[name]
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        g = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
+        if i in touching:
+            x -= gap + 3
+        region = page[20:20 + g.shape[0], x:x + g.shape[1]]
+        np.maximum(region, g, out=region)
+        x += g.shape[1] + gap
+    return np.round((1.0 - page) * 255).astype(np.uint8)

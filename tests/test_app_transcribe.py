@@ -15,7 +15,7 @@ from app_helpers import TIMEOUT_MS, draw, wait_gallery, wait_idle
 from engine.gallery import Gallery
 from engine.transcribe import read_page_json
 from engine.transcribe.compose import compose_page
-from synthetic import page_shapes
+from synthetic import page_shapes, shapes_line
 
 pytest.importorskip("pytestqt")
 
@@ -151,6 +151,25 @@ def test_a_line_written_on_the_wide_canvas_is_transcribed_like_a_page(qtbot, win
     qtbot.waitUntil(lambda: tab.page is not None and not window.runner.busy, timeout=TIMEOUT_MS)
     assert len(tab.page.lines) == 1 and _names(tab) == ["cross", "ring"]
     assert tab.page.glyphs[0].box[2] < tab.page.glyphs[1].box[0]
+
+
+def test_touching_glyphs_are_cut_when_asked(qtbot, window_with_gallery, tmp_path):
+    from app.transcribe_tab import TranscribeTab
+
+    window = window_with_gallery
+    wait_gallery(qtbot, window, 2)
+    tab = TranscribeTab(window.session)
+    qtbot.addWidget(tab)
+    path = tmp_path / "touching.png"
+    Image.fromarray(shapes_line(["ring", "cross", "ring", "cross"], touching={3})).save(path)
+    for checked, count in ((False, 3), (True, 4)):
+        tab.split_touching.setChecked(checked)
+        tab.page = None
+        tab.open_page(path)
+        qtbot.waitUntil(lambda: tab.page is not None and not window.runner.busy, timeout=TIMEOUT_MS)
+        assert len(tab.page.glyphs) == count
+    assert _names(tab) == ["ring", "cross", "ring", "cross"] and [g.split for g in tab.page.glyphs][2:] == [True, True]
+    assert "touching" in tab.status.text()
 
 
 def test_an_unreadable_page_says_so_and_changes_nothing(qtbot, window_with_gallery, tmp_path):

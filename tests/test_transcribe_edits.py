@@ -13,7 +13,7 @@ from engine.transcribe import (SegmentConfig, TranscribeConfig, delete_glyph, me
                                split_glyph, transcribe, transcribe_segmented)
 from engine.transcribe.compose import PageLayout, compose_page
 from engine.transcribe.written import render_line
-from synthetic import page_shapes
+from synthetic import page_shapes, shapes_line
 
 SHAPES = page_shapes()
 
@@ -52,26 +52,6 @@ def compose(glyphs, layout: PageLayout | None = None, seed: int = 0):
     return compose_page([glyphs], np.random.default_rng(seed), layout).luminance()
 
 
-def crop(ink: np.ndarray) -> np.ndarray:
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-
-
-def line_of(shapes: list[str], touching: set[int] = frozenset(), gap: int = 30) -> np.ndarray:
-    """Return a page (uint8, black on white) of one line of shapes as drawn; a shape whose index is in `touching`
-    is drawn overlapping the one before by 3 px, so their ink joins."""
-    page = np.zeros((140, 60 + len(shapes) * (105 + gap)), np.float32)
-    x = 30
-    for i, name in enumerate(shapes):
-        g = crop(SHAPES[name]).astype(np.float32)
-        if i in touching:
-            x -= gap + 3
-        region = page[20:20 + g.shape[0], x:x + g.shape[1]]
-        np.maximum(region, g, out=region)
-        x += g.shape[1] + gap
-    return np.round((1.0 - page) * 255).astype(np.uint8)
-
-
 FINE = TranscribeConfig(segment=SegmentConfig(gap_fraction=0.02))  # a segmentation that splits the broken ring
 
 
@@ -96,7 +76,7 @@ def test_merging_the_two_halves_of_a_glyph_gives_one_glyph_ranked_again(recogniz
 
 def test_splitting_a_box_of_two_touching_glyphs_gives_both_names(recognizer):
     whole = TranscribeConfig(segment=SegmentConfig(split_touching=False))
-    image = line_of(["ring", "cross"], touching={1})
+    image = shapes_line(["ring", "cross"], touching={1})
     segmented, page = transcribe_segmented(image, recognizer, whole)
     assert len(page.glyphs) == 1  # one piece of ink
     _, split = split_glyph(segmented, page, 0, recognizer, whole)
@@ -108,7 +88,7 @@ def test_splitting_a_box_of_two_touching_glyphs_gives_both_names(recognizer):
 def test_splitting_a_box_of_two_grouped_glyphs_splits_between_their_components(recognizer):
     # Rules that group neighbours far apart: the ring and the cross become one box of two components.
     loose = TranscribeConfig(segment=SegmentConfig(gap_fraction=1.0, max_width=4.0))
-    segmented, page = transcribe_segmented(line_of(["ring", "cross", "wedge"]), recognizer, loose)
+    segmented, page = transcribe_segmented(shapes_line(["ring", "cross", "wedge"]), recognizer, loose)
     assert len(page.glyphs) == 1
     split_seg, split = split_glyph(segmented, page, 0, recognizer, loose)
     assert len(split.glyphs) == 2 and split.glyphs[0].name == "ring"
@@ -158,7 +138,7 @@ SPLIT = TranscribeConfig(segment=SegmentConfig(split_touching=True))  # off by d
 
 
 def test_two_glyphs_drawn_touching_come_out_as_two_marked_as_a_best_effort(recognizer):
-    image = line_of(["ring", "cross", "wedge", "zed", "tee"], touching={4})
+    image = shapes_line(["ring", "cross", "wedge", "zed", "tee"], touching={4})
     page = transcribe(image, recognizer, SPLIT)
     assert names(page) == ["ring", "cross", "wedge", "zed", "tee"]
     assert [g.split for g in page.glyphs] == [False, False, False, True, True]
@@ -175,7 +155,7 @@ def test_a_wide_glyph_whose_pieces_would_be_too_narrow_stays_whole(recognizer):
     # A cut is kept only when every piece is a plausible glyph (min_piece x the line's glyph height wide): with a
     # rule no piece of this pair can meet, the pair stays one box, marked wide.
     narrow = SegmentConfig(split_touching=True, min_piece=2.0)  # no piece can be two glyph heights wide
-    image = line_of(["ring", "cross", "wedge", "zed", "tee"], touching={4})
+    image = shapes_line(["ring", "cross", "wedge", "zed", "tee"], touching={4})
     page = transcribe(image, recognizer, TranscribeConfig(segment=narrow))
     assert len(page.glyphs) == 4 and page.glyphs[3].wide and not any(g.split for g in page.glyphs)
 
