@@ -75,7 +75,8 @@ def test_a_page_is_transcribed_corrected_re_ranked_and_exported(qtbot, window_wi
     assert tab.export(tmp_path / "p.csv", "csv").read_text(encoding="utf-8").count("\n") == 5
 
 
-def _transcribed_tab(qtbot, window, tmp_path, names):
+def _tab(qtbot, window):
+    """Return a Transcribe tab on the window's session, shown, once its gallery of two is open."""
     from app.transcribe_tab import TranscribeTab
 
     wait_gallery(qtbot, window, 2)
@@ -84,6 +85,11 @@ def _transcribed_tab(qtbot, window, tmp_path, names):
     tab.resize(1000, 600)
     tab.show()
     qtbot.waitExposed(tab)
+    return tab
+
+
+def _transcribed_tab(qtbot, window, tmp_path, names):
+    tab = _tab(qtbot, window)
     tab.open_page(page_png(tmp_path / "page.png", names))
     qtbot.waitUntil(lambda: tab.page is not None and not window.runner.busy, timeout=TIMEOUT_MS)
     return tab
@@ -129,15 +135,8 @@ def test_boxes_are_deleted_merged_and_split_in_the_tab_and_each_edit_undone(qtbo
 
 
 def test_a_line_written_on_the_wide_canvas_is_transcribed_like_a_page(qtbot, window_with_gallery):
-    from app.transcribe_tab import TranscribeTab
-
     window = window_with_gallery
-    wait_gallery(qtbot, window, 2)
-    tab = TranscribeTab(window.session)
-    qtbot.addWidget(tab)
-    tab.resize(1000, 600)
-    tab.show()
-    qtbot.waitExposed(tab)
+    tab = _tab(qtbot, window)
     assert tab.transcribe_line() is None and "Write a line" in tab.status.text()
     tab.write_button.click()
     assert tab.line_panel.isVisible() and tab.line_canvas.area_width == 6 * 105
@@ -154,12 +153,8 @@ def test_a_line_written_on_the_wide_canvas_is_transcribed_like_a_page(qtbot, win
 
 
 def test_touching_glyphs_are_cut_when_asked(qtbot, window_with_gallery, tmp_path):
-    from app.transcribe_tab import TranscribeTab
-
     window = window_with_gallery
-    wait_gallery(qtbot, window, 2)
-    tab = TranscribeTab(window.session)
-    qtbot.addWidget(tab)
+    tab = _tab(qtbot, window)
     path = tmp_path / "touching.png"
     Image.fromarray(shapes_line(["ring", "cross", "ring", "cross"], touching={3})).save(path)
     for checked, count in ((False, 3), (True, 4)):
