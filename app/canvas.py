@@ -79,6 +79,8 @@ class DrawingCanvas(QWidget):
 
     drawing_changed = Signal()
     file_dropped = Signal(str)
+    SQUARES = 1  # the drawing area's width in squares of side AREA (a wide canvas for a line: `LineCanvas`)
+    HINT = "Draw a character here\nor drop an image"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -129,21 +131,27 @@ class DrawingCanvas(QWidget):
         self._image = image
         self.update()
 
+    @property
+    def area_width(self) -> float:
+        """Return the drawing area's width in AREA units (its height is AREA)."""
+        return AREA * self.SQUARES
+
     def square(self) -> QRectF:
-        """Return the drawing square in widget coordinates (centred across, at the top)."""
-        side = max(1.0, min(self.width(), self.height()) - 2 * MARGIN)
-        return QRectF((self.width() - side) / 2, MARGIN, side, side)
+        """Return the drawing area in widget coordinates (centred across, at the top): a square, or `SQUARES`
+        squares side by side."""
+        side = max(1.0, min(self.width() / self.SQUARES, self.height()) - 2 * MARGIN)
+        return QRectF((self.width() - side * self.SQUARES) / 2, MARGIN, side * self.SQUARES, side)
 
     def area_to_widget(self, p: QPointF) -> QPointF:
         """Return the widget position of a point in AREA units."""
         sq = self.square()
-        s = sq.width() / AREA
+        s = sq.height() / AREA
         return QPointF(sq.left() + p.x() * s, sq.top() + p.y() * s)
 
     def widget_to_area(self, p: QPointF) -> QPointF:
         """Return the AREA-unit position of a widget point."""
         sq = self.square()
-        s = AREA / sq.width()
+        s = AREA / sq.height()
         return QPointF((p.x() - sq.left()) * s, (p.y() - sq.top()) * s)
 
     # ------------------------------------------------------------------ input
@@ -159,7 +167,7 @@ class DrawingCanvas(QWidget):
             return
         # Kept inside the square: what is shown as drawn is what the model sees, and no ink leaves the frame.
         p = self.widget_to_area(pos)
-        p = QPointF(min(max(p.x(), 0.0), AREA), min(max(p.y(), 0.0), AREA))
+        p = QPointF(min(max(p.x(), 0.0), self.area_width), min(max(p.y(), 0.0), AREA))
         if self._current.points and (self._current.points[-1] - p).manhattanLength() < 0.05:
             return  # repeated samples add nothing but cost
         self._current.points.append(p)
@@ -237,7 +245,7 @@ class DrawingCanvas(QWidget):
         painter.restore()
         if self.is_empty() and self._current is None:
             painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
-            painter.drawText(sq, Qt.AlignmentFlag.AlignCenter, "Draw a character here\nor drop an image")
+            painter.drawText(sq, Qt.AlignmentFlag.AlignCenter, self.HINT)
         frame = QPen(pal.color(QPalette.ColorRole.Highlight if self.hasFocus() else QPalette.ColorRole.Mid), 1)
         painter.setPen(frame)
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -260,7 +268,7 @@ class DrawingCanvas(QWidget):
         painter.drawImage(target, img)
 
     def _paint_stroke(self, painter: QPainter, stroke: StrokeData, color: QColor) -> None:
-        scale = self.square().width() / AREA
+        scale = self.square().height() / AREA
         pts = [self.area_to_widget(p) for p in stroke.points]
         pen = QPen(color, PEN_DIAMETER * scale, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
                    Qt.PenJoinStyle.RoundJoin)
@@ -270,6 +278,27 @@ class DrawingCanvas(QWidget):
             painter.drawPoint(pts[0])
         else:
             painter.drawPolyline(pts)  # the renderer's segments: what is shown is what is ranked
+
+
+class LineCanvas(DrawingCanvas):
+    """A wide canvas for writing a whole line: `SQUARES` squares side by side, the same units, pen and renderer's
+    segments as the square canvas (`engine.transcribe.written.render_line` draws what it shows)."""
+
+    SQUARES = 6
+    HINT = "Write a line of glyphs here"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(6 * 60, 90)
+        self.setAccessibleName("Line canvas")
+        self.setToolTip("Write a line of glyphs here, left to right")
+
+    def _paint_guides(self, painter: QPainter, sq: QRectF, pal: QPalette) -> None:
+        # A faint middle line: glyphs written along it stay one text line.
+        color = QColor(pal.color(QPalette.ColorRole.Mid))
+        color.setAlpha(60)
+        painter.setPen(QPen(color, 1, Qt.PenStyle.DashLine))
+        painter.drawLine(QPointF(sq.left(), sq.center().y()), QPointF(sq.right(), sq.center().y()))
 
 
 def _local_files(event: QDragEnterEvent | QDropEvent) -> list[str]:

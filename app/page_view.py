@@ -1,11 +1,12 @@
-"""A page with a box and a label over each glyph: zoom with the wheel, pan by dragging, click a glyph to pick it."""
+"""A page with a box and a label over each glyph: zoom with the wheel, pan by dragging, click a glyph to pick it,
+right-click it for the edits the view was given (merge, split, delete), the Delete key to delete it."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
+from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView, QMenu
 
 CONFIDENT = QColor(30, 140, 60)
 UNCONFIDENT = QColor(210, 60, 30)  # the glyphs a person should look at
@@ -21,9 +22,14 @@ def gray_pixmap(gray: np.ndarray) -> QPixmap:
 
 
 class PageView(QGraphicsView):
-    """Shows a page and its glyph boxes; `glyph_clicked(index)` gives the glyph's index in reading order."""
+    """Shows a page and its glyph boxes; `glyph_clicked(index)` gives the glyph's index in reading order.
+
+    The view's actions (`addAction`) are its context menu over a glyph, which is selected first;
+    `delete_pressed` fires for the Delete (or Backspace) key.
+    """
 
     glyph_clicked = Signal(int)
+    delete_pressed = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -83,6 +89,22 @@ class PageView(QGraphicsView):
             self.select(index)
             self.glyph_clicked.emit(index)
         super().mousePressEvent(event)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        point = self.mapToScene(event.pos())
+        index = self.glyph_at(point.x(), point.y())
+        if index is None or not self.actions():
+            return
+        self.select(index)
+        self.glyph_clicked.emit(index)
+        QMenu.exec(self.actions(), event.globalPos(), None, self)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selected is not None:
+            self.delete_pressed.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
         factor = ZOOM_STEP if event.angleDelta().y() > 0 else 1 / ZOOM_STEP

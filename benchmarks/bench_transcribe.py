@@ -1,7 +1,7 @@
 """Transcribing pages: character error rate, glyph-box recall/precision and speed, beside isolated-glyph accuracy.
 
     python benchmarks/bench_transcribe.py [--split evaluation|validation|training] [--pages N] [--json] [--choose]
-                                          [--boxes-only] [--speed]
+                                          [--boxes-only] [--speed] [--gaps LO HI] [--set FIELD=VALUE...]
 
 Pages are composed from Omniglot drawings with their truth (`engine.transcribe.compose`): for each alphabet
 and page, one drawer writes the page (lines of 8-20 of the alphabet's characters, each scaled so its longer
@@ -20,6 +20,8 @@ page's scale costs from what segmentation costs.
 
 `--split validation` uses the model card's held-out background alphabets (rules are chosen there, with
 `--choose`, which sweeps the segmentation and cut-out parameters); the default, `evaluation`, is only reported.
+`--gaps -0.1 0.1` writes pages whose glyphs often touch (the best-effort split of touching glyphs is measured
+there, `--set split_touching=true`); `--set` changes any SegmentConfig/TranscribeConfig field for the run.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def log(msg: str = "") -> None:
 # ----------------------------------------------------------------------------------------------- pages
 
 
+LAYOUT = PageLayout()  # how pages are written; --gaps changes the gaps between glyphs (negative: touching)
+
+
 def alphabet_pages(data, alphabet: int, rng: np.random.Generator, pages: int, lines: int):
     """Yield (gallery, composed page, isolated drawings with labels) for pages of one alphabet."""
     chars = data.alphabet_characters(alphabet)
@@ -76,7 +81,7 @@ def alphabet_pages(data, alphabet: int, rng: np.random.Generator, pages: int, li
                 idx = np.flatnonzero((data.char == c) & (data.drawer == writer))
                 line.append((data.char_names[c], data.pixels(idx[:1])[0]))
             text.append(line)
-        yield gallery, compose_page(text, rng, PageLayout()), text
+        yield gallery, compose_page(text, rng, LAYOUT), text
 
 
 # ---------------------------------------------------------------------------------------------- scores
@@ -260,6 +265,20 @@ def config_for(change: dict) -> TranscribeConfig:
     return replace(TranscribeConfig(segment=seg), **{k: v for k, v in change.items() if k not in seg_fields})
 
 
+def parse_setting(item: str) -> tuple[str, object]:
+    """Return (field, value) of a FIELD=VALUE setting, the value typed like the field's default."""
+    name, sep, text = item.partition("=")
+    defaults = {**vars(SegmentConfig()), **{k: v for k, v in vars(TranscribeConfig()).items() if k != "segment"}}
+    if not sep or name not in defaults:
+        raise ValueError(f"{item!r}: give FIELD=VALUE with one of {', '.join(sorted(defaults))}")
+    kind = type(defaults[name])
+    if kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"{name} is true or false")
+        return name, text.lower() == "true"
+    return name, kind(text)
+
+
 def main() -> int:
     global ARGS
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -277,7 +296,19 @@ def main() -> int:
     p.add_argument("--weights", default=None)
     p.add_argument("--data-dir", default=os.environ.get("OMNIGLOT_DIR"))
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
+    p.add_argument("--gaps", nargs=2, type=float, metavar=("LO", "HI"), default=None,
+                   help="gaps between glyphs, x the line's glyph size (default 0.3 0.7; negative: touching glyphs)")
+    p.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE",
+                   help="run with SegmentConfig/TranscribeConfig fields changed, e.g. split_touching=false")
     ARGS = p.parse_args()
+    global LAYOUT
+    if ARGS.gaps:
+        LAYOUT = replace(PageLayout(), gap_range=tuple(ARGS.gaps))
+    try:
+        overrides = dict(parse_setting(item) for item in ARGS.set)
+        config_for(overrides)
+    except (ValueError, TypeError) as exc:
+        p.error(f"--set: {exc}")
     if ARGS.choose and ARGS.split == "evaluation":
         p.error("--choose sweeps on background alphabets only: add --split validation (or training with --boxes-only)")
     loaded = load_weights(ARGS.weights)
@@ -306,7 +337,8 @@ def main() -> int:
     choices = {k: v for k, v in CHOICES.items() if not ARGS.only or k in ARGS.only}
     if ARGS.only and len(choices) != len(set(ARGS.only)):
         p.error(f"--only: unknown choice; known: {'; '.join(CHOICES)}")
-    for label, change in (choices.items() if ARGS.choose else [] if ARGS.speed else [("default", {})]):
+    runs = choices.items() if ARGS.choose else [] if ARGS.speed else [("default", {})]
+    for label, change in ((label, {**change, **overrides}) for label, change in runs):
         log(f"== {label} {change or ''}")
         if ARGS.boxes_only:
             res = boxes_only(dataset, alphabets, config_for(change), ARGS.seed, ARGS.pages, ARGS.lines)
@@ -318,7 +350,8 @@ def main() -> int:
             log(describe(res))
         results[label] = res
     if ARGS.json:
-        print(json.dumps({"split": ARGS.split, "alphabets": names, "pages_per_alphabet": ARGS.pages,
+        print(json.dumps({"split": ARGS.split, "gaps": list(LAYOUT.gap_range), "settings": ARGS.set,
+                          "alphabets": names, "pages_per_alphabet": ARGS.pages,
                           "lines_per_page": ARGS.lines, "load_average": load, "cpus": os.cpu_count(),
                           "results": results}), flush=True)
     return 0

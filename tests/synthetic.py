@@ -245,3 +245,21 @@ def two_part_shape() -> np.ndarray:
     """Return a glyph of two pieces side by side with a wide gap (two bars, 28 px apart in a 60-px-tall
     glyph), which geometry alone takes for two glyphs."""
     return _shape(lambda d: (d.line([35, 22, 35, 82], fill=0, width=7), d.line([70, 22, 70, 82], fill=0, width=7)))
+
+
+def shapes_line(shapes: list[str], touching=frozenset(), gap: int = 30) -> np.ndarray:
+    """Return a page (uint8, black on white) of one line of `page_shapes()` at their drawn size, `gap` px apart;
+    a shape whose index is in `touching` is drawn overlapping the one before by 3 px, so their ink joins."""
+    drawn = page_shapes()
+    page = np.zeros((140, 60 + len(shapes) * (105 + gap)), np.float32)
+    x = 30
+    for i, name in enumerate(shapes):
+        ink = drawn[name]
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        g = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
+        if i in touching:
+            x -= gap + 3
+        region = page[20:20 + g.shape[0], x:x + g.shape[1]]
+        np.maximum(region, g, out=region)
+        x += g.shape[1] + gap
+    return np.round((1.0 - page) * 255).astype(np.uint8)

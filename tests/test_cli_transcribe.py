@@ -13,7 +13,7 @@ from PIL import Image
 from engine.cli import COMMANDS, main, transcribe as transcribe_command
 from engine.gallery import Gallery
 from engine.transcribe.compose import compose_page
-from synthetic import page_shapes, write_png
+from synthetic import page_shapes, shapes_line, write_png
 
 SHAPES = page_shapes()
 LINES = [["ring", "cross", "wedge", "zed"], ["ell", "tee", "dotted", "equals"]]
@@ -47,6 +47,18 @@ def test_the_text_one_line_per_text_line(capsys, gallery_dir, tmp_path):
     code, out, _ = run(capsys, "--gallery", gallery_dir, page_file(tmp_path / "page.png"))
     assert code == 0
     assert out.splitlines() == ["".join(f"[{n}]" for n in line) for line in LINES]
+
+
+def test_touching_glyphs_are_cut_on_request_and_marked_as_a_best_effort(capsys, gallery_dir, tmp_path):
+    page = tmp_path / "touching.png"
+    Image.fromarray(shapes_line(["ring", "cross", "wedge", "zed", "tee"], touching={4})).save(page)
+    code, out, err = run(capsys, "--gallery", gallery_dir, "--json", page)
+    glyphs = json.loads(out)["lines"][0]["glyphs"]
+    assert code == 0 and len(glyphs) == 4 and glyphs[3]["best_effort"] == "wide" and "touching" in err
+    code, out, err = run(capsys, "--gallery", gallery_dir, "--json", "--split-touching", page)
+    glyphs = json.loads(out)["lines"][0]["glyphs"]
+    assert code == 0 and [g["name"] for g in glyphs] == ["ring", "cross", "wedge", "zed", "tee"]
+    assert [g.get("best_effort") for g in glyphs] == [None, None, None, "split", "split"] and "cut from" in err
 
 
 def test_json_one_object_per_image_in_the_schema(capsys, gallery_dir, tmp_path):

@@ -39,6 +39,8 @@ def add_parser(sub) -> None:
     p.add_argument("--top", type=int, default=5, metavar="K", help="alternatives listed per glyph in --json "
                                                                    "(default 5, best first)")
     p.add_argument("--rtl", action="store_true", help="lines read right to left")
+    p.add_argument("--split-touching", action="store_true",
+                   help="cut glyphs written touching at their thinnest columns (best effort, marked in the output)")
     add_gallery_ranking(p, "one line of JSON per image on stdout")
     p.set_defaults(func=run)
 
@@ -54,7 +56,7 @@ def run(args) -> int:
         info(f"error: cannot use the gallery {args.gallery}: {exc}")
         return 1
     failed = len(recognizer.gallery) == 0
-    config = TranscribeConfig(segment=replace(SegmentConfig(), rtl=args.rtl), top=args.top)
+    config = TranscribeConfig(segment=replace(SegmentConfig(), rtl=args.rtl, split_touching=args.split_touching), top=args.top)
     for path in args.images:
         failed |= not _transcribe_one(path, recognizer, config, args, quiet, len(args.images) > 1)
     return 1 if failed else 0

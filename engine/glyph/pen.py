@@ -47,13 +47,14 @@ class PathTooLong(GlyphError):
                          f"Glyphs draws")
         self.pieces, self.limit = pieces, limit
 
-def _clip_segments(seg: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Return the parts of segments (m, 4: x0 y0 x1 y1) inside the square [lo, hi]^2 (Liang-Barsky)."""
+def _clip_segments(seg: np.ndarray, lo: float, hi: float | tuple[float, float]) -> np.ndarray:
+    """Return the parts of segments (m, 4: x0 y0 x1 y1) inside [lo, hi]^2, or [lo, hi_x] x [lo, hi_y] (Liang-Barsky)."""
+    his = hi if isinstance(hi, tuple) else (hi, hi)
     p0, d = seg[:, :2], seg[:, 2:] - seg[:, :2]
     t0, t1 = np.zeros(len(seg)), np.ones(len(seg))
     keep = np.ones(len(seg), bool)
     for axis in (0, 1):
-        for p, q in ((-d[:, axis], p0[:, axis] - lo), (d[:, axis], hi - p0[:, axis])):
+        for p, q in ((-d[:, axis], p0[:, axis] - lo), (d[:, axis], his[axis] - p0[:, axis])):
             parallel = p == 0
             keep &= ~(parallel & (q < 0))
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -65,17 +66,20 @@ def _clip_segments(seg: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return out[keep]
 
 
-def distance_field(seg: np.ndarray, size: int, reach: float, max_pieces: int | None = None) -> np.ndarray:
-    """Return each pixel centre's distance to the nearest segment, as (size, size) float32; inf beyond `reach`.
+def distance_field(seg: np.ndarray, size: int | tuple[int, int], reach: float, max_pieces: int | None = None
+                   ) -> np.ndarray:
+    """Return each pixel centre's distance to the nearest segment, as (size, size) float32 (or (h, w) for a
+    `size` of (h, w)); inf beyond `reach`.
 
     Segments are in continuous pixel coordinates (pixel j spans [j, j+1)); a zero-length segment is a point.
     The work is proportional to the path's length within reach of the square (in pieces of at most 1 px, at
     least one per segment); with `max_pieces`, a longer path raises `PathTooLong` before any is done.
     """
-    dist = np.full(size * size, np.inf, np.float32)
-    seg = _clip_segments(np.asarray(seg, np.float64).reshape(-1, 4), -reach - 1.0, size + reach + 1.0)
+    h, w = size if isinstance(size, tuple) else (size, size)
+    dist = np.full(h * w, np.inf, np.float32)
+    seg = _clip_segments(np.asarray(seg, np.float64).reshape(-1, 4), -reach - 1.0, (w + reach + 1.0, h + reach + 1.0))
     if len(seg) == 0:
-        return dist.reshape(size, size)
+        return dist.reshape(h, w)
     # Cut segments into pieces of length <= 1 so that every piece touches a small fixed window of pixels;
     # that keeps the work proportional to the ink, vectorised, and exact.
     length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
@@ -105,17 +109,19 @@ def distance_field(seg: np.ndarray, size: int, reach: float, max_pieces: int | N
         t = ((px - pa[:, 0:1]) * dx + (py - pa[:, 1:2]) * dy) / np.where(len2 > 0, len2, 1.0)
         t = np.clip(t, 0.0, 1.0)
         d = np.hypot(px - pa[:, 0:1] - t * dx, py - pa[:, 1:2] - t * dy)
-        inside = (cols >= 0) & (cols < size) & (rows >= 0) & (rows < size) & (d <= reach)
-        np.minimum.at(dist, (rows * size + cols)[inside], d[inside].astype(np.float32))
-    return dist.reshape(size, size)
+        inside = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h) & (d <= reach)
+        np.minimum.at(dist, (rows * w + cols)[inside], d[inside].astype(np.float32))
+    return dist.reshape(h, w)
 
 
-def paint(seg: np.ndarray, radius: float, antialias: bool, max_pieces: int | None = None) -> np.ndarray:
-    """Return (105, 105) float32 ink of a round pen of `radius` swept along the segments (pixel coordinates).
+def paint(seg: np.ndarray, radius: float, antialias: bool, max_pieces: int | None = None,
+          size: int | tuple[int, int] = GLYPH_SIZE) -> np.ndarray:
+    """Return (105, 105) float32 ink (or `size`: a side, or (h, w)) of a round pen of `radius` swept along the
+    segments (pixel coordinates).
 
     Binary unless `antialias`. `max_pieces` bounds the work (see `distance_field`).
     """
-    dist = distance_field(seg, GLYPH_SIZE, radius + 1.0, max_pieces)
+    dist = distance_field(seg, size, radius + 1.0, max_pieces)
     if antialias:
         # Distance-based coverage: 1 inside, 0 outside, linear over the one-pixel band across the edge.
         return np.clip(radius + 0.5 - dist, 0.0, 1.0).astype(np.float32)

@@ -42,15 +42,16 @@ from ..recognition.recognize import RankResult, Recognizer
 from .ink import PageImage, read_page
 from .regroup import RegroupConfig, regroup_lines
 from .result import Alternative, Page, TranscribedGlyph, TranscribedLine
-from .segment import GlyphSegment, SegmentConfig, Segmentation, segment_mask
+from .pieces import GlyphSegment, LineSegment
+from .segment import SegmentConfig, Segmentation, segment_mask
 
 ProgressFn = Callable[[int, int], None]
 
 # The cut-out square's side over the line's glyph size (module docstring: chosen on the validation alphabets).
 CONTEXT = 1.3
 # A glyph this much wider than its line's glyphs are tall is probably touching glyphs that could not be split
-# ("=" or "m", the widest single characters, are under it).
-WIDE_GLYPH = 1.6
+# (the segmentation's own threshold for trying to split them: `segment` rule 8).
+WIDE_GLYPH = SegmentConfig().wide_glyph
 # Reference views pages are ranked with (engine.recognition.views, best view): a cut-out glyph has been shrunk
 # and enlarged again, and 8 distorted views of each reference meet it better (chosen on background alphabets,
 # module docstring).
@@ -168,46 +169,62 @@ def regroup(segmented: Segmented, results: list[RankResult], recognizer: Recogni
 
     lines, chosen = regroup_lines(seg.lines, results, config.segment.max_width, config.regroup, rank_segments)
     glyphs = [segmented.glyphs[i] if i is not None else cut[id(s)] for i, _, s in chosen]
-    new_seg = Segmentation(seg.labels, lines, seg.scale, list(seg.notes))
-    return Segmented(page, new_seg, glyphs), [r for _, r, _ in chosen]
+    return Segmented(page, replace(seg, lines=lines), glyphs), [r for _, r, _ in chosen]
+
+
+def transcribed_glyph(page: PageImage, line: LineSegment, segment: GlyphSegment, glyph: Glyph, result: RankResult,
+                      chars: dict[str, str | None]) -> TranscribedGlyph:
+    """Return one glyph of a page as transcribed: its box in the original's pixels, ranking and best-effort marks."""
+    alts = [Alternative(m.name, m.score, chars.get(m.name)) for m in result.matches]
+    wide = not segment.split and (segment.box[2] - segment.box[0]) > WIDE_GLYPH * line.glyph_height
+    return TranscribedGlyph(page.to_original(segment.box), glyph, alts,
+                            confident=not result.no_confident_match and not result.no_ink, wide=wide,
+                            split=segment.split)
+
+
+def page_notes(segmented: Segmented, glyphs: Sequence[TranscribedGlyph], gallery_empty: bool) -> list[str]:
+    """Return what a page's reader should know: limits hit, a blank page, an empty gallery, best efforts made."""
+    notes = list(segmented.segmentation.notes)
+    if segmented.page.ink is None:
+        notes.append("no ink found: the page is blank (or has too little contrast)")
+    elif not glyphs:
+        notes.append("no glyphs found: only specks of ink")
+    if gallery_empty and glyphs:
+        notes.append("the gallery has no characters: glyphs were found but cannot be named")
+    split = sum(g.split for g in glyphs)
+    if split:
+        notes.append(f"{split} glyph(s) cut from touching glyphs at their thinnest columns (best effort)")
+    wide = sum(g.wide for g in glyphs)
+    if wide:
+        notes.append(f"{wide} glyph box(es) much wider than their line's glyphs: probably touching glyphs that "
+                     f"could not be split (best effort)")
+    return notes
 
 
 def build_page(segmented: Segmented, results: Sequence[RankResult], chars: dict[str, str | None],
                gallery_empty: bool = False) -> Page:
     """Return the transcribed Page of a segmented page and its glyphs' rankings (in reading order)."""
     page, seg = segmented.page, segmented.segmentation
-    notes = list(seg.notes)
-    if page.ink is None:
-        notes.append("no ink found: the page is blank (or has too little contrast)")
-    elif not segmented.glyphs:
-        notes.append("no glyphs found: only specks of ink")
-    if gallery_empty and segmented.glyphs:
-        notes.append("the gallery has no characters: glyphs were found but cannot be named")
     lines, i = [], 0
     for line in seg.lines:
         out = []
         for g in line.glyphs:
-            r = results[i]
-            alts = [Alternative(m.name, m.score, chars.get(m.name)) for m in r.matches]
-            wide = (g.box[2] - g.box[0]) > WIDE_GLYPH * line.glyph_height
-            out.append(TranscribedGlyph(page.to_original(g.box), segmented.glyphs[i], alts,
-                                        confident=not r.no_confident_match and not r.no_ink, wide=wide))
+            out.append(transcribed_glyph(page, line, g, segmented.glyphs[i], results[i], chars))
             i += 1
         lines.append(TranscribedLine(page.to_original(line.box), out))
-    wide = sum(g.wide for l in lines for g in l.glyphs)
-    if wide:
-        notes.append(f"{wide} glyph box(es) much wider than their line's glyphs: probably touching glyphs that "
-                     f"could not be split (best effort)")
-    return Page(page.name, page.original_size, lines, notes)
+    glyphs = [g for line in lines for g in line.glyphs]
+    return Page(page.name, page.original_size, lines, page_notes(segmented, glyphs, gallery_empty))
 
 
-def transcribe(source: ImageSource | PageImage, recognizer: Recognizer, config: TranscribeConfig | None = None,
-               progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> Page:
-    """Return the transcription of a page image against the recognizer's gallery (see the module docstring).
+def gallery_chars(recognizer: Recognizer) -> dict[str, str | None]:
+    """Return {character name: its Unicode character or None} of the recognizer's gallery."""
+    return {c.name: c.char for c in recognizer.gallery.characters}
 
-    `progress(done, total)` counts glyphs ranked; `cancel` (set from another thread) raises Cancelled.
-    Raises GlyphError for an unreadable image. Nothing is written anywhere.
-    """
+
+def transcribe_segmented(source: ImageSource | PageImage, recognizer: Recognizer,
+                         config: TranscribeConfig | None = None, progress: ProgressFn | None = None,
+                         cancel: threading.Event | None = None) -> tuple[Segmented, Page]:
+    """Return (the segmented page, its transcription): `transcribe`, keeping what edits (`edits`) work on."""
     config = config or TranscribeConfig()
     recognizer = page_recognizer(recognizer, config.reference_views)
     recognizer.refresh(cancel=cancel)  # the page's reference views, embedded once per gallery state: cancellable
@@ -217,5 +234,15 @@ def transcribe(source: ImageSource | PageImage, recognizer: Recognizer, config: 
     results = rank_glyphs(recognizer, segmented.glyphs, config.top, config.batch_size, progress, cancel)
     if config.regroup.enabled and len(recognizer.gallery):
         segmented, results = regroup(segmented, results, recognizer, config, cancel)
-    chars = {c.name: c.char for c in recognizer.gallery.characters}
-    return build_page(segmented, results, chars, gallery_empty=len(recognizer.gallery) == 0)
+    return segmented, build_page(segmented, results, gallery_chars(recognizer),
+                                 gallery_empty=len(recognizer.gallery) == 0)
+
+
+def transcribe(source: ImageSource | PageImage, recognizer: Recognizer, config: TranscribeConfig | None = None,
+               progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> Page:
+    """Return the transcription of a page image against the recognizer's gallery (see the module docstring).
+
+    `progress(done, total)` counts glyphs ranked; `cancel` (set from another thread) raises Cancelled.
+    Raises GlyphError for an unreadable image. Nothing is written anywhere.
+    """
+    return transcribe_segmented(source, recognizer, config, progress, cancel)[1]

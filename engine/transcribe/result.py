@@ -8,7 +8,9 @@ the gallery cannot name at all (empty gallery, or nothing readable in its box) a
 JSON (`page_json`): ``{"image": PATH, "lines": [{"box": [x0, y0, x1, y1], "glyphs": [{"box": [...],
 "name": ..., "char": ..., "score": ..., "confident": ..., "alternatives": [{"name": ..., "score": ...}]}]}],
 "text": ...}``; boxes in the image's own pixels (x1, y1 exclusive), `alternatives` the top-k matches
-best first (the first is the glyph's own match), `name`/`char`/`score` null when there is no match.
+best first (the first is the glyph's own match), `name`/`char`/`score` null when there is no match. A glyph
+that is a best effort has one more field, ``"best_effort"``: ``"split"`` (a piece cut from touching glyphs at
+their thinnest columns) or ``"wide"`` (probably touching glyphs that could not be cut).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ class TranscribedGlyph:
 
     `alternatives` holds the top-k candidates, best first; `confident` is the card's rule (the best score is
     at least the threshold). `wide`: the glyph is much wider than its line's glyphs (touching glyphs that
-    could not be split, best effort). `confirmed`: a person confirmed its name (`alternatives` is then that name).
+    could not be split, best effort). `split`: it is a piece cut from touching glyphs (best effort).
+    `confirmed`: a person confirmed its name (`alternatives` is then that name).
     """
 
     box: Box
@@ -46,6 +49,7 @@ class TranscribedGlyph:
     alternatives: list[Alternative] = field(default_factory=list)
     confident: bool = False
     wide: bool = False
+    split: bool = False
     confirmed: bool = False  # a person said what it is (engine.transcribe.corrections)
 
     @property
@@ -113,10 +117,13 @@ def _score(value: float) -> float:
 
 
 def glyph_json(g: TranscribedGlyph) -> dict:
-    """Return one glyph as the JSON schema's object (module docstring)."""
-    return {"box": list(g.box), "name": g.name, "char": g.char,
-            "score": _score(g.score) if g.score is not None else None, "confident": g.confident,
-            "alternatives": [{"name": a.name, "score": _score(a.score)} for a in g.alternatives]}
+    """Return one glyph as the JSON schema's object (module docstring), with "best_effort" where it is one."""
+    out = {"box": list(g.box), "name": g.name, "char": g.char,
+           "score": _score(g.score) if g.score is not None else None, "confident": g.confident,
+           "alternatives": [{"name": a.name, "score": _score(a.score)} for a in g.alternatives]}
+    if g.split or g.wide:
+        out["best_effort"] = "split" if g.split else "wide"
+    return out
 
 
 def page_json(page: Page, image: str | None = None) -> dict:
