@@ -104,7 +104,10 @@ def test_pages_rank_with_reference_views_that_follow_the_gallerys_edits(shipped_
     single = Recognizer(shipped_model, gallery)
     page = page_recognizer(single)
     assert page.views.reference_views == 8 and page.views.center == single.views.center
-    assert page.threshold == single.threshold and page.gallery is gallery
+    assert page.gallery is gallery
+    assert page.threshold == shipped_model.card["page_rank_threshold"] > single.threshold  # best of 9 views
+    own = Recognizer(shipped_model, gallery, threshold=0.5)
+    assert page_recognizer(own).threshold == 0.5  # a threshold a person chose is kept
     assert page_recognizer(single) is page  # made once: its reference embeddings are kept
     composed = compose([["zed", "ring"]])
     assert names_of(transcribe(composed.luminance(), single))[0][1] == "ring"

@@ -38,7 +38,7 @@ from scipy import ndimage
 from ..cancel import Cancelled
 from ..glyph import Glyph, ImageSource, glyph_from_image
 from ..glyph.normalise import DEFAULT_NORMALISATION, Normalisation
-from ..recognition.recognize import RankResult, Recognizer
+from ..recognition.recognize import CARD_THRESHOLD_KEY, DEFAULT_THRESHOLD, RankResult, Recognizer
 from .ink import PageImage, read_page
 from .regroup import RegroupConfig, regroup_lines
 from .result import Alternative, Page, TranscribedGlyph, TranscribedLine
@@ -56,6 +56,9 @@ WIDE_GLYPH = SegmentConfig().wide_glyph
 # and enlarged again, and 8 distorted views of each reference meet it better (chosen on background alphabets,
 # module docstring).
 PAGE_REFERENCE_VIEWS = 8
+# A model card's "no confident match" threshold for those views (scores are the best of 9 views, so higher than
+# a single drawing's: calibrated like "rank_threshold", see the shipped card).
+CARD_PAGE_THRESHOLD_KEY = "page_rank_threshold"
 # Ink kept around a glyph's own pixels: its soft edge (antialiasing, blur) that fell under the half-ink mask.
 EDGE_PX = 2
 
@@ -108,16 +111,21 @@ _page_lock = threading.Lock()
 
 
 def page_recognizer(recognizer: Recognizer, reference_views: int = PAGE_REFERENCE_VIEWS) -> Recognizer:
-    """Return the recogniser a page's glyphs are ranked with: `recognizer`'s model, gallery (edits included) and
-    threshold, with at least `reference_views` reference views (best view). Made once per recogniser, so its
-    reference embeddings are computed once and then follow the gallery's edits."""
+    """Return the recogniser a page's glyphs are ranked with: `recognizer`'s model and gallery (edits included)
+    with at least `reference_views` reference views (best view), and the card's threshold for them
+    (`page_rank_threshold`; `recognizer`'s own when the card has none or it was given one of its own). Made
+    once per recogniser, so its reference embeddings are computed once and then follow the gallery's edits."""
     if recognizer.views.reference_views >= reference_views:
         return recognizer
     views = replace(recognizer.views, reference_views=reference_views, rule="max")
+    card = recognizer.loaded.card or {}
+    threshold = recognizer.threshold
+    if CARD_PAGE_THRESHOLD_KEY in card and threshold == card.get(CARD_THRESHOLD_KEY, DEFAULT_THRESHOLD):
+        threshold = float(card[CARD_PAGE_THRESHOLD_KEY])
     with _page_lock:
         page = _page_recognizers.get(recognizer)
-        if page is None or page.views != views or page.gallery is not recognizer.gallery:
-            page = Recognizer(recognizer.loaded, recognizer.gallery, recognizer.threshold, views)
+        if page is None or page.views != views or page.gallery is not recognizer.gallery or page.threshold != threshold:
+            page = Recognizer(recognizer.loaded, recognizer.gallery, threshold, views)
             _page_recognizers[recognizer] = page
     return page
 
