@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPalette, QPixmap
@@ -29,6 +31,31 @@ def glyph_pixmap(pixels: np.ndarray, palette: QPalette, side: int, ratio: float 
     pixmap = QPixmap.fromImage(scaled)
     pixmap.setDevicePixelRatio(ratio)
     return pixmap
+
+
+class GlyphPixmapCache:
+    """glyph_pixmap with a memory: the same pixels at the same size, device ratio and colours give back the
+    pixmap made before. The results rows show the same few references again at every pen-up, and making each
+    thumbnail anew (colouring and smooth scaling) took a sixth of the UI's work per ranking."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._pixmaps: OrderedDict[tuple, QPixmap] = OrderedDict()
+
+    def pixmap(self, pixels: np.ndarray, palette: QPalette, side: int, ratio: float = 1.0) -> QPixmap:
+        """Return glyph_pixmap(pixels, palette, side, ratio), made once for the same inputs (least recently
+        used dropped beyond `limit`)."""
+        arr = np.ascontiguousarray(pixels)
+        key = (arr.tobytes(), arr.shape, arr.dtype.str, palette.color(QPalette.ColorRole.Text).rgba(),
+               palette.color(QPalette.ColorRole.Base).rgba(), side, ratio)
+        pixmap = self._pixmaps.get(key)
+        if pixmap is None:
+            pixmap = self._pixmaps[key] = glyph_pixmap(arr, palette, side, ratio)
+            if len(self._pixmaps) > self.limit:
+                self._pixmaps.popitem(last=False)
+        else:
+            self._pixmaps.move_to_end(key)
+        return pixmap
 
 
 def _rgb(color: QColor) -> np.ndarray:

@@ -24,7 +24,7 @@ from engine.chars import describe_char
 from engine.workspace import TOP_K, MatchView, RankOutcome
 
 from .elided import ElidedLabel
-from .images import glyph_pixmap
+from .images import GlyphPixmapCache
 
 THUMB = 52
 CHAR_SCALE = 2.4  # the known character is shown this many times the normal text size
@@ -41,6 +41,17 @@ HINTS = {
 }
 
 
+class _ScoreBar(QProgressBar):
+    """A similarity bar whose new value is painted with the rest of the row: QProgressBar.setValue repaints at
+    once, and five such paints were a third of the UI's work per ranking."""
+
+    def set_value_later(self, value: int) -> None:
+        """Set the value; the bar is repainted at the next paint, not now."""
+        self.setUpdatesEnabled(False)  # setValue's immediate repaint() does nothing while updates are off
+        self.setValue(value)
+        self.setUpdatesEnabled(True)  # schedules the usual, coalesced update
+
+
 class _ResultRow(QFrame):
     """One ranked character. A row with a Unicode character (a font's) is for copying: a click chooses it (what
     Ctrl+C and the Copy button copy), a double-click or its own Copy button copies it. A row without one (a drawn
@@ -50,9 +61,10 @@ class _ResultRow(QFrame):
     chosen = Signal()
     copy_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, pixmaps: GlyphPixmapCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.match: MatchView | None = None
+        self._pixmaps = pixmaps
         self._chosen: bool | None = None
         self.setObjectName("resultRow")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -82,7 +94,7 @@ class _ResultRow(QFrame):
         self.copy_button.setCursor(Qt.CursorShape.ArrowCursor)
         self.copy_button.clicked.connect(self.copy_requested)
         self.copy_button.hide()
-        self.bar = QProgressBar()
+        self.bar = _ScoreBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
         self.bar.setFixedHeight(10)
@@ -119,7 +131,7 @@ class _ResultRow(QFrame):
         """Show `match` as the `rank`-th result (1-based)."""
         self.match = match
         self.name.set_full_text(f"{rank}. {match.name}")
-        self.bar.setValue(round(match.score * 1000))
+        self.bar.set_value_later(round(match.score * 1000))
         self.percent.setText(f"{match.score * 100:.1f}%")
         self.setAccessibleName(f"{match.name}, {match.score * 100:.0f} percent")
         self.char.setText(match.char or "")
@@ -132,7 +144,8 @@ class _ResultRow(QFrame):
         else:
             self.setToolTip("Click to see all examples of this character")
         if match.thumbnail is not None:
-            self.thumb.setPixmap(glyph_pixmap(match.thumbnail, self.palette(), THUMB - 2, self.devicePixelRatioF()))
+            self.thumb.setPixmap(self._pixmaps.pixmap(match.thumbnail, self.palette(), THUMB - 2,
+                                                      self.devicePixelRatioF()))
         else:
             self.thumb.clear()
 
@@ -196,7 +209,8 @@ class ResultsView(QWidget):
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
-        self.rows = [_ResultRow() for _ in range(TOP_K)]
+        thumbnails = GlyphPixmapCache()  # shared: a reference moves from row to row as the ranking changes
+        self.rows = [_ResultRow(thumbnails) for _ in range(TOP_K)]
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy the chosen result's character to the clipboard (Ctrl+C)")
         self.copy_button.clicked.connect(lambda: self.copy_character())

@@ -7,7 +7,11 @@ batch over its clock), for a run continued from the Train tab (shown, its curves
 history: a long run resumed) against the same Trainer with no tab while the main thread runs an empty event loop
 with the same stall meter (the meter's 200 wake-ups a second cost a CPU that trains on every core something
 too; that cost is reported apart, against a third run with no event loop at all). --rounds interleaved triples
-of runs, medians compared, so that a shared machine's changing load cancels out.
+of runs, medians compared, so that a shared machine's changing load cancels out. The runs without the tab
+train at the priority the app gives training (app.training.training_niceness: lowered on the CPU), so the
+comparison is the tab's cost alone; --baseline-niceness 0 compares with a trainer at normal priority instead (as
+the command line trains), which on a machine busy with other programs adds what the lowered priority yields
+to them.
 
 Data: the real background set when found (--data-dir, $OMNIGLOT_DIR or .data/omniglot), else synthetic strokes.
 
@@ -91,18 +95,22 @@ def throughput(events: list[StepEvent], batch: int) -> float:
 
 
 def run_alone(config: TrainConfig, data: OmniglotSet, seconds: float, warm_up: bool = False,
-              with_meter: bool = False) -> tuple[float, list[float]]:
+              with_meter: bool = False, niceness: int = 0) -> tuple[float, list[float]]:
     """Return (images/s, tick lateness in ms) of the Trainer with no UI ((0, []) for a warm-up run).
 
     It runs in a plain background thread, as in the app: on CPU the same torch steps measured 2-4x slower on the
     main thread than on another thread here, which would be mistaken for a gain from the UI. `with_meter`: the
     main thread meanwhile runs an empty Qt event loop with the stall meter ticking, so that the meter's own
     cost (200 wake-ups a second, which on a CPU whose every core trains is not free) is the same as in the
-    run with the tab and the difference is the tab's alone.
+    run with the tab and the difference is the tab's alone. `niceness`: the thread's priority is lowered so
+    many steps first (as app.training does for the tab's runs).
     """
+    from app.training import lower_thread_priority
+
     events: list[StepEvent] = []
 
     def train() -> None:
+        lower_thread_priority(niceness)
         with tempfile.TemporaryDirectory() as out:
             trainer = Trainer(replace(config, time_budget_s=seconds), data, out,
                               callback=lambda e: events.append(e) if isinstance(e, StepEvent) else None)
@@ -478,6 +486,9 @@ def main() -> int:
     p.add_argument("--batch", help="alphabets,characters,drawers per batch (default: the preset's)")
     p.add_argument("--switch-interval", type=float, help="sys.setswitchinterval (s): how often the GIL changes hands")
     p.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--baseline-niceness", type=int,
+                   help="OS priority steps the runs without the tab are lowered by (default: as the app lowers "
+                        "its training: app.training.training_niceness; 0: normal priority, as the command line)")
     p.add_argument("--data-dir")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
     p.add_argument("--mode", choices=("training", "drawing"), default="training",
@@ -509,6 +520,11 @@ def main() -> int:
         config = replace(config, batch=replace(config.batch, alphabets=a, characters=c, drawers=d))
     print(f"data: {source}, {data.summary()}; preset {args.preset}, batch {config.batch.size}, device {args.device}",
           file=sys.stderr)
+    from app.training import training_niceness
+
+    app_niceness = training_niceness(args.device)
+    niceness = app_niceness if args.baseline_niceness is None else args.baseline_niceness
+    print(f"training priority: lowered by {app_niceness} in the app, by {niceness} without the tab", file=sys.stderr)
     run_alone(replace(config, steps=30), data, 5.0, warm_up=True)  # imports, allocations, caches
     baseline = np.asarray(idle_baseline(min(args.seconds, 5.0)))
     runs: dict[str, list[float]] = {"alone": [], "meter": [], "ui": []}
@@ -520,7 +536,7 @@ def main() -> int:
                 ips, ticks = run_with_ui(config, data, args.seconds, args.prefill)
                 late += ticks
             else:
-                ips, ticks = run_alone(config, data, args.seconds, with_meter=kind == "meter")
+                ips, ticks = run_alone(config, data, args.seconds, with_meter=kind == "meter", niceness=niceness)
                 bare_late += ticks
             runs[kind].append(ips)
         print(f"round {r + 1}: alone {runs['alone'][-1]:.0f} images/s, with an empty event loop and the stall "
@@ -545,7 +561,8 @@ def main() -> int:
               "idle_max_stall_ms": round(float(baseline.max()), 1),
               "idle_p99_stall_ms": round(float(np.percentile(baseline, 99)), 1),
               "cpu_load_1min": round(os.getloadavg()[0], 1), "cpus": os.cpu_count(),
-              "switch_interval_s": sys.getswitchinterval()}
+              "switch_interval_s": sys.getswitchinterval(), "app_niceness": app_niceness,
+              "baseline_niceness": niceness}
     print(f"UI stalls while training: max {result['max_stall_ms']} ms, p99 {result['p99_stall_ms']} ms over "
           f"{len(late)} ticks (an empty loop while training: max {result['bare_loop_max_stall_ms']} ms, p99 "
           f"{result['bare_loop_p99_stall_ms']} ms; idle machine: max {result['idle_max_stall_ms']} ms, p99 "

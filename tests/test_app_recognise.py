@@ -113,6 +113,51 @@ def test_no_confident_match_state(qtbot):
     assert clicked.args == ["b"]
 
 
+def test_result_rows_show_each_score_bar_and_the_thumbnail_of_the_reference_shown(qtbot):
+    from app.results_view import ResultsView
+    from engine.workspace import MatchView, RankOutcome
+
+    view = ResultsView()
+    qtbot.addWidget(view)
+    view.show()
+    ink_a, ink_b = np.zeros((105, 105), np.uint8), np.zeros((105, 105), np.uint8)
+    ink_a[10:40, 10:40] = 255
+    ink_b[60:100, 50:60] = 255
+    view.show_outcome(RankOutcome(1, "ranked", None, False, (MatchView("a", 0.9, 0, ink_a),
+                                                               MatchView("b", 0.4, 0, ink_b))))
+    first = [view.rows[i].thumb.pixmap().toImage() for i in range(2)]
+    assert [view.rows[i].bar.value() for i in range(2)] == [900, 400]
+    # The next pen-up ranks them the other way round: each row shows its new reference and its new score.
+    view.show_outcome(RankOutcome(2, "ranked", None, False, (MatchView("b", 0.8, 0, ink_b),
+                                                               MatchView("a", 0.3, 0, ink_a))))
+    assert [view.rows[i].bar.value() for i in range(2)] == [800, 300]
+    assert view.rows[0].thumb.pixmap().toImage() == first[1]
+    assert view.rows[1].thumb.pixmap().toImage() == first[0]
+    assert first[0] != first[1]
+    qtbot.waitUntil(lambda: view.rows[0].bar.updatesEnabled())
+
+
+def test_thumbnail_cache_remakes_a_pixmap_only_for_new_pixels_colours_or_size(qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    from app.images import GlyphPixmapCache, glyph_pixmap
+
+    cache, palette = GlyphPixmapCache(limit=2), QPalette()
+    ink = np.zeros((105, 105), np.uint8)
+    ink[20:80, 50:55] = 255
+    made = cache.pixmap(ink, palette, 50)
+    assert made.toImage() == glyph_pixmap(ink, palette, 50).toImage()
+    assert cache.pixmap(ink.copy(), palette, 50).cacheKey() == made.cacheKey()  # same pixels: the same pixmap
+    dark = QPalette(palette)
+    dark.setColor(QPalette.ColorRole.Base, QColor("black"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("white"))
+    assert cache.pixmap(ink, dark, 50).toImage() == glyph_pixmap(ink, dark, 50).toImage() != made.toImage()
+    assert cache.pixmap(ink, palette, 40).width() == 40
+    other = ink.copy()
+    other[0, 0] = 255
+    assert cache.pixmap(other, palette, 50).cacheKey() != made.cacheKey()
+
+
 def test_pen_pressure_is_recorded(qtbot):
     from PySide6.QtCore import QPointF
     from PySide6.QtGui import QPointingDevice, QTabletEvent

@@ -4,6 +4,7 @@ continuing a run, closing during training, failures, and curves that stay fast w
 from __future__ import annotations
 
 import gc
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -160,6 +161,57 @@ def test_resume_run_continues_from_checkpoint(qtbot, omniglot_dir, tmp_path):
     other.stop()
     wait_thread_gone(qtbot, other)
     assert load_checkpoint(tmp_path / "run")["step"] > saved
+
+
+def _nice(native_id: int) -> int:
+    import os
+
+    return os.getpriority(os.PRIO_PROCESS, native_id)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is lowered on Linux only")
+def test_cpu_training_runs_below_the_ui_priority_and_gives_nothing_back_lowered(qtbot, omniglot_dir, tmp_path):
+    import threading
+
+    from app.training import TRAINING_NICENESS
+
+    tab = make_tab(qtbot, omniglot_dir, tmp_path / "runs")
+    tab.set_config(tiny_config())
+    tab.set_output_dir(tmp_path / "run")
+    ui_nice = _nice(threading.main_thread().native_id)
+    tab.start()
+    wait_steps(qtbot, tab, 4)
+    training = [t for t in threading.enumerate() if t.name == "glyphs-training"]
+    assert len(training) == 1
+    assert _nice(training[0].native_id) == min(19, ui_nice + TRAINING_NICENESS)
+    assert _nice(threading.main_thread().native_id) == ui_nice  # the UI keeps its priority
+    tab.stop()
+    wait_thread_gone(qtbot, tab)
+    # The lowered thread ends with its run: no thread of the app's pool (which ranks drawings) stays lowered.
+    qtbot.waitUntil(lambda: not any(t.name == "glyphs-training" for t in threading.enumerate()), timeout=2000)
+    assert load_checkpoint(tmp_path / "run")["step"] >= 4
+
+
+def test_work_at_lower_priority_returns_its_result_and_raises_its_error():
+    import threading
+
+    from app.training import call_at_lower_priority
+
+    caller = threading.get_native_id()
+    before = _nice(caller) if sys.platform.startswith("linux") else None
+    seen = {}
+
+    def work() -> int:
+        seen["thread"] = threading.get_native_id()
+        return 42
+
+    assert call_at_lower_priority(work, 3) == 42
+    assert seen["thread"] != caller
+    with pytest.raises(ZeroDivisionError):
+        call_at_lower_priority(lambda: 1 / 0, 3)
+    assert call_at_lower_priority(threading.get_native_id, 0) == caller  # 0: no thread of its own
+    if before is not None:
+        assert _nice(caller) == before  # the caller's own priority is left alone
 
 
 def test_a_run_whose_checkpoint_is_refused_says_why(qtbot, omniglot_dir, tmp_path):
