@@ -1,4 +1,4 @@
-"""Letting recognition decide whether two neighbouring pieces are one glyph or two (rule 9 of segmentation).
+"""Letting recognition decide whether two neighbouring pieces are one glyph or two (rule 10 of segmentation).
 
 The geometric rules (engine.transcribe.segment) cannot tell a glyph written in two separated parts (a
 hiragana "け", a letter of a script whose strokes do not touch) from two narrow glyphs written close together:

@@ -39,8 +39,8 @@ The rules, each with its why (the sizes are relative, so one page can be a 300-d
    (`benchmarks/bench_transcribe_split_touching_cpu.txt`).
 9. **Reading order**: lines top to bottom (lines side by side, whose bands overlap, left to right, or right
    to left), glyphs by their left edge (right edge, right to left).
-9. What geometry cannot tell (a glyph in two separated parts, or two narrow glyphs close together) the
-   gallery decides once the glyphs are ranked: `engine.transcribe.regroup`.
+10. What geometry cannot tell (a glyph in two separated parts, or two narrow glyphs close together) the
+    gallery decides once the glyphs are ranked: `engine.transcribe.regroup`.
 
 Bounds: at most `max_components` components are considered (the largest), at most `max_glyphs` glyphs are
 returned (the largest), and either limit reached is reported in `Segmentation.notes`.
