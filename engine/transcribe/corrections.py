@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .page import page_recognizer, rank_glyphs
+from .page import alternatives, gallery_chars, page_recognizer, rank_glyphs
 from .result import Alternative, Page, TranscribedGlyph, TranscribedLine
 
 if TYPE_CHECKING:
@@ -45,10 +45,9 @@ def rerank(workspace: Workspace, page: Page, top: int = 5) -> Page:
         ranked = [([], True) for _ in todo]  # nothing to rank against: no names
     else:
         recognizer = page_recognizer(workspace.recognizer)  # as the page was ranked
-        chars = {c.name: c.char for c in workspace.gallery.characters}
+        chars = gallery_chars(recognizer)
         results = rank_glyphs(recognizer, [page.glyphs[i].glyph for i in todo], top)
-        ranked = [([Alternative(m.name, m.score, chars.get(m.name)) for m in r.matches],
-                   r.no_confident_match or r.no_ink) for r in results]
+        ranked = [(alternatives(r, chars), r.no_confident_match or r.no_ink) for r in results]
     for i, (alts, unconfident) in zip(todo, ranked):
         page = with_glyph(page, i, replace(page.glyphs[i], alternatives=alts, confident=bool(alts) and not unconfident))
     return page

@@ -180,10 +180,15 @@ def regroup(segmented: Segmented, results: list[RankResult], recognizer: Recogni
     return Segmented(page, replace(seg, lines=lines), glyphs), [r for _, r, _ in chosen]
 
 
+def alternatives(result: RankResult, chars: dict[str, str | None]) -> list[Alternative]:
+    """Return a glyph's ranking as its alternatives, best first, each with its Unicode character when known."""
+    return [Alternative(m.name, m.score, chars.get(m.name)) for m in result.matches]
+
+
 def transcribed_glyph(page: PageImage, line: LineSegment, segment: GlyphSegment, glyph: Glyph, result: RankResult,
                       chars: dict[str, str | None]) -> TranscribedGlyph:
     """Return one glyph of a page as transcribed: its box in the original's pixels, ranking and best-effort marks."""
-    alts = [Alternative(m.name, m.score, chars.get(m.name)) for m in result.matches]
+    alts = alternatives(result, chars)
     wide = not segment.split and (segment.box[2] - segment.box[0]) > WIDE_GLYPH * line.glyph_height
     return TranscribedGlyph(page.to_original(segment.box), glyph, alts,
                             confident=not result.no_confident_match and not result.no_ink, wide=wide,
